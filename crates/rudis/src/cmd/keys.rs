@@ -1,0 +1,488 @@
+//! Generic keyspace commands (Redis's "generic" group).
+
+use rand::Rng;
+use resp::write::Aggregate;
+
+use super::flags::*;
+use super::{is, parse_db_index, parse_int, row, Args, Command, Ctx};
+use crate::db::{lazyfree, Entry, Table, SHARDS};
+use crate::errors::{self, CmdResult, Error};
+use crate::glob::Pattern;
+
+pub static COMMANDS: &[Command] = &[
+    row("del", -2, WRITE, (1, -1, 1), del),
+    row("unlink", -2, WRITE | FAST, (1, -1, 1), unlink),
+    row("exists", -2, READONLY | FAST, (1, -1, 1), exists),
+    row("touch", -2, READONLY | FAST, (1, -1, 1), touch),
+    row("type", 2, READONLY | FAST, (1, 1, 1), type_),
+    row("keys", 2, READONLY, (0, 0, 0), keys),
+    row("scan", -2, READONLY, (0, 0, 0), scan),
+    row("randomkey", 1, READONLY, (0, 0, 0), randomkey),
+    row("rename", 3, WRITE, (1, 2, 1), rename),
+    row("renamenx", 3, WRITE | FAST, (1, 2, 1), renamenx),
+    row("move", 3, WRITE | FAST, (1, 1, 1), move_),
+    row("copy", -3, WRITE | DENYOOM, (1, 2, 1), copy),
+    row("expire", -3, WRITE | FAST, (1, 1, 1), expire),
+    row("pexpire", -3, WRITE | FAST, (1, 1, 1), pexpire),
+    row("expireat", -3, WRITE | FAST, (1, 1, 1), expireat),
+    row("pexpireat", -3, WRITE | FAST, (1, 1, 1), pexpireat),
+    row("ttl", 2, READONLY | FAST, (1, 1, 1), ttl),
+    row("pttl", 2, READONLY | FAST, (1, 1, 1), pttl),
+    row("expiretime", 2, READONLY | FAST, (1, 1, 1), expiretime),
+    row("pexpiretime", 2, READONLY | FAST, (1, 1, 1), pexpiretime),
+    row("persist", 2, WRITE | FAST, (1, 1, 1), persist),
+];
+
+fn count_keys(ctx: &mut Ctx, args: &mut Args, mut f: impl FnMut(&mut Table, &[u8], u64) -> bool) {
+    let now = ctx.now;
+    let n = args
+        .rest()
+        .iter()
+        .filter(|k| f(ctx.keys.table(ctx.db, k), k, now))
+        .count();
+    ctx.out.int(n as i64);
+}
+
+/// DEL key [key ...]
+fn del(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    count_keys(ctx, args, |t, k, now| t.remove(k, now).is_some());
+    Ok(())
+}
+
+/// UNLINK key [key ...]
+fn unlink(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    count_keys(ctx, args, |t, k, now| match t.remove(k, now) {
+        Some((_, e)) => {
+            if e.value.heap_size() >= lazyfree::LAZYFREE_THRESHOLD {
+                lazyfree::free_later(e);
+            }
+            true
+        }
+        None => false,
+    });
+    Ok(())
+}
+
+/// EXISTS key [key ...]
+fn exists(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    count_keys(ctx, args, |t, k, now| t.find(k, now).is_some());
+    Ok(())
+}
+
+/// TOUCH key [key ...]
+fn touch(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    exists(ctx, args)
+}
+
+/// TYPE key
+fn type_(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let key = args.arg();
+    let now = ctx.now;
+    let name = ctx
+        .table(key)
+        .get(key, now)
+        .map_or("none", |e| e.value.type_name());
+    ctx.out.simple(name.as_bytes());
+    Ok(())
+}
+
+/// KEYS pattern
+fn keys(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let pattern = args.arg();
+    let all = pattern == b"*";
+    let pat = Pattern::new(pattern, false);
+    let at = ctx.out.defer();
+    let mut n = 0;
+    // One shard at a time: other clients wait at most for one shard's walk.
+    for s in 0..SHARDS {
+        let shard = ctx.server.store.lock(s);
+        for (k, e) in shard.dbs[ctx.db].iter() {
+            if !e.is_expired(ctx.now) && (all || pat.matches(k.as_slice())) {
+                ctx.out.bulk(k.as_slice());
+                n += 1;
+            }
+        }
+    }
+    ctx.out.finish(at, Aggregate::Array, n);
+    Ok(())
+}
+
+/// Redis parses SCAN cursors with `strtoul`: an optional sign, digits, no
+/// leading space; the empty string is cursor 0.
+fn parse_cursor(a: &[u8]) -> Result<u64, Error> {
+    let invalid = || Error::Static(errors::INVALID_CURSOR);
+    let (neg, digits) = match a.first() {
+        Some(b'-') => (true, &a[1..]),
+        Some(b'+') => (false, &a[1..]),
+        _ => (false, a),
+    };
+    if a.is_empty() {
+        return Ok(0);
+    }
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid());
+    }
+    let v = digits.iter().try_fold(0u64, |v, &d| {
+        v.checked_mul(10)?.checked_add((d - b'0') as u64)
+    });
+    let v = v.ok_or_else(invalid)?;
+    Ok(if neg { v.wrapping_neg() } else { v })
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+///
+/// The cursor holds the shard in its high bits and, in its low 32 bits,
+/// how many positions of that shard's table are left to visit (0: start
+/// at the top). See `Table::scan` for why every key present for the whole
+/// iteration is returned.
+fn scan(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let cursor = parse_cursor(args.arg())?;
+    let mut count = 10usize;
+    let mut pattern = None;
+    let mut type_name = None;
+    while let Some(opt) = args.next() {
+        if args.remaining() == 0 {
+            return Err(errors::SYNTAX.into());
+        }
+        if is(opt, "count") {
+            let c = parse_int(args.arg())?;
+            if c < 1 {
+                return Err(errors::SYNTAX.into());
+            }
+            count = c as usize;
+        } else if is(opt, "match") {
+            let p = args.arg();
+            pattern = (p != b"*").then(|| Pattern::new(p, false));
+        } else if is(opt, "type") {
+            type_name = Some(args.arg());
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+    }
+    let mut shard = (cursor >> 32) as usize;
+    let mut pos = match cursor & 0xFFFF_FFFF {
+        0 => None,
+        n => Some(n as usize),
+    };
+    let mut found = Vec::new();
+    let mut visited = 0;
+    while shard < SHARDS && visited < count {
+        let guard = ctx.server.store.lock(shard);
+        let (left, v) = guard.dbs[ctx.db].scan(pos, count - visited, ctx.now, |k, e| {
+            let keep = pattern.as_ref().is_none_or(|p| p.matches(k.as_slice()))
+                && type_name.is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()));
+            if keep {
+                found.push(k.clone());
+            }
+        });
+        visited += v;
+        if left == 0 {
+            shard += 1;
+            pos = None;
+        } else {
+            pos = Some(left);
+        }
+    }
+    let next = if shard >= SHARDS {
+        0
+    } else {
+        ((shard as u64) << 32) | pos.unwrap_or(0) as u64
+    };
+    ctx.out.array(2);
+    ctx.out.bulk(itoa::Buffer::new().format(next).as_bytes());
+    ctx.out.array(found.len());
+    for k in &found {
+        ctx.out.bulk(k.as_slice());
+    }
+    Ok(())
+}
+
+/// RANDOMKEY
+fn randomkey(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
+    let mut rng = rand::thread_rng();
+    let start = rng.gen_range(0..SHARDS);
+    // Random shards first; then a walk from a random shard, so a sparse
+    // keyspace still finds its keys. Expired keys met on the way are
+    // deleted, as Redis does.
+    let random: Vec<usize> = (0..32).map(|_| rng.gen_range(0..SHARDS)).collect();
+    let order = random
+        .into_iter()
+        .chain((0..SHARDS).map(|i| (start + i) % SHARDS));
+    for s in order {
+        let mut shard = ctx.server.store.lock(s);
+        let t = &mut shard.dbs[ctx.db];
+        while let Some(i) = t.random(&mut rng) {
+            let (k, e) = t.at(i);
+            if e.is_expired(ctx.now) {
+                t.remove_at(i);
+                continue;
+            }
+            ctx.out.bulk(k.as_slice());
+            return Ok(());
+        }
+    }
+    ctx.out.null();
+    Ok(())
+}
+
+fn rename_generic(ctx: &mut Ctx, args: &mut Args, nx: bool) -> CmdResult {
+    let (src, dst) = (args.arg(), args.arg());
+    let now = ctx.now;
+    let Some(i) = ctx.table(src).find(src, now) else {
+        return Err(errors::NO_SUCH_KEY.into());
+    };
+    if src == dst {
+        if nx {
+            ctx.out.int(0);
+        } else {
+            ctx.out.ok();
+        }
+        return Ok(());
+    }
+    if nx && ctx.table(dst).find(dst, now).is_some() {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let (_, e) = ctx.table(src).remove_at(i);
+    ctx.table(dst).set(dst, e.value, e.expire_at);
+    if nx {
+        ctx.out.int(1);
+    } else {
+        ctx.out.ok();
+    }
+    Ok(())
+}
+
+/// RENAME key newkey
+fn rename(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    rename_generic(ctx, args, false)
+}
+
+/// RENAMENX key newkey
+fn renamenx(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    rename_generic(ctx, args, true)
+}
+
+/// A target database for MOVE / COPY: Redis's `selectDb` bounds.
+fn target_db(ctx: &Ctx, a: &[u8]) -> Result<usize, Error> {
+    let db = parse_db_index(a, None)?;
+    if db < 0 || db as usize >= ctx.server.store.databases() {
+        return Err(errors::DB_OUT_OF_RANGE.into());
+    }
+    Ok(db as usize)
+}
+
+/// MOVE key db
+fn move_(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let key = args.arg();
+    let dst = target_db(ctx, args.arg())?;
+    if dst == ctx.db {
+        return Err(errors::SAME_OBJECT.into());
+    }
+    let now = ctx.now;
+    let Some(i) = ctx.table(key).find(key, now) else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    if ctx.keys.table(dst, key).find(key, now).is_some() {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let (k, e) = ctx.table(key).remove_at(i);
+    ctx.keys.table(dst, key).insert_new(k, e);
+    ctx.out.int(1);
+    Ok(())
+}
+
+/// COPY source destination [DB destination-db] [REPLACE]
+fn copy(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let (src, dst) = (args.arg(), args.arg());
+    let mut replace = false;
+    let mut dst_db = ctx.db;
+    while let Some(opt) = args.next() {
+        if is(opt, "replace") {
+            replace = true;
+        } else if is(opt, "db") && args.remaining() > 0 {
+            dst_db = target_db(ctx, args.arg())?;
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+    }
+    if dst_db == ctx.db && src == dst {
+        return Err(errors::SAME_OBJECT.into());
+    }
+    let now = ctx.now;
+    let Some(e) = ctx.table(src).get(src, now).cloned() else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let target = ctx.keys.table(dst_db, dst);
+    if target.find(dst, now).is_some() && !replace {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    target.set(dst, e.value, e.expire_at);
+    ctx.out.int(1);
+    Ok(())
+}
+
+/// The NX | XX | GT | LT flags of the EXPIRE family.
+#[derive(Default)]
+struct ExpireFlags {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+}
+
+fn expire_generic(ctx: &mut Ctx, args: &mut Args, base: u64, seconds: bool) -> CmdResult {
+    let key = args.arg();
+    let param = args.arg();
+    let mut f = ExpireFlags::default();
+    for opt in args.rest() {
+        if is(opt, "nx") {
+            f.nx = true;
+        } else if is(opt, "xx") {
+            f.xx = true;
+        } else if is(opt, "gt") {
+            f.gt = true;
+        } else if is(opt, "lt") {
+            f.lt = true;
+        } else {
+            return Err(errors::unsupported_option(opt));
+        }
+    }
+    if f.nx && (f.xx || f.gt || f.lt) {
+        return Err(errors::EXPIRE_NX_AND_OTHERS.into());
+    }
+    if f.gt && f.lt {
+        return Err(errors::EXPIRE_GT_AND_LT.into());
+    }
+    let mut when = parse_int(param)?;
+    if seconds {
+        when = when
+            .checked_mul(1000)
+            .ok_or_else(|| errors::invalid_expire(ctx.cmd.name))?;
+    }
+    let when = when
+        .checked_add(base as i64)
+        .ok_or_else(|| errors::invalid_expire(ctx.cmd.name))?;
+    let now = ctx.now;
+    let t = ctx.table(key);
+    let Some(i) = t.find(key, now) else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    // Redis compares with -1 for "no expiry": a persistent key counts as
+    // an infinite TTL for GT and LT.
+    let current = t.at(i).1.expire_at;
+    let refused = (f.nx && current != 0)
+        || (f.xx && current == 0)
+        || (f.gt && (current == 0 || when <= current as i64))
+        || (f.lt && current != 0 && when >= current as i64);
+    if refused {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    if when <= now as i64 {
+        t.remove_at(i);
+    } else {
+        t.set_expire_at(i, when as u64);
+    }
+    ctx.out.int(1);
+    Ok(())
+}
+
+/// EXPIRE key seconds [NX | XX | GT | LT]
+fn expire(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let now = ctx.now;
+    expire_generic(ctx, args, now, true)
+}
+
+/// PEXPIRE key milliseconds [NX | XX | GT | LT]
+fn pexpire(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let now = ctx.now;
+    expire_generic(ctx, args, now, false)
+}
+
+/// EXPIREAT key unix-time-seconds [NX | XX | GT | LT]
+fn expireat(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    expire_generic(ctx, args, 0, true)
+}
+
+/// PEXPIREAT key unix-time-milliseconds [NX | XX | GT | LT]
+fn pexpireat(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    expire_generic(ctx, args, 0, false)
+}
+
+fn ttl_generic(ctx: &mut Ctx, args: &mut Args, ms: bool, absolute: bool) -> CmdResult {
+    let key = args.arg();
+    let now = ctx.now;
+    let reply = match ctx.table(key).get(key, now).map(|e: &Entry| e.expire_at) {
+        None => -2,
+        Some(0) => -1,
+        Some(at) => {
+            let v = if absolute { at } else { at.saturating_sub(now) } as i64;
+            if ms {
+                v
+            } else {
+                (v + 500) / 1000
+            }
+        }
+    };
+    ctx.out.int(reply);
+    Ok(())
+}
+
+/// TTL key
+fn ttl(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    ttl_generic(ctx, args, false, false)
+}
+
+/// PTTL key
+fn pttl(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    ttl_generic(ctx, args, true, false)
+}
+
+/// EXPIRETIME key
+fn expiretime(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    ttl_generic(ctx, args, false, true)
+}
+
+/// PEXPIRETIME key
+fn pexpiretime(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    ttl_generic(ctx, args, true, true)
+}
+
+/// PERSIST key
+fn persist(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let key = args.arg();
+    let now = ctx.now;
+    let t = ctx.table(key);
+    let done = match t.find(key, now) {
+        Some(i) if t.at(i).1.expire_at != 0 => {
+            t.set_expire_at(i, 0);
+            true
+        }
+        _ => false,
+    };
+    ctx.out.int(done as i64);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cursor;
+
+    #[test]
+    fn cursors_parse_like_strtoul() {
+        assert_eq!(parse_cursor(b"0"), Ok(0));
+        assert_eq!(parse_cursor(b""), Ok(0));
+        assert_eq!(parse_cursor(b"+5"), Ok(5));
+        assert_eq!(parse_cursor(b"-1"), Ok(u64::MAX));
+        assert!(parse_cursor(b" 1").is_err());
+        assert!(parse_cursor(b"1x").is_err());
+        assert!(parse_cursor(b"-").is_err());
+        assert!(parse_cursor(b"99999999999999999999").is_err());
+    }
+}

@@ -1,0 +1,83 @@
+//! Server-wide keyspace commands (Redis's "server" group).
+
+use super::flags::*;
+use super::{is, parse_db_index, row, Args, Command, Ctx};
+use crate::db::{lazyfree, Table};
+use crate::errors::{self, CmdResult};
+
+pub static COMMANDS: &[Command] = &[
+    row("dbsize", 1, READONLY | FAST, (0, 0, 0), dbsize),
+    row("flushdb", -1, WRITE, (0, 0, 0), flushdb),
+    row("flushall", -1, WRITE, (0, 0, 0), flushall),
+    row("swapdb", 3, WRITE | FAST, (0, 0, 0), swapdb),
+];
+
+/// DBSIZE
+fn dbsize(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
+    let n = ctx.server.store.dbsize(ctx.db);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// `[ASYNC | SYNC]`: true for ASYNC.
+fn flush_mode(args: &mut Args) -> Result<bool, errors::Error> {
+    match args.rest() {
+        [] => Ok(false),
+        [m] if is(m, "sync") => Ok(false),
+        [m] if is(m, "async") => Ok(true),
+        _ => Err(errors::SYNTAX.into()),
+    }
+}
+
+/// Empties the given databases atomically: every shard is locked (in
+/// order) while the tables are swapped out; freeing happens afterwards,
+/// on the lazy-free thread for ASYNC.
+fn flush(ctx: &mut Ctx, dbs: std::ops::Range<usize>, async_free: bool) {
+    let old: Vec<Table> = {
+        let mut shards = ctx.server.store.lock_all();
+        shards
+            .iter_mut()
+            .flat_map(|s| s.dbs[dbs.clone()].iter_mut().map(Table::take))
+            .filter(|t| !t.is_empty())
+            .collect()
+    };
+    if async_free {
+        lazyfree::free_later(old);
+    } else {
+        drop(old);
+    }
+    ctx.out.ok();
+}
+
+/// FLUSHDB [ASYNC | SYNC]
+fn flushdb(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let async_free = flush_mode(args)?;
+    flush(ctx, ctx.db..ctx.db + 1, async_free);
+    Ok(())
+}
+
+/// FLUSHALL [ASYNC | SYNC]
+fn flushall(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let async_free = flush_mode(args)?;
+    flush(ctx, 0..ctx.server.store.databases(), async_free);
+    Ok(())
+}
+
+/// SWAPDB index1 index2
+fn swapdb(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let a = parse_db_index(args.arg(), Some(errors::INVALID_FIRST_DB))?;
+    let b = parse_db_index(args.arg(), Some(errors::INVALID_SECOND_DB))?;
+    let n = ctx.server.store.databases() as i64;
+    if a < 0 || a >= n || b < 0 || b >= n {
+        return Err(errors::DB_OUT_OF_RANGE.into());
+    }
+    if a != b {
+        let (lo, hi) = (a.min(b) as usize, a.max(b) as usize);
+        for mut shard in ctx.server.store.lock_all() {
+            let (left, right) = shard.dbs.split_at_mut(hi);
+            left[lo].swap(&mut right[0]);
+        }
+    }
+    ctx.out.ok();
+    Ok(())
+}

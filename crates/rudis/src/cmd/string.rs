@@ -1,0 +1,396 @@
+//! String commands.
+
+use super::flags::*;
+use super::{is, parse_int, row, Args, Command, Ctx};
+use crate::db::{Blob, Table, Value};
+use crate::errors::{self, CmdResult, Error};
+
+pub static COMMANDS: &[Command] = &[
+    row("get", 2, READONLY | FAST, (1, 1, 1), get),
+    row("set", -3, WRITE | DENYOOM, (1, 1, 1), set),
+    row("setnx", 3, WRITE | DENYOOM | FAST, (1, 1, 1), setnx),
+    row("setex", 4, WRITE | DENYOOM, (1, 1, 1), setex),
+    row("psetex", 4, WRITE | DENYOOM, (1, 1, 1), psetex),
+    row("getset", 3, WRITE | DENYOOM | FAST, (1, 1, 1), getset),
+    row("getdel", 2, WRITE | FAST, (1, 1, 1), getdel),
+    row("getex", -2, WRITE | FAST, (1, 1, 1), getex),
+    row("mget", -2, READONLY | FAST, (1, -1, 1), mget),
+    row("mset", -3, WRITE | DENYOOM, (1, -1, 2), mset),
+    row("msetnx", -3, WRITE | DENYOOM, (1, -1, 2), msetnx),
+    row("append", 3, WRITE | DENYOOM | FAST, (1, 1, 1), append),
+    row("strlen", 2, READONLY | FAST, (1, 1, 1), strlen),
+    row("incr", 2, WRITE | DENYOOM | FAST, (1, 1, 1), incr),
+    row("decr", 2, WRITE | DENYOOM | FAST, (1, 1, 1), decr),
+    row("incrby", 3, WRITE | DENYOOM | FAST, (1, 1, 1), incrby),
+    row("decrby", 3, WRITE | DENYOOM | FAST, (1, 1, 1), decrby),
+];
+
+/// The string at `key`: `None` if missing, WRONGTYPE if another type.
+pub fn string_at<'t>(t: &'t mut Table, key: &[u8], now: u64) -> Result<Option<&'t Blob>, Error> {
+    match t.get(key, now) {
+        None => Ok(None),
+        Some(e) => match &e.value {
+            Value::Str(b) => Ok(Some(b)),
+        },
+    }
+}
+
+fn reply_string(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
+    let now = ctx.now;
+    match string_at(ctx.keys.table(ctx.db, key), key, now)? {
+        Some(b) => ctx.out.bulk(b.as_slice()),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// GET key
+fn get(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    reply_string(ctx, args.arg())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    Seconds,
+    Millis,
+}
+
+/// The options SET and GETEX share, parsed as Redis's
+/// `parseExtendedStringArgumentsOrReply`.
+#[derive(Default)]
+struct StringOpts<'a> {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    keepttl: bool,
+    persist: bool,
+    /// The time argument, whether it is absolute, and its unit.
+    expire: Option<(&'a [u8], bool, Unit)>,
+}
+
+impl<'a> StringOpts<'a> {
+    fn parse(args: &mut Args<'a>, for_set: bool) -> Result<Self, Error> {
+        let mut o = StringOpts::default();
+        while let Some(opt) = args.next() {
+            let has_expire = o.expire.is_some();
+            let next = args.peek();
+            let timed = |abs: bool, unit: Unit, o: &mut StringOpts<'a>, args: &mut Args<'a>| {
+                // Redis lets the same time option repeat (the last one
+                // wins) but not mix with another.
+                let same = o.expire.is_none_or(|(_, a, u)| a == abs && u == unit);
+                if o.keepttl || o.persist || !same || next.is_none() {
+                    return false;
+                }
+                o.expire = Some((args.arg(), abs, unit));
+                true
+            };
+            let ok = if is(opt, "nx") {
+                for_set && !o.xx && {
+                    o.nx = true;
+                    true
+                }
+            } else if is(opt, "xx") {
+                for_set && !o.nx && {
+                    o.xx = true;
+                    true
+                }
+            } else if is(opt, "get") {
+                for_set && {
+                    o.get = true;
+                    true
+                }
+            } else if is(opt, "keepttl") {
+                for_set && !o.persist && !has_expire && {
+                    o.keepttl = true;
+                    true
+                }
+            } else if is(opt, "persist") {
+                !for_set && !has_expire && !o.keepttl && {
+                    o.persist = true;
+                    true
+                }
+            } else if is(opt, "ex") {
+                timed(false, Unit::Seconds, &mut o, args)
+            } else if is(opt, "px") {
+                timed(false, Unit::Millis, &mut o, args)
+            } else if is(opt, "exat") {
+                timed(true, Unit::Seconds, &mut o, args)
+            } else if is(opt, "pxat") {
+                timed(true, Unit::Millis, &mut o, args)
+            } else {
+                false
+            };
+            if !ok {
+                return Err(errors::SYNTAX.into());
+            }
+        }
+        Ok(o)
+    }
+
+    /// The absolute expiry in Unix ms, validated as Redis's
+    /// `getExpireMillisecondsOrReply`.
+    fn expire_at(&self, ctx: &Ctx) -> Result<Option<u64>, Error> {
+        let Some((arg, absolute, unit)) = self.expire else {
+            return Ok(None);
+        };
+        expire_arg(ctx, arg, absolute, unit).map(Some)
+    }
+}
+
+fn expire_arg(ctx: &Ctx, arg: &[u8], absolute: bool, unit: Unit) -> Result<u64, Error> {
+    let mut ms = parse_int(arg)?;
+    if ms <= 0 || (unit == Unit::Seconds && ms > i64::MAX / 1000) {
+        return Err(errors::invalid_expire(ctx.cmd.name));
+    }
+    if unit == Unit::Seconds {
+        ms *= 1000;
+    }
+    if !absolute {
+        ms = ms.wrapping_add(ctx.now as i64);
+    }
+    if ms <= 0 {
+        return Err(errors::invalid_expire(ctx.cmd.name));
+    }
+    Ok(ms as u64)
+}
+
+/// SET key value [NX | XX] [GET] [EX seconds | PX milliseconds |
+/// EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]
+fn set(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let key = args.arg();
+    let value = args.arg();
+    let opts = StringOpts::parse(args, true)?;
+    let expire = opts.expire_at(ctx)?;
+    let now = ctx.now;
+    let t = ctx.keys.table(ctx.db, key);
+    if opts.get {
+        match string_at(t, key, now)? {
+            Some(old) => ctx.out.bulk(old.as_slice()),
+            None => ctx.out.null(),
+        }
+    }
+    let found = t.find(key, now);
+    if (opts.nx && found.is_some()) || (opts.xx && found.is_none()) {
+        if !opts.get {
+            ctx.out.null();
+        }
+        return Ok(());
+    }
+    let keep = match found {
+        Some(i) if opts.keepttl => t.at(i).1.expire_at,
+        _ => 0,
+    };
+    t.set(key, Value::Str(Blob::new(value)), expire.unwrap_or(keep));
+    if !opts.get {
+        ctx.out.ok();
+    }
+    Ok(())
+}
+
+/// SETNX key value
+fn setnx(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let (key, value) = (args.arg(), args.arg());
+    let now = ctx.now;
+    let t = ctx.table(key);
+    if t.find(key, now).is_some() {
+        ctx.out.int(0);
+    } else {
+        t.set(key, Value::Str(Blob::new(value)), 0);
+        ctx.out.int(1);
+    }
+    Ok(())
+}
+
+fn set_with_expire(ctx: &mut Ctx, args: &mut Args, unit: Unit) -> CmdResult {
+    let (key, time, value) = (args.arg(), args.arg(), args.arg());
+    let at = expire_arg(ctx, time, false, unit)?;
+    ctx.table(key).set(key, Value::Str(Blob::new(value)), at);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// SETEX key seconds value
+fn setex(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    set_with_expire(ctx, args, Unit::Seconds)
+}
+
+/// PSETEX key milliseconds value
+fn psetex(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    set_with_expire(ctx, args, Unit::Millis)
+}
+
+/// GETSET key value
+fn getset(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let (key, value) = (args.arg(), args.arg());
+    reply_string(ctx, key)?;
+    ctx.table(key).set(key, Value::Str(Blob::new(value)), 0);
+    Ok(())
+}
+
+/// GETDEL key
+fn getdel(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let key = args.arg();
+    reply_string(ctx, key)?;
+    let now = ctx.now;
+    ctx.table(key).remove(key, now);
+    Ok(())
+}
+
+/// GETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds |
+/// PXAT unix-time-milliseconds | PERSIST]
+fn getex(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let key = args.arg();
+    let opts = StringOpts::parse(args, false)?;
+    let now = ctx.now;
+    if string_at(ctx.table(key), key, now)?.is_none() {
+        ctx.out.null();
+        return Ok(());
+    }
+    let expire = opts.expire_at(ctx)?;
+    reply_string(ctx, key)?;
+    let t = ctx.table(key);
+    let i = t.find(key, now).expect("checked above");
+    match expire {
+        Some(at) if at <= now => {
+            t.remove_at(i);
+        }
+        Some(at) => t.set_expire_at(i, at),
+        None if opts.persist => t.set_expire_at(i, 0),
+        None => {}
+    }
+    Ok(())
+}
+
+/// MGET key [key ...]
+fn mget(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let keys = args.rest();
+    ctx.out.array(keys.len());
+    let now = ctx.now;
+    for key in keys {
+        match ctx.keys.table(ctx.db, key).get(key, now).map(|e| &e.value) {
+            Some(Value::Str(b)) => ctx.out.bulk(b.as_slice()),
+            None => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+fn pairs<'a>(ctx: &Ctx, args: &mut Args<'a>) -> Result<&'a [&'a [u8]], Error> {
+    let rest = args.rest();
+    if rest.len() % 2 != 0 {
+        return Err(errors::wrong_arity(ctx.cmd.name));
+    }
+    Ok(rest)
+}
+
+fn set_pairs(ctx: &mut Ctx, pairs: &[&[u8]]) {
+    for kv in pairs.chunks_exact(2) {
+        ctx.table(kv[0]).set(kv[0], Value::Str(Blob::new(kv[1])), 0);
+    }
+}
+
+/// MSET key value [key value ...]
+fn mset(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let pairs = pairs(ctx, args)?;
+    set_pairs(ctx, pairs);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// MSETNX key value [key value ...]
+fn msetnx(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let pairs = pairs(ctx, args)?;
+    let now = ctx.now;
+    let any = pairs
+        .chunks_exact(2)
+        .any(|kv| ctx.table(kv[0]).find(kv[0], now).is_some());
+    if !any {
+        set_pairs(ctx, pairs);
+    }
+    ctx.out.int(!any as i64);
+    Ok(())
+}
+
+/// APPEND key value
+fn append(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let (key, value) = (args.arg(), args.arg());
+    let now = ctx.now;
+    let max = ctx.server.hot.proto_max_bulk_len() as usize;
+    let t = ctx.keys.table(ctx.db, key);
+    let len = match t.find(key, now) {
+        None => {
+            t.set(key, Value::Str(Blob::new(value)), 0);
+            value.len()
+        }
+        Some(i) => {
+            let Value::Str(s) = &mut t.at_mut(i).value;
+            if s.len() + value.len() > max {
+                return Err(errors::STRING_TOO_LONG.into());
+            }
+            let v = s.make_mut();
+            v.extend_from_slice(value);
+            v.len()
+        }
+    };
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+/// STRLEN key
+fn strlen(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let key = args.arg();
+    let now = ctx.now;
+    let len = string_at(ctx.table(key), key, now)?.map_or(0, |b| b.len());
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+/// Adds `by` to the integer at `key`, keeping its TTL, as Redis's
+/// `incrDecrCommand`.
+fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
+    let now = ctx.now;
+    let t = ctx.table(key);
+    let value = match t.find(key, now) {
+        None => {
+            t.set(key, Value::Str(Blob::from_i64(by)), 0);
+            by
+        }
+        Some(i) => {
+            let e = t.at_mut(i);
+            let Value::Str(s) = &mut e.value;
+            let old = parse_int(s.as_slice())?;
+            let new = old.checked_add(by).ok_or(Error::Static(errors::OVERFLOW))?;
+            *s = Blob::from_i64(new);
+            new
+        }
+    };
+    ctx.out.int(value);
+    Ok(())
+}
+
+/// INCR key
+fn incr(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    incr_by(ctx, args.arg(), 1)
+}
+
+/// DECR key
+fn decr(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    incr_by(ctx, args.arg(), -1)
+}
+
+/// INCRBY key increment
+fn incrby(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let key = args.arg();
+    let by = args.int()?;
+    incr_by(ctx, key, by)
+}
+
+/// DECRBY key decrement
+fn decrby(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let key = args.arg();
+    let by = args.int()?;
+    if by == i64::MIN {
+        return Err(errors::DECREMENT_OVERFLOW.into());
+    }
+    incr_by(ctx, key, -by)
+}

@@ -1,0 +1,394 @@
+//! Configuration: redis.conf syntax, `--directive value` flags, and one
+//! table of directives that start-up (and later CONFIG GET/SET) reads.
+
+use std::fmt;
+use std::path::PathBuf;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The Redis version whose behaviour rudis matches.
+pub const REDIS_VERSION: &str = "7.0.15";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogLevel {
+    Debug,
+    Verbose,
+    Notice,
+    Warning,
+    Nothing,
+}
+
+const LOGLEVELS: [(&str, LogLevel); 5] = [
+    ("debug", LogLevel::Debug),
+    ("verbose", LogLevel::Verbose),
+    ("notice", LogLevel::Notice),
+    ("warning", LogLevel::Warning),
+    ("nothing", LogLevel::Nothing),
+];
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub port: u16,
+    pub bind: Vec<String>,
+    pub protected_mode: bool,
+    pub databases: usize,
+    pub threads: usize,
+    pub hz: u32,
+    pub maxclients: u32,
+    /// Idle seconds before a client is closed (0: never).
+    pub timeout: u64,
+    pub tcp_keepalive: u64,
+    pub loglevel: LogLevel,
+    pub logfile: String,
+    pub proto_max_bulk_len: i64,
+    pub client_query_buffer_limit: u64,
+    pub config_file: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            port: 6379,
+            bind: vec!["*".into(), "-::*".into()],
+            protected_mode: true,
+            databases: 16,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            hz: 10,
+            maxclients: 10000,
+            timeout: 0,
+            tcp_keepalive: 300,
+            loglevel: LogLevel::Notice,
+            logfile: String::new(),
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            config_file: None,
+        }
+    }
+}
+
+/// A directive: its name, how to set it from arguments, how to show it.
+pub struct Directive {
+    pub name: &'static str,
+    pub set: fn(&mut Config, &[String]) -> Result<(), String>,
+    pub get: fn(&Config) -> String,
+}
+
+fn one(args: &[String]) -> Result<&str, String> {
+    match args {
+        [a] => Ok(a),
+        _ => Err("wrong number of arguments".into()),
+    }
+}
+
+fn yes_no(args: &[String]) -> Result<bool, String> {
+    match one(args)?.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err("argument must be 'yes' or 'no'".into()),
+    }
+}
+
+fn int(args: &[String], min: i64, max: i64) -> Result<i64, String> {
+    let v: i64 = one(args)?
+        .parse()
+        .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+    if v < min || v > max {
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
+    }
+    Ok(v)
+}
+
+/// Redis's `memtoull`: a number with an optional unit (k, kb, m, mb, g,
+/// gb; case-insensitive; `k` is 1000 and `kb` 1024).
+pub fn parse_memory(s: &str) -> Option<u64> {
+    let lower = s.to_ascii_lowercase();
+    let split = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
+    let (digits, unit) = lower.split_at(split);
+    let mul: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    digits.parse::<u64>().ok()?.checked_mul(mul)
+}
+
+fn memory(args: &[String], min: u64, max: u64) -> Result<u64, String> {
+    let v = parse_memory(one(args)?).ok_or("argument must be a memory value")?;
+    if v < min || v > max {
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
+    }
+    Ok(v)
+}
+
+fn yn(b: bool) -> String {
+    if b { "yes" } else { "no" }.into()
+}
+
+pub static DIRECTIVES: &[Directive] = &[
+    Directive {
+        name: "port",
+        set: |c, a| Ok(c.port = int(a, 0, 65535)? as u16),
+        get: |c| c.port.to_string(),
+    },
+    Directive {
+        name: "bind",
+        set: |c, a| {
+            if a.is_empty() {
+                return Err("wrong number of arguments".into());
+            }
+            c.bind = a.to_vec();
+            Ok(())
+        },
+        get: |c| c.bind.join(" "),
+    },
+    Directive {
+        name: "protected-mode",
+        set: |c, a| Ok(c.protected_mode = yes_no(a)?),
+        get: |c| yn(c.protected_mode),
+    },
+    Directive {
+        name: "databases",
+        set: |c, a| Ok(c.databases = int(a, 1, i32::MAX as i64)? as usize),
+        get: |c| c.databases.to_string(),
+    },
+    Directive {
+        name: "threads",
+        set: |c, a| Ok(c.threads = int(a, 1, 128)? as usize),
+        get: |c| c.threads.to_string(),
+    },
+    Directive {
+        // Redis clamps hz into 1..=500 rather than refusing it.
+        name: "hz",
+        set: |c, a| Ok(c.hz = int(a, 0, i32::MAX as i64)?.clamp(1, 500) as u32),
+        get: |c| c.hz.to_string(),
+    },
+    Directive {
+        name: "maxclients",
+        set: |c, a| Ok(c.maxclients = int(a, 1, u32::MAX as i64)? as u32),
+        get: |c| c.maxclients.to_string(),
+    },
+    Directive {
+        name: "timeout",
+        set: |c, a| Ok(c.timeout = int(a, 0, i32::MAX as i64)? as u64),
+        get: |c| c.timeout.to_string(),
+    },
+    Directive {
+        name: "tcp-keepalive",
+        set: |c, a| Ok(c.tcp_keepalive = int(a, 0, i32::MAX as i64)? as u64),
+        get: |c| c.tcp_keepalive.to_string(),
+    },
+    Directive {
+        name: "loglevel",
+        set: |c, a| {
+            let v = one(a)?.to_ascii_lowercase();
+            c.loglevel = LOGLEVELS
+                .iter()
+                .find(|(n, _)| *n == v)
+                .map(|(_, l)| *l)
+                .ok_or("argument(s) must be one of the following: debug, verbose, notice, warning, nothing")?;
+            Ok(())
+        },
+        get: |c| {
+            let (name, _) = LOGLEVELS
+                .iter()
+                .find(|(_, l)| *l == c.loglevel)
+                .expect("listed");
+            name.to_string()
+        },
+    },
+    Directive {
+        name: "logfile",
+        set: |c, a| Ok(c.logfile = one(a)?.to_string()),
+        get: |c| c.logfile.clone(),
+    },
+    Directive {
+        name: "proto-max-bulk-len",
+        set: |c, a| Ok(c.proto_max_bulk_len = memory(a, 1024 * 1024, i64::MAX as u64)? as i64),
+        get: |c| c.proto_max_bulk_len.to_string(),
+    },
+    Directive {
+        name: "client-query-buffer-limit",
+        set: |c, a| Ok(c.client_query_buffer_limit = memory(a, 1024 * 1024, i64::MAX as u64)?),
+        get: |c| c.client_query_buffer_limit.to_string(),
+    },
+];
+
+pub fn directive(name: &str) -> Option<&'static Directive> {
+    DIRECTIVES
+        .iter()
+        .find(|d| d.name.eq_ignore_ascii_case(name))
+}
+
+/// Why start-up stops: where, what, and why, as Redis reports it.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub place: String,
+    pub line: String,
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "\n*** FATAL CONFIG FILE ERROR (rudis {VERSION}) ***\n{}\n>>> '{}'\n{}",
+            self.place, self.line, self.reason
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// What the command line asks for.
+pub enum Invocation {
+    Run(Config),
+    Version,
+    Help,
+}
+
+impl Config {
+    /// Applies one configuration text (a file's contents).
+    pub fn apply_text(&mut self, text: &str, origin: &str) -> Result<(), ConfigError> {
+        for (n, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let fail = |reason: String| ConfigError {
+                place: format!("Reading the configuration file {origin}, at line {}", n + 1),
+                line: line.to_string(),
+                reason,
+            };
+            let words = resp::parse::split_line(line.as_bytes())
+                .ok_or_else(|| fail("Unbalanced quotes in configuration line".into()))?;
+            let words: Vec<String> = words
+                .into_iter()
+                .map(|w| String::from_utf8_lossy(&w).into_owned())
+                .collect();
+            let Some((name, args)) = words.split_first() else {
+                continue;
+            };
+            self.apply(name, args).map_err(fail)?;
+        }
+        Ok(())
+    }
+
+    pub fn apply(&mut self, name: &str, args: &[String]) -> Result<(), String> {
+        let d = directive(name).ok_or("Bad directive or wrong number of arguments")?;
+        (d.set)(self, args)
+    }
+
+    /// `rudis [config-file] [--directive value ...]`, as redis-server.
+    pub fn from_args(args: &[String]) -> Result<Invocation, ConfigError> {
+        let mut rest = args;
+        match rest.first().map(String::as_str) {
+            Some("-v" | "--version") => return Ok(Invocation::Version),
+            Some("-h" | "--help") => return Ok(Invocation::Help),
+            _ => {}
+        }
+        let mut config = Config::default();
+        if let Some(first) = rest.first().filter(|a| !a.starts_with("--")) {
+            let text = std::fs::read_to_string(first).map_err(|e| ConfigError {
+                place: format!("Reading the configuration file {first}"),
+                line: first.clone(),
+                reason: format!("Fatal error, can't open config file '{first}': {e}"),
+            })?;
+            config.apply_text(&text, first)?;
+            config.config_file = Some(std::fs::canonicalize(first).unwrap_or(first.into()));
+            rest = &rest[1..];
+        }
+        while let Some((flag, tail)) = rest.split_first() {
+            let Some(name) = flag.strip_prefix("--") else {
+                return Err(ConfigError {
+                    place: "Reading the command line".into(),
+                    line: flag.clone(),
+                    reason: "expected an option starting with '--'".into(),
+                });
+            };
+            let n = tail
+                .iter()
+                .position(|a| a.starts_with("--"))
+                .unwrap_or(tail.len());
+            let (values, next) = tail.split_at(n);
+            config.apply(name, values).map_err(|reason| ConfigError {
+                place: "Reading the command line".into(),
+                line: std::iter::once(flag.as_str())
+                    .chain(values.iter().map(String::as_str))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                reason,
+            })?;
+            rest = next;
+        }
+        Ok(Invocation::Run(config))
+    }
+}
+
+pub const HELP: &str = "Usage: rudis [/path/to/rudis.conf] [options] [-]
+       rudis -v or --version
+       rudis -h or --help
+
+Options are configuration directives with two leading dashes, as in
+redis-server; they override the file:
+       rudis --port 7777
+       rudis /etc/rudis/6379.conf --loglevel verbose --threads 4
+
+Directives: port, bind, protected-mode, databases, threads, hz, maxclients,
+timeout, tcp-keepalive, loglevel, logfile, proto-max-bulk-len,
+client-query-buffer-limit.";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn flags_and_file_syntax() {
+        let Ok(Invocation::Run(c)) = Config::from_args(&args("--port 7000 --bind 127.0.0.1 ::1"))
+        else {
+            panic!("should parse");
+        };
+        assert_eq!(c.port, 7000);
+        assert_eq!(c.bind, vec!["127.0.0.1", "::1"]);
+
+        let mut c = Config::default();
+        c.apply_text(
+            "# comment\n\nhz 1000\nlogfile \"\"\nproto-max-bulk-len 2mb\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.hz, 500);
+        assert_eq!(c.logfile, "");
+        assert_eq!(c.proto_max_bulk_len, 2 * 1024 * 1024);
+
+        let e = c.apply_text("port 1\nfrobnicate yes\n", "t").unwrap_err();
+        assert!(e.to_string().contains("at line 2"), "{e}");
+        assert!(e.to_string().contains(">>> 'frobnicate yes'"), "{e}");
+        let e = c.apply_text("port abc\n", "t").unwrap_err();
+        assert!(e.to_string().contains("couldn't be parsed"), "{e}");
+        assert!(Config::from_args(&args("--protected-mode maybe")).is_err());
+    }
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory("1k"), Some(1000));
+        assert_eq!(parse_memory("1KB"), Some(1024));
+        assert_eq!(parse_memory("3gb"), Some(3 << 30));
+        assert_eq!(parse_memory("12"), Some(12));
+        assert_eq!(parse_memory("1x"), None);
+        assert_eq!(parse_memory(""), None);
+    }
+}

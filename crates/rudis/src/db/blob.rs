@@ -1,0 +1,132 @@
+//! `Blob`: the byte string used for keys and string values. Short strings
+//! (up to 22 bytes, which covers most cache keys and many values) live
+//! inline in the 24-byte value itself, so an entry needs no allocation of
+//! its own for them; longer ones take one exact-size allocation.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+pub const INLINE_CAP: usize = 22;
+
+#[derive(Clone)]
+pub enum Blob {
+    Inline {
+        len: u8,
+        buf: [u8; INLINE_CAP],
+    },
+    Boxed(Box<[u8]>),
+    /// A string that was appended to: keeps spare capacity so repeated
+    /// APPEND / SETRANGE stay amortised O(1), at one more indirection.
+    Growable(Box<Vec<u8>>),
+}
+
+impl Blob {
+    pub fn new(b: &[u8]) -> Blob {
+        if b.len() <= INLINE_CAP {
+            let mut buf = [0u8; INLINE_CAP];
+            buf[..b.len()].copy_from_slice(b);
+            Blob::Inline {
+                len: b.len() as u8,
+                buf,
+            }
+        } else {
+            Blob::Boxed(b.into())
+        }
+    }
+
+    pub fn from_vec(v: Vec<u8>) -> Blob {
+        if v.len() <= INLINE_CAP {
+            Blob::new(&v)
+        } else {
+            Blob::Boxed(v.into_boxed_slice())
+        }
+    }
+
+    pub fn from_i64(v: i64) -> Blob {
+        Blob::new(itoa::Buffer::new().format(v).as_bytes())
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            Blob::Inline { len, buf } => &buf[..*len as usize],
+            Blob::Boxed(b) => b,
+            Blob::Growable(v) => v,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A vector to modify in place, switching to the growable form.
+    pub fn make_mut(&mut self) -> &mut Vec<u8> {
+        if !matches!(self, Blob::Growable(_)) {
+            *self = Blob::Growable(Box::new(self.as_slice().to_vec()));
+        }
+        match self {
+            Blob::Growable(v) => v,
+            _ => unreachable!("just converted"),
+        }
+    }
+
+    /// Bytes of heap memory this blob owns (for memory accounting).
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Blob::Inline { .. } => 0,
+            Blob::Boxed(b) => b.len(),
+            Blob::Growable(v) => v.capacity() + std::mem::size_of::<Vec<u8>>(),
+        }
+    }
+}
+
+impl Hash for Blob {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // Must hash exactly as `[u8]` does, so lookups by `&[u8]` work.
+        self.as_slice().hash(state)
+    }
+}
+
+impl PartialEq for Blob {
+    fn eq(&self, other: &Blob) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Blob {}
+
+impl Borrow<[u8]> for Blob {
+    fn borrow(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl fmt::Debug for Blob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self.as_slice()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_and_boxed() {
+        assert_eq!(std::mem::size_of::<Blob>(), 24);
+        let short = Blob::new(b"key:000000000001");
+        assert!(matches!(short, Blob::Inline { .. }));
+        assert_eq!(short.as_slice(), b"key:000000000001");
+        let long = Blob::new(&[7u8; 23]);
+        assert!(matches!(long, Blob::Boxed(_)));
+        assert_eq!(long.len(), 23);
+        let mut g = Blob::new(b"ab");
+        g.make_mut().extend_from_slice(b"cd");
+        assert_eq!(g.as_slice(), b"abcd");
+        assert_eq!(g, Blob::new(b"abcd"));
+    }
+}

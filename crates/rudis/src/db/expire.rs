@@ -1,0 +1,59 @@
+//! The active expiry cycle: reclaims expired keys nobody touches.
+//!
+//! Like Redis 6+ (`activeExpireCycle`), each table is walked with a
+//! persistent cursor over its keys that have an expiry, 20 at a time; a
+//! table is revisited at once while more than 10% of what was looked at
+//! had expired, and the whole cycle stops when its time budget is used
+//! (25% of the period between cycles, set by `hz`). The next cycle resumes
+//! at the shard where this one stopped. A shard is locked only for one
+//! step, so clients are never held up for longer than that.
+
+use std::time::{Duration, Instant};
+
+use super::{now_ms, Store, SHARDS};
+
+/// Keys with an expiry examined per step (Redis's
+/// ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP).
+const SAMPLES: usize = 20;
+/// Positions visited per step at most, when few keys have an expiry.
+const VISITS: usize = 400;
+/// A table is swept again at once while more than this percentage of the
+/// sampled keys had expired (Redis's ACTIVE_EXPIRE_CYCLE_ACCEPTABLE_STALE).
+const ACCEPTABLE_STALE: usize = 10;
+
+#[derive(Default)]
+pub struct ExpireCycle {
+    next_shard: usize,
+}
+
+impl ExpireCycle {
+    /// Runs one cycle within `budget`; returns how many keys it deleted.
+    pub fn run(&mut self, store: &Store, budget: Duration) -> usize {
+        let start = Instant::now();
+        let mut deleted = 0;
+        for _ in 0..SHARDS {
+            let shard_index = self.next_shard;
+            self.next_shard = (self.next_shard + 1) % SHARDS;
+            for db in 0..store.databases() {
+                loop {
+                    let step = {
+                        let mut shard = store.lock(shard_index);
+                        let table = &mut shard.dbs[db];
+                        if table.expires() == 0 {
+                            break;
+                        }
+                        table.sweep_expired(now_ms(), SAMPLES, VISITS)
+                    };
+                    deleted += step.expired;
+                    if start.elapsed() >= budget {
+                        return deleted;
+                    }
+                    if step.wrapped || step.expired * 100 <= step.sampled * ACCEPTABLE_STALE {
+                        break;
+                    }
+                }
+            }
+        }
+        deleted
+    }
+}

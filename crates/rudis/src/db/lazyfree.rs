@@ -1,0 +1,36 @@
+//! Freeing large values off the request path (UNLINK, FLUSHALL ASYNC):
+//! the value is handed to one background thread that drops it.
+
+use std::sync::mpsc::{channel, Sender};
+use std::sync::{Mutex, OnceLock};
+
+type Garbage = Box<dyn Send>;
+
+static QUEUE: OnceLock<Mutex<Sender<Garbage>>> = OnceLock::new();
+
+/// Values whose heap size is below this are freed inline: handing them
+/// over would cost more than dropping them (Redis uses a similar cut-off).
+pub const LAZYFREE_THRESHOLD: usize = 64 * 1024;
+
+fn queue() -> &'static Mutex<Sender<Garbage>> {
+    QUEUE.get_or_init(|| {
+        let (tx, rx) = channel::<Garbage>();
+        std::thread::Builder::new()
+            .name("lazyfree".into())
+            .spawn(move || {
+                for garbage in rx {
+                    drop(garbage);
+                }
+            })
+            .expect("spawn lazyfree thread");
+        Mutex::new(tx)
+    })
+}
+
+/// Drops `v` on the lazy-free thread.
+pub fn free_later<T: Send + 'static>(v: T) {
+    let tx = queue().lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if let Err(e) = tx.send(Box::new(v)) {
+        drop(e.0);
+    }
+}

@@ -1,0 +1,142 @@
+//! The keyspace: shards of tables, with expiry. No protocol code here.
+//!
+//! The keyspace is split into `SHARDS` shards, each behind its own mutex.
+//! A key's shard is its Redis Cluster hash slot (CRC16 of the key, or of
+//! its `{hash tag}`) modulo `SHARDS`: keys sharing a hash tag always share
+//! a shard, and a shard is a union of whole cluster slots. Each shard holds
+//! one table per database, so the same key name in every database lives in
+//! the same shard: MOVE and COPY ... DB lock one shard, and SWAPDB swaps
+//! tables shard by shard under all shard locks.
+
+pub mod blob;
+pub mod expire;
+pub mod lazyfree;
+pub mod table;
+pub mod value;
+
+use parking_lot::{Mutex, MutexGuard};
+
+pub use blob::Blob;
+pub use table::Table;
+pub use value::{Entry, Value};
+
+/// Number of shards: a power of two that divides the 16384 cluster slots.
+pub const SHARDS: usize = 1024;
+
+/// One shard: a table per database.
+pub struct Shard {
+    pub dbs: Box<[Table]>,
+}
+
+impl Shard {
+    fn new(databases: usize) -> Shard {
+        Shard {
+            dbs: (0..databases).map(|_| Table::default()).collect(),
+        }
+    }
+}
+
+pub struct Store {
+    shards: Box<[Mutex<Shard>]>,
+    databases: usize,
+}
+
+impl Store {
+    pub fn new(databases: usize) -> Store {
+        Store {
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(Shard::new(databases)))
+                .collect(),
+            databases,
+        }
+    }
+
+    pub fn databases(&self) -> usize {
+        self.databases
+    }
+
+    pub fn lock(&self, shard: usize) -> MutexGuard<'_, Shard> {
+        self.shards[shard].lock()
+    }
+
+    /// Every shard, locked in the fixed order (ascending index) that all
+    /// multi-shard lockers use, so two of them can never deadlock.
+    pub fn lock_all(&self) -> Vec<MutexGuard<'_, Shard>> {
+        self.shards.iter().map(|s| s.lock()).collect()
+    }
+
+    /// Number of keys in database `db`, expired-but-unreclaimed included,
+    /// as Redis's DBSIZE counts them. Locks one shard at a time.
+    pub fn dbsize(&self, db: usize) -> usize {
+        self.shards.iter().map(|s| s.lock().dbs[db].len()).sum()
+    }
+}
+
+/// The shard that holds `key`.
+pub fn shard_of(key: &[u8]) -> usize {
+    key_slot(key) as usize % SHARDS
+}
+
+/// Redis Cluster's `keyHashSlot`: CRC16 of the key, or of the part between
+/// the first `{` and the next `}` when that part is not empty.
+pub fn key_slot(key: &[u8]) -> u16 {
+    let tagged = memchr::memchr(b'{', key).and_then(|open| {
+        let rest = &key[open + 1..];
+        memchr::memchr(b'}', rest)
+            .filter(|&close| close > 0)
+            .map(|close| &rest[..close])
+    });
+    crc16(tagged.unwrap_or(key)) & 0x3FFF
+}
+
+const fn crc16_table() -> [u16; 256] {
+    let mut table = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut crc = (i as u16) << 8;
+        let mut bit = 0;
+        while bit < 8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+            bit += 1;
+        }
+        table[i] = crc;
+        i += 1;
+    }
+    table
+}
+
+static CRC16: [u16; 256] = crc16_table();
+
+/// CRC16-CCITT (XMODEM), the variant Redis Cluster uses.
+pub fn crc16(data: &[u8]) -> u16 {
+    data.iter().fold(0u16, |crc, &b| {
+        (crc << 8) ^ CRC16[((crc >> 8) as u8 ^ b) as usize]
+    })
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_slots() {
+        // Values from Redis's CLUSTER KEYSLOT.
+        assert_eq!(crc16(b"123456789"), 0x31C3);
+        assert_eq!(key_slot(b"foo"), 12182);
+        assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"user1000"));
+        assert_eq!(key_slot(b"foo{}{bar}"), key_slot(b"foo{}{bar}"));
+        assert_ne!(key_slot(b"foo{}{bar}"), key_slot(b"bar"));
+        assert_eq!(key_slot(b"foo{{bar}}zap"), key_slot(b"{bar"));
+    }
+}

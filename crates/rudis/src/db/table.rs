@@ -1,0 +1,281 @@
+//! One database's keys within one shard.
+//!
+//! An insertion-ordered hash map (`IndexMap`): entries sit in a dense
+//! vector, which gives O(1) random picks (RANDOMKEY) and a stable position
+//! cursor for SCAN and for the active expiry sweep. Removal swaps the last
+//! entry into the hole, so cursors walk positions from the top down: an
+//! entry moved by a removal always comes from above the cursor (already
+//! visited) or stays below it (still to visit), and a key present for the
+//! whole walk is seen at least once.
+
+use indexmap::IndexMap;
+use rand::Rng;
+
+use super::blob::Blob;
+use super::value::{Entry, Value};
+
+type Map = IndexMap<Blob, Entry, ahash::RandomState>;
+
+#[derive(Default)]
+pub struct Table {
+    map: Map,
+    /// Entries with an expiry time.
+    expires: usize,
+    /// Keys removed because they had expired (lazily or actively).
+    expired: u64,
+    /// Where the active expiry sweep resumes: positions below this are
+    /// still to visit in the current pass (0: start a new pass at the top).
+    sweep: usize,
+}
+
+/// Outcome of one step of the active expiry sweep.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SweepStep {
+    pub sampled: usize,
+    pub expired: usize,
+    /// The pass over the table is complete.
+    pub wrapped: bool,
+}
+
+impl Table {
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn expires(&self) -> usize {
+        self.expires
+    }
+
+    pub fn expired_count(&self) -> u64 {
+        self.expired
+    }
+
+    /// Position of `key` if it exists and has not expired; an expired key
+    /// is deleted on the way (Redis's lazy expiry).
+    pub fn find(&mut self, key: &[u8], now: u64) -> Option<usize> {
+        let i = self.map.get_index_of(key)?;
+        if self.map[i].is_expired(now) {
+            self.remove_at(i);
+            self.expired += 1;
+            return None;
+        }
+        Some(i)
+    }
+
+    pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+        let i = self.find(key, now)?;
+        Some(&self.map[i])
+    }
+
+    pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
+        let i = self.find(key, now)?;
+        Some(&mut self.map[i])
+    }
+
+    pub fn at(&self, i: usize) -> (&Blob, &Entry) {
+        self.map.get_index(i).expect("position in range")
+    }
+
+    pub fn at_mut(&mut self, i: usize) -> &mut Entry {
+        &mut self.map[i]
+    }
+
+    /// Stores `value` under `key` with the given expiry (0: none),
+    /// replacing any previous entry. Returns the previous entry.
+    pub fn set(&mut self, key: &[u8], value: Value, expire_at: u64) -> Option<Entry> {
+        let entry = Entry { value, expire_at };
+        self.expires += (expire_at != 0) as usize;
+        match self.map.get_index_of(key) {
+            Some(i) => {
+                let old = std::mem::replace(&mut self.map[i], entry);
+                self.expires -= (old.expire_at != 0) as usize;
+                Some(old)
+            }
+            None => {
+                self.map.insert(Blob::new(key), entry);
+                None
+            }
+        }
+    }
+
+    /// Inserts an entry under a key that is not in the table.
+    pub fn insert_new(&mut self, key: Blob, entry: Entry) {
+        self.expires += (entry.expire_at != 0) as usize;
+        self.map.insert(key, entry);
+    }
+
+    /// Changes the expiry of the entry at `i` (0: persist).
+    pub fn set_expire_at(&mut self, i: usize, expire_at: u64) {
+        let e = &mut self.map[i];
+        self.expires = self.expires + (expire_at != 0) as usize - (e.expire_at != 0) as usize;
+        e.expire_at = expire_at;
+    }
+
+    /// Removes `key` if it exists and has not expired.
+    pub fn remove(&mut self, key: &[u8], now: u64) -> Option<(Blob, Entry)> {
+        let i = self.find(key, now)?;
+        Some(self.remove_at(i))
+    }
+
+    pub fn remove_at(&mut self, i: usize) -> (Blob, Entry) {
+        let (k, e) = self.map.swap_remove_index(i).expect("position in range");
+        self.expires -= (e.expire_at != 0) as usize;
+        // Give memory back once the table is mostly empty, like Redis's
+        // dict resize; the cost is amortised over the removals.
+        if self.map.capacity() > 64 && self.map.len() * 8 < self.map.capacity() {
+            self.map.shrink_to(self.map.len() * 2);
+        }
+        (k, e)
+    }
+
+    /// Empties the table, returning the old contents (to free elsewhere).
+    pub fn take(&mut self) -> Table {
+        std::mem::take(self)
+    }
+
+    pub fn swap(&mut self, other: &mut Table) {
+        std::mem::swap(self, other)
+    }
+
+    pub fn random(&mut self, rng: &mut impl Rng) -> Option<usize> {
+        (!self.map.is_empty()).then(|| rng.gen_range(0..self.map.len()))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&Blob, &Entry)> {
+        self.map.iter()
+    }
+
+    /// One SCAN step over this table. `pos` is the number of positions
+    /// still to visit (`None`: start at the top). Visits up to `budget`
+    /// positions, calling `f` for each live key, and returns the positions
+    /// left to visit (0: the table is done).
+    pub fn scan(
+        &self,
+        pos: Option<usize>,
+        budget: usize,
+        now: u64,
+        mut f: impl FnMut(&Blob, &Entry),
+    ) -> (usize, usize) {
+        let mut left = pos.unwrap_or(usize::MAX).min(self.map.len());
+        let mut visited = 0;
+        while left > 0 && visited < budget {
+            left -= 1;
+            visited += 1;
+            let (k, e) = self.at(left);
+            if !e.is_expired(now) {
+                f(k, e);
+            }
+        }
+        (left, visited)
+    }
+
+    /// One step of the active expiry sweep: looks at up to `samples` keys
+    /// that have an expiry (visiting at most `visits` positions, to bound
+    /// the time spent in tables where few keys have one) and deletes the
+    /// expired ones.
+    pub fn sweep_expired(&mut self, now: u64, samples: usize, visits: usize) -> SweepStep {
+        let mut step = SweepStep::default();
+        if self.expires == 0 {
+            self.sweep = 0;
+            step.wrapped = true;
+            return step;
+        }
+        if self.sweep == 0 || self.sweep > self.map.len() {
+            self.sweep = self.map.len();
+        }
+        let mut visited = 0;
+        while self.sweep > 0 && step.sampled < samples && visited < visits {
+            self.sweep -= 1;
+            visited += 1;
+            let e = &self.map[self.sweep];
+            if e.expire_at == 0 {
+                continue;
+            }
+            step.sampled += 1;
+            if e.is_expired(now) {
+                self.remove_at(self.sweep);
+                self.expired += 1;
+                step.expired += 1;
+            }
+        }
+        step.wrapped = self.sweep == 0;
+        step
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[u8]) -> Value {
+        Value::Str(Blob::new(v))
+    }
+
+    #[test]
+    fn lazy_expiry_and_counts() {
+        let mut t = Table::default();
+        t.set(b"a", s(b"1"), 100);
+        t.set(b"b", s(b"2"), 0);
+        assert_eq!(t.expires(), 1);
+        assert!(t.get(b"a", 99).is_some());
+        assert!(t.get(b"a", 100).is_none());
+        assert_eq!(t.len(), 1);
+        assert_eq!(t.expires(), 0);
+        assert_eq!(t.expired_count(), 1);
+        t.set(b"b", s(b"3"), 50);
+        assert_eq!(t.expires(), 1);
+        t.set(b"b", s(b"3"), 0);
+        assert_eq!(t.expires(), 0);
+    }
+
+    #[test]
+    fn scan_sees_every_stable_key_despite_removals() {
+        let mut t = Table::default();
+        for i in 0..100u32 {
+            t.set(&i.to_be_bytes(), s(b"x"), 0);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut pos = None;
+        let mut round = 0u32;
+        loop {
+            let (left, _) = t.scan(pos, 7, 0, |k, _| {
+                seen.insert(k.as_slice().to_vec());
+            });
+            // Between steps, delete some keys (odd ones) and add new ones.
+            let victim = (round * 2 + 1).to_be_bytes();
+            t.remove(&victim, 0);
+            t.set(&(1000 + round).to_be_bytes(), s(b"y"), 0);
+            round += 1;
+            if left == 0 {
+                break;
+            }
+            pos = Some(left);
+        }
+        for i in (0..100u32).filter(|i| i % 2 == 0 || *i > 2 * round) {
+            assert!(seen.contains(&i.to_be_bytes().to_vec()), "missed {i}");
+        }
+    }
+
+    #[test]
+    fn sweep_removes_expired() {
+        let mut t = Table::default();
+        for i in 0..1000u32 {
+            t.set(&i.to_be_bytes(), s(b"x"), if i % 2 == 0 { 10 } else { 0 });
+        }
+        let mut total = 0;
+        loop {
+            let st = t.sweep_expired(20, 20, 400);
+            total += st.expired;
+            if st.wrapped {
+                break;
+            }
+        }
+        assert_eq!(total, 500);
+        assert_eq!(t.len(), 500);
+        assert_eq!(t.expires(), 0);
+    }
+}

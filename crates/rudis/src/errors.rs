@@ -1,0 +1,116 @@
+//! Every error text rudis sends, in one place, worded exactly as Redis
+//! 7.0.15 words it. (Protocol errors are `resp::ProtoError`.)
+
+use std::fmt;
+
+/// A command error: the whole line after `-`, code first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    Static(&'static str),
+    Owned(String),
+}
+
+impl Error {
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Error::Static(s) => s.as_bytes(),
+            Error::Owned(s) => s.as_bytes(),
+        }
+    }
+
+    /// The error code (first word), as INFO errorstats counts it.
+    pub fn code(&self) -> &str {
+        let s = match self {
+            Error::Static(s) => s,
+            Error::Owned(s) => s.as_str(),
+        };
+        s.split(' ').next().unwrap_or(s)
+    }
+}
+
+impl From<&'static str> for Error {
+    fn from(s: &'static str) -> Error {
+        Error::Static(s)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(self.as_bytes()))
+    }
+}
+
+pub type CmdResult = Result<(), Error>;
+
+pub const SYNTAX: &str = "ERR syntax error";
+pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const DECREMENT_OVERFLOW: &str = "ERR decrement would overflow";
+pub const NO_SUCH_KEY: &str = "ERR no such key";
+pub const DB_OUT_OF_RANGE: &str = "ERR DB index is out of range";
+pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
+pub const INVALID_FIRST_DB: &str = "ERR invalid first DB index";
+pub const INVALID_SECOND_DB: &str = "ERR invalid second DB index";
+pub const INVALID_CURSOR: &str = "ERR invalid cursor";
+pub const STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+pub const EXPIRE_NX_AND_OTHERS: &str =
+    "ERR NX and XX, GT or LT options at the same time are not compatible";
+pub const EXPIRE_GT_AND_LT: &str = "ERR GT and LT options at the same time are not compatible";
+pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
+
+/// Redis's `getRangeLongFromObjectOrReply` message without a custom text.
+pub fn out_of_range(min: i64, max: i64) -> Error {
+    Error::Owned(format!(
+        "ERR value is out of range, value must between {min} and {max}"
+    ))
+}
+
+pub fn invalid_expire(cmd: &str) -> Error {
+    Error::Owned(format!("ERR invalid expire time in '{cmd}' command"))
+}
+
+pub fn wrong_arity(cmd: &str) -> Error {
+    Error::Owned(format!("ERR wrong number of arguments for '{cmd}' command"))
+}
+
+pub fn unsupported_option(opt: &[u8]) -> Error {
+    Error::Owned(format!("ERR Unsupported option {}", c_str(opt)))
+}
+
+/// Redis prints arguments with `%s`, which stops at the first NUL byte.
+fn c_str(b: &[u8]) -> String {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
+/// `%.*s`: at most `max` bytes, stopping at a NUL.
+fn c_str_max(b: &[u8], max: usize) -> String {
+    let b = &b[..b.len().min(max)];
+    c_str(b)
+}
+
+/// Redis's reply to a command it does not know, quoting up to 128 bytes
+/// of the name and of the first arguments.
+pub fn unknown_command(name: &[u8], args: &[&[u8]]) -> Error {
+    let mut quoted = String::new();
+    for a in args {
+        if quoted.len() >= 128 {
+            break;
+        }
+        quoted.push('\'');
+        quoted.push_str(&c_str_max(a, 128 - quoted.len().min(128)));
+        quoted.push_str("' ");
+    }
+    Error::Owned(format!(
+        "ERR unknown command '{}', with args beginning with: {quoted}",
+        c_str_max(name, 128)
+    ))
+}
+
+pub fn protocol(e: resp::ProtoError) -> Error {
+    Error::Owned(format!("ERR {e}"))
+}
+
+/// The text a non-loopback client gets in protected mode (Redis 7.0's).
+pub const DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";

@@ -1,0 +1,14 @@
+//! rudis: a Redis-compatible in-memory database server.
+//!
+//! `net` accepts connections and runs one event loop per thread; each
+//! connection parses requests (`resp`), dispatches them through the command
+//! table (`cmd`), whose handlers work on the sharded keyspace (`db`).
+
+pub mod client;
+pub mod cmd;
+pub mod config;
+pub mod db;
+pub mod errors;
+pub mod glob;
+pub mod net;
+pub mod server;

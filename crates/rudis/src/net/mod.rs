@@ -1,0 +1,260 @@
+//! Listening, accepting, and the event-loop threads.
+//!
+//! One acceptor (on the main thread) hands each accepted socket to one of
+//! N worker threads, round-robin. Each worker runs a single-threaded tokio
+//! runtime; a connection stays on its worker for life and its commands run
+//! right there, with no handoff per request (see `conn`).
+
+mod conn;
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::task::{JoinSet, LocalSet};
+use tracing::{info, warn};
+
+use crate::config::{Config, REDIS_VERSION, VERSION};
+use crate::db::expire::ExpireCycle;
+use crate::errors;
+use crate::server::Server;
+
+/// Runs the server until SIGINT or SIGTERM; returns once every connection
+/// has written its last reply.
+pub fn run(config: Config) -> io::Result<()> {
+    let listeners = bind_all(&config)?;
+    let threads = config.threads;
+    let port = config.port;
+    let server = Arc::new(Server::new(config));
+    info!(
+        "rudis {VERSION} (Redis {REDIS_VERSION} compatible) started: port={port} threads={threads} pid={}",
+        std::process::id()
+    );
+
+    let mut senders = Vec::with_capacity(threads);
+    let mut workers = Vec::with_capacity(threads);
+    for i in 0..threads {
+        let (tx, rx) = unbounded_channel();
+        let srv = server.clone();
+        workers.push(
+            thread::Builder::new()
+                .name(format!("rudis-io-{i}"))
+                .spawn(move || worker(srv, rx))?,
+        );
+        senders.push(tx);
+    }
+    let srv = server.clone();
+    let expirer = thread::Builder::new()
+        .name("rudis-expire".into())
+        .spawn(move || expire_loop(srv))?;
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(accept_until_signal(server.clone(), listeners, senders))?;
+    drop(rt); // closes the listening sockets
+    for w in workers {
+        let _ = w.join();
+    }
+    let _ = expirer.join();
+    info!("rudis is now ready to exit, bye bye...");
+    Ok(())
+}
+
+fn listen(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    s.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    s.bind(&addr.into())?;
+    s.listen(511)?;
+    s.set_nonblocking(true)?;
+    Ok(s.into())
+}
+
+/// Binds every `bind` address. A leading `-` marks an address that may be
+/// unavailable on this machine (Redis's convention): it is skipped then.
+fn bind_all(config: &Config) -> io::Result<Vec<std::net::TcpListener>> {
+    if config.port == 0 {
+        return Err(io::Error::other(
+            "Configured to not listen anywhere, exiting.",
+        ));
+    }
+    let mut out = Vec::new();
+    for spec in &config.bind {
+        let (optional, addr) = match spec.strip_prefix('-') {
+            Some(a) => (true, a),
+            None => (false, spec.as_str()),
+        };
+        let ip: IpAddr = match addr {
+            "*" => Ipv4Addr::UNSPECIFIED.into(),
+            "::*" => Ipv6Addr::UNSPECIFIED.into(),
+            a => a.parse().map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("Invalid bind address '{a}'"),
+                )
+            })?,
+        };
+        match listen(SocketAddr::new(ip, config.port)) {
+            Ok(l) => out.push(l),
+            Err(e)
+                if optional
+                    && matches!(
+                        e.raw_os_error(),
+                        Some(
+                            libc::EADDRNOTAVAIL
+                                | libc::EAFNOSUPPORT
+                                | libc::EPROTONOSUPPORT
+                                | libc::EINVAL
+                        )
+                    ) =>
+            {
+                warn!("Skipping optional bind address {addr}: {e}");
+            }
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!(
+                        "Could not create server TCP listening socket {addr}:{}: {e}",
+                        config.port
+                    ),
+                ))
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(io::Error::other(
+            "Configured to not listen anywhere, exiting.",
+        ));
+    }
+    Ok(out)
+}
+
+async fn accept_until_signal(
+    server: Arc<Server>,
+    listeners: Vec<std::net::TcpListener>,
+    workers: Vec<UnboundedSender<std::net::TcpStream>>,
+) -> io::Result<()> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let workers = Arc::new(workers);
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut accepting = JoinSet::new();
+    for l in listeners {
+        let l = TcpListener::from_std(l)?;
+        accepting.spawn(accept_loop(
+            server.clone(),
+            l,
+            workers.clone(),
+            next.clone(),
+        ));
+    }
+    tokio::select! {
+        _ = term.recv() => info!("Received SIGTERM scheduling shutdown..."),
+        _ = int.recv() => info!("Received SIGINT scheduling shutdown..."),
+    }
+    accepting.abort_all();
+    server.shutdown.send_replace(true);
+    Ok(())
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    // Redis compares the peer's address text with "127.0.0.1" and "::1".
+    ip == IpAddr::V4(Ipv4Addr::LOCALHOST) || ip == IpAddr::V6(Ipv6Addr::LOCALHOST)
+}
+
+async fn accept_loop(
+    server: Arc<Server>,
+    listener: TcpListener,
+    workers: Arc<Vec<UnboundedSender<std::net::TcpStream>>>,
+    next: Arc<AtomicUsize>,
+) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                // Out of file descriptors and the like: back off briefly.
+                warn!("Accepting client connection: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        server.stats.total_connections.fetch_add(1, Relaxed);
+        let connected = server.stats.connected_clients.load(Relaxed);
+        if connected >= server.hot.maxclients() as usize {
+            let _ = stream.try_write(format!("-{}\r\n", errors::MAX_CLIENTS).as_bytes());
+            server.stats.rejected_connections.fetch_add(1, Relaxed);
+            continue;
+        }
+        if server.hot.protected_mode() && !is_loopback(peer.ip()) {
+            let _ = stream.try_write(errors::DENIED.as_bytes());
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let keepalive = server.hot.tcp_keepalive();
+        if keepalive > 0 {
+            let ka = socket2::TcpKeepalive::new()
+                .with_time(Duration::from_secs(keepalive))
+                .with_interval(Duration::from_secs((keepalive / 3).max(1)))
+                .with_retries(3);
+            let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
+        }
+        let Ok(std) = stream.into_std() else { continue };
+        server.stats.connected_clients.fetch_add(1, Relaxed);
+        let i = next.fetch_add(1, Relaxed) % workers.len();
+        if workers[i].send(std).is_err() {
+            server.stats.connected_clients.fetch_sub(1, Relaxed);
+        }
+    }
+}
+
+fn worker(server: Arc<Server>, mut incoming: UnboundedReceiver<std::net::TcpStream>) {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("Cannot start an event loop: {e}");
+            std::process::exit(1);
+        }
+    };
+    let local = LocalSet::new();
+    local.block_on(&rt, async move {
+        let mut shutdown = server.shutdown.subscribe();
+        let mut conns = JoinSet::new();
+        loop {
+            tokio::select! {
+                s = incoming.recv() => match s {
+                    Some(s) => { conns.spawn_local(conn::serve(server.clone(), s)); }
+                    None => break,
+                },
+                _ = shutdown.wait_for(|stop| *stop) => break,
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            }
+        }
+        // Each connection finishes the batch it is running and writes its
+        // replies; give stragglers a bounded time.
+        let drain = async { while conns.join_next().await.is_some() {} };
+        let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
+    });
+}
+
+fn expire_loop(server: Arc<Server>) {
+    let mut cycle = ExpireCycle::default();
+    while !server.shutting_down() {
+        let period = Duration::from_millis(1000 / server.hot.hz().max(1) as u64);
+        // Redis's ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC: 25% of the period.
+        cycle.run(&server.store, period / 4);
+        thread::sleep(period);
+    }
+}
