@@ -209,18 +209,25 @@ impl Parser {
 }
 
 /// Finds the `\r` that ends the line starting at `from`, as Redis does
-/// (`strchr(..., '\r')` and one more byte present). Returns the offset of
-/// `\r` and the offset after the two line-ending bytes.
+/// (`strchr(..., '\r')`, then one more byte present). Returns the offset
+/// of `\r` and the offset after the two line-ending bytes.
 fn line_at(buf: &[u8], from: usize) -> Option<(usize, usize)> {
-    let cr = from + memchr::memchr(b'\r', &buf[from..])?;
+    let cr = from + find_before_nul(b'\r', &buf[from..])?;
     if cr + 1 >= buf.len() {
         return None;
     }
     Some((cr, cr + 2))
 }
 
+/// C's `strchr`: the search ends at the first NUL byte, so a line holding
+/// a NUL is never complete for Redis (it waits until the size limit).
+fn find_before_nul(needle: u8, hay: &[u8]) -> Option<usize> {
+    let i = memchr::memchr2(needle, 0, hay)?;
+    (hay[i] == needle).then_some(i)
+}
+
 fn parse_inline(buf: &mut [u8], args: &mut Vec<Range<usize>>) -> Result<Parsed, ProtoError> {
-    let Some(nl) = memchr::memchr(b'\n', buf) else {
+    let Some(nl) = find_before_nul(b'\n', buf) else {
         if buf.len() > INLINE_MAX {
             return Err(ProtoError::TooBigInline);
         }
@@ -394,8 +401,16 @@ mod tests {
         assert_eq!(parse_all(b"get 'a\n"), Err(ProtoError::UnbalancedQuotes));
         // \x with a non-hex digit falls back to a plain escaped 'x'
         assert_eq!(parse_all(b"\"\\xZZ\"\n").unwrap(), vec![cmd(&["xZZ"])]);
-        // a NUL ends the line, as in C
-        assert_eq!(parse_all(b"a b\0c d\n").unwrap(), vec![cmd(&["a", "b"])]);
+        // a NUL hides the line end from Redis's strchr(): never complete
+        assert_eq!(
+            parse_all(b"a b\0c d\n").unwrap(),
+            Vec::<Vec<Vec<u8>>>::new()
+        );
+        assert_eq!(parse_all(b"*\0\r\n").unwrap(), Vec::<Vec<Vec<u8>>>::new());
+        assert_eq!(
+            split_line(b"a b\0c d"),
+            Some(vec![b"a".to_vec(), b"b".to_vec()])
+        );
     }
 
     #[test]

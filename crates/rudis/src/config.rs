@@ -137,7 +137,10 @@ fn yn(b: bool) -> String {
 pub static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "port",
-        set: |c, a| Ok(c.port = int(a, 0, 65535)? as u16),
+        set: |c, a| {
+            c.port = int(a, 0, 65535)? as u16;
+            Ok(())
+        },
         get: |c| c.port.to_string(),
     },
     Directive {
@@ -153,38 +156,59 @@ pub static DIRECTIVES: &[Directive] = &[
     },
     Directive {
         name: "protected-mode",
-        set: |c, a| Ok(c.protected_mode = yes_no(a)?),
+        set: |c, a| {
+            c.protected_mode = yes_no(a)?;
+            Ok(())
+        },
         get: |c| yn(c.protected_mode),
     },
     Directive {
         name: "databases",
-        set: |c, a| Ok(c.databases = int(a, 1, i32::MAX as i64)? as usize),
+        set: |c, a| {
+            c.databases = int(a, 1, i32::MAX as i64)? as usize;
+            Ok(())
+        },
         get: |c| c.databases.to_string(),
     },
     Directive {
         name: "threads",
-        set: |c, a| Ok(c.threads = int(a, 1, 128)? as usize),
+        set: |c, a| {
+            c.threads = int(a, 1, 128)? as usize;
+            Ok(())
+        },
         get: |c| c.threads.to_string(),
     },
     Directive {
         // Redis clamps hz into 1..=500 rather than refusing it.
         name: "hz",
-        set: |c, a| Ok(c.hz = int(a, 0, i32::MAX as i64)?.clamp(1, 500) as u32),
+        set: |c, a| {
+            c.hz = int(a, 0, i32::MAX as i64)?.clamp(1, 500) as u32;
+            Ok(())
+        },
         get: |c| c.hz.to_string(),
     },
     Directive {
         name: "maxclients",
-        set: |c, a| Ok(c.maxclients = int(a, 1, u32::MAX as i64)? as u32),
+        set: |c, a| {
+            c.maxclients = int(a, 1, u32::MAX as i64)? as u32;
+            Ok(())
+        },
         get: |c| c.maxclients.to_string(),
     },
     Directive {
         name: "timeout",
-        set: |c, a| Ok(c.timeout = int(a, 0, i32::MAX as i64)? as u64),
+        set: |c, a| {
+            c.timeout = int(a, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        },
         get: |c| c.timeout.to_string(),
     },
     Directive {
         name: "tcp-keepalive",
-        set: |c, a| Ok(c.tcp_keepalive = int(a, 0, i32::MAX as i64)? as u64),
+        set: |c, a| {
+            c.tcp_keepalive = int(a, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        },
         get: |c| c.tcp_keepalive.to_string(),
     },
     Directive {
@@ -208,17 +232,26 @@ pub static DIRECTIVES: &[Directive] = &[
     },
     Directive {
         name: "logfile",
-        set: |c, a| Ok(c.logfile = one(a)?.to_string()),
+        set: |c, a| {
+            c.logfile = one(a)?.to_string();
+            Ok(())
+        },
         get: |c| c.logfile.clone(),
     },
     Directive {
         name: "proto-max-bulk-len",
-        set: |c, a| Ok(c.proto_max_bulk_len = memory(a, 1024 * 1024, i64::MAX as u64)? as i64),
+        set: |c, a| {
+            c.proto_max_bulk_len = memory(a, 1024 * 1024, i64::MAX as u64)? as i64;
+            Ok(())
+        },
         get: |c| c.proto_max_bulk_len.to_string(),
     },
     Directive {
         name: "client-query-buffer-limit",
-        set: |c, a| Ok(c.client_query_buffer_limit = memory(a, 1024 * 1024, i64::MAX as u64)?),
+        set: |c, a| {
+            c.client_query_buffer_limit = memory(a, 1024 * 1024, i64::MAX as u64)?;
+            Ok(())
+        },
         get: |c| c.client_query_buffer_limit.to_string(),
     },
 ];

@@ -7,24 +7,22 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     Static(&'static str),
-    Owned(String),
+    /// Bytes, not text: Redis quotes client arguments verbatim.
+    Owned(Vec<u8>),
 }
 
 impl Error {
     pub fn as_bytes(&self) -> &[u8] {
         match self {
             Error::Static(s) => s.as_bytes(),
-            Error::Owned(s) => s.as_bytes(),
+            Error::Owned(s) => s,
         }
     }
 
     /// The error code (first word), as INFO errorstats counts it.
-    pub fn code(&self) -> &str {
-        let s = match self {
-            Error::Static(s) => s,
-            Error::Owned(s) => s.as_str(),
-        };
-        s.split(' ').next().unwrap_or(s)
+    pub fn code(&self) -> &[u8] {
+        let s = self.as_bytes();
+        s.split(|&c| c == b' ').next().unwrap_or(s)
     }
 }
 
@@ -61,55 +59,62 @@ pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
 
 /// Redis's `getRangeLongFromObjectOrReply` message without a custom text.
 pub fn out_of_range(min: i64, max: i64) -> Error {
-    Error::Owned(format!(
+    Error::from(format!(
         "ERR value is out of range, value must between {min} and {max}"
     ))
 }
 
 pub fn invalid_expire(cmd: &str) -> Error {
-    Error::Owned(format!("ERR invalid expire time in '{cmd}' command"))
+    Error::from(format!("ERR invalid expire time in '{cmd}' command"))
 }
 
 pub fn wrong_arity(cmd: &str) -> Error {
-    Error::Owned(format!("ERR wrong number of arguments for '{cmd}' command"))
+    Error::from(format!("ERR wrong number of arguments for '{cmd}' command"))
 }
 
 pub fn unsupported_option(opt: &[u8]) -> Error {
-    Error::Owned(format!("ERR Unsupported option {}", c_str(opt)))
+    Error::Owned([b"ERR Unsupported option ", c_str(opt)].concat())
+}
+
+impl From<String> for Error {
+    fn from(s: String) -> Error {
+        Error::Owned(s.into_bytes())
+    }
 }
 
 /// Redis prints arguments with `%s`, which stops at the first NUL byte.
-fn c_str(b: &[u8]) -> String {
+fn c_str(b: &[u8]) -> &[u8] {
     let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    String::from_utf8_lossy(&b[..end]).into_owned()
+    &b[..end]
 }
 
 /// `%.*s`: at most `max` bytes, stopping at a NUL.
-fn c_str_max(b: &[u8], max: usize) -> String {
-    let b = &b[..b.len().min(max)];
-    c_str(b)
+fn c_str_max(b: &[u8], max: usize) -> &[u8] {
+    c_str(&b[..b.len().min(max)])
 }
 
 /// Redis's reply to a command it does not know, quoting up to 128 bytes
 /// of the name and of the first arguments.
 pub fn unknown_command(name: &[u8], args: &[&[u8]]) -> Error {
-    let mut quoted = String::new();
+    let mut quoted = Vec::new();
     for a in args {
         if quoted.len() >= 128 {
             break;
         }
-        quoted.push('\'');
-        quoted.push_str(&c_str_max(a, 128 - quoted.len().min(128)));
-        quoted.push_str("' ");
+        let room = 128 - quoted.len();
+        quoted.push(b'\'');
+        quoted.extend_from_slice(c_str_max(a, room));
+        quoted.extend_from_slice(b"' ");
     }
-    Error::Owned(format!(
-        "ERR unknown command '{}', with args beginning with: {quoted}",
-        c_str_max(name, 128)
-    ))
+    let mut msg = b"ERR unknown command '".to_vec();
+    msg.extend_from_slice(c_str_max(name, 128));
+    msg.extend_from_slice(b"', with args beginning with: ");
+    msg.extend_from_slice(&quoted);
+    Error::Owned(msg)
 }
 
 pub fn protocol(e: resp::ProtoError) -> Error {
-    Error::Owned(format!("ERR {e}"))
+    Error::from(format!("ERR {e}"))
 }
 
 /// The text a non-loopback client gets in protected mode (Redis 7.0's).

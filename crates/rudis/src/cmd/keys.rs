@@ -140,7 +140,7 @@ fn scan(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let mut count = 10usize;
     let mut pattern = None;
     let mut type_name = None;
-    while let Some(opt) = args.next() {
+    while let Some(opt) = args.next_arg() {
         if args.remaining() == 0 {
             return Err(errors::SYNTAX.into());
         }
@@ -299,7 +299,7 @@ fn copy(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let (src, dst) = (args.arg(), args.arg());
     let mut replace = false;
     let mut dst_db = ctx.db;
-    while let Some(opt) = args.next() {
+    while let Some(opt) = args.next_arg() {
         if is(opt, "replace") {
             replace = true;
         } else if is(opt, "db") && args.remaining() > 0 {

@@ -139,7 +139,7 @@ impl<'a> Args<'a> {
 
     /// The next argument; dispatch has checked arity, so handlers call
     /// this for the arguments their arity guarantees.
-    pub fn next(&mut self) -> Option<&'a [u8]> {
+    pub fn next_arg(&mut self) -> Option<&'a [u8]> {
         let a = self.argv.get(self.pos)?;
         self.pos += 1;
         Some(a)
@@ -147,7 +147,7 @@ impl<'a> Args<'a> {
 
     /// The next argument that the arity check guarantees is present.
     pub fn arg(&mut self) -> &'a [u8] {
-        self.next().unwrap_or_default()
+        self.next_arg().unwrap_or_default()
     }
 
     pub fn peek(&self) -> Option<&'a [u8]> {

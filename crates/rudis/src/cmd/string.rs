@@ -71,7 +71,7 @@ struct StringOpts<'a> {
 impl<'a> StringOpts<'a> {
     fn parse(args: &mut Args<'a>, for_set: bool) -> Result<Self, Error> {
         let mut o = StringOpts::default();
-        while let Some(opt) = args.next() {
+        while let Some(opt) = args.next_arg() {
             let has_expire = o.expire.is_some();
             let next = args.peek();
             let timed = |abs: bool, unit: Unit, o: &mut StringOpts<'a>, args: &mut Args<'a>| {
@@ -277,7 +277,7 @@ fn mget(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 
 fn pairs<'a>(ctx: &Ctx, args: &mut Args<'a>) -> Result<&'a [&'a [u8]], Error> {
     let rest = args.rest();
-    if rest.len() % 2 != 0 {
+    if !rest.len().is_multiple_of(2) {
         return Err(errors::wrong_arity(ctx.cmd.name));
     }
     Ok(rest)

@@ -256,7 +256,7 @@ mod tests {
             pos = Some(left);
         }
         for i in (0..100u32).filter(|i| i % 2 == 0 || *i > 2 * round) {
-            assert!(seen.contains(&i.to_be_bytes().to_vec()), "missed {i}");
+            assert!(seen.contains(i.to_be_bytes().as_slice()), "missed {i}");
         }
     }
 

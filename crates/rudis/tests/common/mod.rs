@@ -1,0 +1,205 @@
+//! Test support: boots the real `rudis` binary (and, for differential
+//! tests, the reference `redis-server`) on a free port, and talks to it
+//! through the `redis` crate or raw bytes.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A server process that is killed when dropped.
+pub struct Proc {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Proc {
+    /// Starts `program` with `args` plus `--port P`, retrying on another
+    /// port if it dies (e.g. the port was taken in between).
+    pub fn spawn(program: &str, args: &[&str]) -> Proc {
+        for _ in 0..5 {
+            let port = free_port();
+            // Flags after the arguments: a config file must come first.
+            let mut child = Command::new(program)
+                .args(args)
+                .arg("--port")
+                .arg(port.to_string())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+            let start = Instant::now();
+            while start.elapsed() < DEADLINE {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Proc { child, port };
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("{program} did not start");
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn client(&self) -> redis::Connection {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+            .and_then(|c| c.get_connection())
+            .expect("connect")
+    }
+
+    pub fn raw(&self) -> Raw {
+        Raw::connect(self.port)
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn rudis_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_rudis")
+}
+
+/// rudis on 127.0.0.1 with the given extra flags.
+pub fn rudis(args: &[&str]) -> Proc {
+    let mut all = vec!["--bind", "127.0.0.1", "--loglevel", "warning"];
+    all.extend_from_slice(args);
+    Proc::spawn(rudis_bin(), &all)
+}
+
+/// A raw connection: bytes in, bytes out, replies read by RESP framing.
+pub struct Raw {
+    pub reader: BufReader<TcpStream>,
+}
+
+impl Raw {
+    pub fn connect(port: u16) -> Raw {
+        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_read_timeout(Some(DEADLINE)).unwrap();
+        s.set_nodelay(true).unwrap();
+        Raw {
+            reader: BufReader::new(s),
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.reader.get_mut().write_all(bytes).expect("send");
+    }
+
+    /// Sends one command as a multibulk request and returns its reply.
+    pub fn cmd(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        self.send(&encode(args));
+        self.reply()
+    }
+
+    /// Reads exactly one complete RESP2/RESP3 reply.
+    pub fn reply(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        read_value(&mut self.reader, &mut out);
+        out
+    }
+
+    /// Reads `expected.len()` bytes and compares them with `expected`.
+    pub fn expect(&mut self, expected: &[u8]) {
+        let mut got = vec![0u8; expected.len()];
+        self.reader.read_exact(&mut got).unwrap_or_else(|e| {
+            panic!(
+                "reading {:?}: {e}",
+                String::from_utf8_lossy(expected).to_string()
+            )
+        });
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(expected)
+        );
+    }
+
+    /// True when the server closed the connection (after any pending bytes).
+    pub fn closed(&mut self) -> bool {
+        let mut b = [0u8; 1];
+        matches!(self.reader.read(&mut b), Ok(0) | Err(_))
+    }
+}
+
+pub fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+fn read_line(r: &mut impl BufRead, out: &mut Vec<u8>) -> Vec<u8> {
+    let mut line = Vec::new();
+    r.read_until(b'\n', &mut line).expect("read reply line");
+    assert!(
+        line.ends_with(b"\r\n"),
+        "truncated reply: {:?}",
+        String::from_utf8_lossy(&line)
+    );
+    out.extend_from_slice(&line);
+    line
+}
+
+/// Appends one RESP value read from `r` to `out`.
+pub fn read_value(r: &mut impl BufRead, out: &mut Vec<u8>) {
+    let line = read_line(r, out);
+    let n = || -> i64 {
+        std::str::from_utf8(&line[1..line.len() - 2])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(-1)
+    };
+    match line[0] {
+        b'$' | b'=' | b'!' if n() >= 0 => {
+            let mut body = vec![0u8; n() as usize + 2];
+            r.read_exact(&mut body).expect("read bulk");
+            out.extend_from_slice(&body);
+        }
+        b'*' | b'~' | b'>' => {
+            for _ in 0..n().max(0) {
+                read_value(r, out);
+            }
+        }
+        b'%' | b'|' => {
+            for _ in 0..2 * n().max(0) {
+                read_value(r, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Polls `f` until it returns true or the deadline passes.
+pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < DEADLINE {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("timed out waiting for: {what}");
+}

@@ -1,0 +1,296 @@
+//! The server as a process: expiry in the background, concurrency,
+//! configuration, signals, connection limits.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{eventually, rudis, rudis_bin, DEADLINE};
+use redis::Commands;
+
+#[test]
+fn untouched_expired_keys_are_reclaimed() {
+    let s = rudis(&[]);
+    let mut c = s.client();
+    for chunk in 0..10 {
+        let mut pipe = redis::pipe();
+        for i in 0..10_000 {
+            pipe.cmd("SET")
+                .arg(format!("k:{chunk}:{i}"))
+                .arg("v")
+                .arg("PX")
+                .arg(200)
+                .ignore();
+        }
+        pipe.query::<()>(&mut c).unwrap();
+    }
+    let _: () = c.set("stays", "1").unwrap();
+    // Nothing touches the keys: only the active expiry cycle can free them.
+    eventually("100,000 keys with PX 200 reclaimed", || {
+        let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+        n == 1
+    });
+}
+
+#[test]
+fn concurrent_writers_never_lose_updates() {
+    let s = rudis(&[]);
+    let threads: Vec<_> = (0..16)
+        .map(|t| {
+            let mut c = s.client();
+            std::thread::spawn(move || {
+                for i in 0..500 {
+                    let _: i64 = c.incr("shared", 1).unwrap();
+                    let _: i64 = c.incr(format!("own:{t}"), 1).unwrap();
+                    let _: () = redis::cmd("MSET")
+                        .arg(format!("{{pair}}a{t}"))
+                        .arg(i)
+                        .arg(format!("{{pair}}b{t}"))
+                        .arg(i)
+                        .query(&mut c)
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let mut c = s.client();
+    let total: i64 = c.get("shared").unwrap();
+    assert_eq!(total, 16 * 500);
+    for t in 0..16 {
+        let own: i64 = c.get(format!("own:{t}")).unwrap();
+        assert_eq!(own, 500);
+    }
+}
+
+#[test]
+fn mset_is_atomic_across_shards() {
+    // One writer flips two keys on different shards together; readers
+    // must never see them differ.
+    let s = rudis(&[]);
+    let mut w = s.client();
+    let _: () = redis::cmd("MSET")
+        .arg("x")
+        .arg(0)
+        .arg("y")
+        .arg(0)
+        .query(&mut w)
+        .unwrap();
+    let writer = std::thread::spawn(move || {
+        for i in 1..2000 {
+            let _: () = redis::cmd("MSET")
+                .arg("x")
+                .arg(i)
+                .arg("y")
+                .arg(i)
+                .query(&mut w)
+                .unwrap();
+        }
+    });
+    let mut r = s.client();
+    for _ in 0..2000 {
+        let (x, y): (i64, i64) = redis::cmd("MGET").arg("x").arg("y").query(&mut r).unwrap();
+        assert_eq!(x, y);
+    }
+    writer.join().unwrap();
+}
+
+#[test]
+fn thousands_of_connections_at_once() {
+    let s = rudis(&[]);
+    let mut conns: Vec<TcpStream> = (0..3000)
+        .map(|_| TcpStream::connect(("127.0.0.1", s.port)).expect("connect"))
+        .collect();
+    for (i, c) in conns.iter_mut().enumerate() {
+        c.write_all(format!("SET c{i} {i}\r\n").as_bytes()).unwrap();
+    }
+    for c in conns.iter_mut() {
+        c.set_read_timeout(Some(DEADLINE)).unwrap();
+        let mut buf = [0u8; 5];
+        c.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"+OK\r\n");
+    }
+    let mut c = s.client();
+    let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(n, 3000);
+}
+
+fn run_fails(args: &[&str]) -> String {
+    let out = Command::new(rudis_bin()).args(args).output().unwrap();
+    assert!(!out.status.success(), "{args:?} should fail");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn bad_configuration_stops_startup_naming_the_line() {
+    let err = run_fails(&["--port", "99999"]);
+    assert!(err.contains("FATAL CONFIG FILE ERROR"), "{err}");
+    assert!(
+        err.contains("port 99999") && err.contains("between 0 and 65535"),
+        "{err}"
+    );
+    let err = run_fails(&["--frobnicate", "yes"]);
+    assert!(err.contains("Bad directive"), "{err}");
+    let dir = std::env::temp_dir().join(format!("rudis-conf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("bad.conf");
+    std::fs::write(&conf, "# a comment\nport 7000\n\nhz ten\n").unwrap();
+    let err = run_fails(&[conf.to_str().unwrap()]);
+    assert!(
+        err.contains("at line 4") && err.contains(">>> 'hz ten'"),
+        "{err}"
+    );
+    let err = run_fails(&["/nonexistent/rudis.conf"]);
+    assert!(err.contains("can't open config file"), "{err}");
+}
+
+#[test]
+fn config_file_and_flags_combine() {
+    let dir = std::env::temp_dir().join(format!("rudis-conf2-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("ok.conf");
+    let log = dir.join("rudis.log");
+    std::fs::write(
+        &conf,
+        format!(
+            "databases 2\nlogfile \"{}\"\nloglevel notice\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    // The flag overrides the file's databases.
+    let s = common::Proc::spawn(
+        rudis_bin(),
+        &[
+            conf.to_str().unwrap(),
+            "--bind",
+            "127.0.0.1",
+            "--databases",
+            "4",
+        ],
+    );
+    let mut c = s.client();
+    let r: redis::RedisResult<()> = redis::cmd("SELECT").arg(3).query(&mut c);
+    assert!(r.is_ok());
+    let r: redis::RedisResult<()> = redis::cmd("SELECT").arg(4).query(&mut c);
+    assert!(r.is_err());
+    eventually("start-up line in the log file", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("started: port="))
+    });
+}
+
+#[test]
+fn version_and_help() {
+    for flag in ["--version", "-v"] {
+        let out = Command::new(rudis_bin()).arg(flag).output().unwrap();
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stdout).contains("rudis v="));
+    }
+    let out = Command::new(rudis_bin()).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: rudis"));
+}
+
+fn signal_exits_cleanly(sig: i32) {
+    let mut s = rudis(&[]);
+    let mut raw = s.raw();
+    assert_eq!(raw.cmd(&[b"SET", b"k", b"v"]), b"+OK\r\n");
+    // SAFETY-free: kill(2) through libc on our own child's pid.
+    let pid = s.child.id() as i32;
+    assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = s.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(start.elapsed() < DEADLINE, "server did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "exit status {status:?}");
+    assert!(raw.closed());
+}
+
+#[test]
+fn sigterm_and_sigint_exit_zero() {
+    signal_exits_cleanly(libc::SIGTERM);
+    signal_exits_cleanly(libc::SIGINT);
+}
+
+#[test]
+fn maxclients_rejects_with_redis_error() {
+    let s = rudis(&["--maxclients", "2"]);
+    // The start-up probe's connection may still be counted for a moment.
+    let serving = |s: &common::Proc| {
+        let mut c = s.raw();
+        c.send(b"PING\r\n");
+        (c.reply() == b"+PONG\r\n").then_some(c)
+    };
+    let mut a = None;
+    eventually("first client served", || {
+        a = serving(&s);
+        a.is_some()
+    });
+    let _b = serving(&s).expect("second client served");
+    let mut third = s.raw();
+    third.expect(b"-ERR max number of clients reached\r\n");
+    assert!(third.closed());
+    drop(a);
+    eventually("a slot frees up", || {
+        let mut c = s.raw();
+        c.send(b"PING\r\n");
+        c.reply() == b"+PONG\r\n"
+    });
+}
+
+fn connect_from(src: &str, port: u16) -> TcpStream {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let from: SocketAddr = format!("{src}:0").parse().unwrap();
+    sock.bind(&from.into()).unwrap();
+    let to: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    sock.connect(&to.into()).unwrap();
+    let s: TcpStream = sock.into();
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    s
+}
+
+#[test]
+fn protected_mode_denies_non_loopback_clients() {
+    // Redis treats only 127.0.0.1 and ::1 as local; 127.0.0.2 is a second
+    // address on this machine that counts as remote.
+    let s = rudis(&[]);
+    // Nothing is sent: the server speaks first and closes.
+    let mut remote = connect_from("127.0.0.2", s.port);
+    let mut text = String::new();
+    remote.read_to_string(&mut text).unwrap();
+    assert!(
+        text.starts_with("-DENIED Redis is running in protected mode"),
+        "{text}"
+    );
+    assert!(text.ends_with("from the outside.\r\n"));
+    let mut local = connect_from("127.0.0.1", s.port);
+    local.write_all(b"PING\r\n").unwrap();
+    let mut buf = [0u8; 7];
+    local.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"+PONG\r\n");
+
+    let open = rudis(&["--protected-mode", "no"]);
+    let mut remote = connect_from("127.0.0.2", open.port);
+    remote.write_all(b"PING\r\n").unwrap();
+    remote.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"+PONG\r\n");
+}
+
+#[test]
+fn idle_clients_are_closed_after_timeout() {
+    let s = rudis(&["--timeout", "1"]);
+    let mut idle = s.raw();
+    assert_eq!(idle.cmd(&[b"PING"]), b"+PONG\r\n");
+    let start = Instant::now();
+    assert!(idle.closed());
+    assert!(start.elapsed() >= Duration::from_millis(900));
+}
