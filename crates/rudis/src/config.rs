@@ -41,6 +41,9 @@ pub struct Config {
     pub logfile: String,
     pub proto_max_bulk_len: i64,
     pub client_query_buffer_limit: u64,
+    /// The default user's password ("": none, every client is
+    /// authenticated on connect).
+    pub requirepass: String,
     pub config_file: Option<PathBuf>,
 }
 
@@ -60,6 +63,7 @@ impl Default for Config {
             logfile: String::new(),
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
+            requirepass: String::new(),
             config_file: None,
         }
     }
@@ -254,6 +258,14 @@ pub static DIRECTIVES: &[Directive] = &[
         },
         get: |c| c.client_query_buffer_limit.to_string(),
     },
+    Directive {
+        name: "requirepass",
+        set: |c, a| {
+            c.requirepass = one(a)?.to_string();
+            Ok(())
+        },
+        get: |c| c.requirepass.clone(),
+    },
 ];
 
 pub fn directive(name: &str) -> Option<&'static Directive> {
@@ -378,7 +390,7 @@ redis-server; they override the file:
 
 Directives: port, bind, protected-mode, databases, threads, hz, maxclients,
 timeout, tcp-keepalive, loglevel, logfile, proto-max-bulk-len,
-client-query-buffer-limit.";
+client-query-buffer-limit, requirepass.";
 
 #[cfg(test)]
 mod tests {

@@ -55,6 +55,14 @@ pub const STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (prot
 pub const EXPIRE_NX_AND_OTHERS: &str =
     "ERR NX and XX, GT or LT options at the same time are not compatible";
 pub const EXPIRE_GT_AND_LT: &str = "ERR GT and LT options at the same time are not compatible";
+pub const NOAUTH: &str = "NOAUTH Authentication required.";
+pub const NOAUTH_HELLO: &str = "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time";
+pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+pub const AUTH_NO_PASSWORD: &str = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
+pub const NOPROTO: &str = "NOPROTO unsupported protocol version";
+pub const PROTO_NOT_INTEGER: &str = "ERR Protocol version is not an integer or out of range";
+pub const BAD_CLIENT_NAME: &str =
+    "ERR Client names cannot contain spaces, newlines or special characters.";
 pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
 
 /// Redis's `getRangeLongFromObjectOrReply` message without a custom text.
@@ -111,6 +119,10 @@ pub fn unknown_command(name: &[u8], args: &[&[u8]]) -> Error {
     msg.extend_from_slice(b"', with args beginning with: ");
     msg.extend_from_slice(&quoted);
     Error::Owned(msg)
+}
+
+pub fn hello_option(opt: &[u8]) -> Error {
+    Error::Owned([b"ERR Syntax error in HELLO option '", c_str(opt), b"'"].concat())
 }
 
 pub fn protocol(e: resp::ProtoError) -> Error {

@@ -22,6 +22,8 @@ pub struct Hot {
     hz: AtomicU32,
     protected_mode: AtomicBool,
     tcp_keepalive: AtomicU64,
+    /// The default user has a password: new clients must authenticate.
+    auth_required: AtomicBool,
 }
 
 impl Hot {
@@ -34,6 +36,7 @@ impl Hot {
             hz: AtomicU32::new(c.hz),
             protected_mode: AtomicBool::new(c.protected_mode),
             tcp_keepalive: AtomicU64::new(c.tcp_keepalive),
+            auth_required: AtomicBool::new(!c.requirepass.is_empty()),
         }
     }
 
@@ -46,6 +49,7 @@ impl Hot {
         self.hz.store(c.hz, Relaxed);
         self.protected_mode.store(c.protected_mode, Relaxed);
         self.tcp_keepalive.store(c.tcp_keepalive, Relaxed);
+        self.auth_required.store(!c.requirepass.is_empty(), Relaxed);
     }
 
     pub fn proto_max_bulk_len(&self) -> i64 {
@@ -62,6 +66,9 @@ impl Hot {
     }
     pub fn hz(&self) -> u32 {
         self.hz.load(Relaxed)
+    }
+    pub fn auth_required(&self) -> bool {
+        self.auth_required.load(Relaxed)
     }
     pub fn tcp_keepalive(&self) -> u64 {
         self.tcp_keepalive.load(Relaxed)

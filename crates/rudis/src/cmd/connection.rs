@@ -1,8 +1,10 @@
 //! Connection commands.
 
 use super::flags::*;
-use super::{parse_db_index, row, Args, Command, Ctx};
-use crate::errors::{self, CmdResult};
+use super::{is, parse_db_index, row, Args, Command, Ctx};
+use crate::config::REDIS_VERSION;
+use crate::errors::{self, CmdResult, Error};
+use crate::server::Server;
 
 pub static COMMANDS: &[Command] = &[
     row("ping", -1, FAST, (0, 0, 0), ping),
@@ -15,6 +17,20 @@ pub static COMMANDS: &[Command] = &[
         quit,
     ),
     row("select", 2, LOADING | STALE | FAST, (0, 0, 0), select),
+    row(
+        "auth",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+        (0, 0, 0),
+        auth,
+    ),
+    row(
+        "hello",
+        -1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+        (0, 0, 0),
+        hello,
+    ),
 ];
 
 /// PING [message]
@@ -48,5 +64,105 @@ fn select(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     }
     ctx.client.db = db as usize;
     ctx.out.ok();
+    Ok(())
+}
+
+/// Compares without an early exit, so timing does not reveal how much of
+/// a guessed password was right.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Redis's `ACLAuthenticateUser`, for the one user rudis has so far:
+/// `default`, whose password is `requirepass` (none: any password works).
+fn password_ok(server: &Server, user: &[u8], pass: &[u8]) -> bool {
+    if user != b"default" {
+        return false;
+    }
+    let config = server.config.read();
+    config.requirepass.is_empty() || same_secret(pass, config.requirepass.as_bytes())
+}
+
+/// AUTH [username] password
+fn auth(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let (user, pass): (&[u8], &[u8]) = match args.rest() {
+        [pass] => {
+            if !ctx.server.hot.auth_required() {
+                return Err(errors::AUTH_NO_PASSWORD.into());
+            }
+            (b"default", pass)
+        }
+        [user, pass] => (user, pass),
+        _ => return Err(errors::SYNTAX.into()),
+    };
+    if !password_ok(ctx.server, user, pass) {
+        return Err(errors::WRONGPASS.into());
+    }
+    ctx.client.authenticated = true;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Redis's `validateClientName`: printable ASCII without spaces.
+pub fn valid_client_name(name: &[u8]) -> bool {
+    name.iter().all(|&c| (b'!'..=b'~').contains(&c))
+}
+
+/// HELLO [protover [AUTH username password] [SETNAME clientname]]
+fn hello(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let mut version = None;
+    if let Some(v) = args.next_arg() {
+        let v = resp::num::parse_i64(v).ok_or(Error::Static(errors::PROTO_NOT_INTEGER))?;
+        if !(2..=3).contains(&v) {
+            return Err(errors::NOPROTO.into());
+        }
+        version = Some(v);
+    }
+    let mut credentials = None;
+    let mut name = None;
+    while let Some(opt) = args.next_arg() {
+        if is(opt, "auth") && args.remaining() >= 2 {
+            credentials = Some((args.arg(), args.arg()));
+        } else if is(opt, "setname") && args.remaining() >= 1 {
+            let n = args.arg();
+            if !valid_client_name(n) {
+                return Err(errors::BAD_CLIENT_NAME.into());
+            }
+            name = Some(n);
+        } else {
+            return Err(errors::hello_option(opt));
+        }
+    }
+    if let Some((user, pass)) = credentials {
+        if !password_ok(ctx.server, user, pass) {
+            return Err(errors::WRONGPASS.into());
+        }
+        ctx.client.authenticated = true;
+    }
+    if ctx.client.must_auth(ctx.server.hot.auth_required()) {
+        return Err(errors::NOAUTH_HELLO.into());
+    }
+    if let Some(n) = name {
+        ctx.client.name = (!n.is_empty()).then(|| n.to_vec());
+    }
+    if let Some(v) = version {
+        ctx.out.set_resp3(v == 3);
+    }
+    let out = &mut *ctx.out;
+    out.map(7);
+    out.bulk(b"server");
+    out.bulk(b"redis");
+    out.bulk(b"version");
+    out.bulk(REDIS_VERSION.as_bytes());
+    out.bulk(b"proto");
+    out.int(if out.resp3() { 3 } else { 2 });
+    out.bulk(b"id");
+    out.int(ctx.client.id as i64);
+    out.bulk(b"mode");
+    out.bulk(b"standalone");
+    out.bulk(b"role");
+    out.bulk(b"master");
+    out.bulk(b"modules");
+    out.array(0);
     Ok(())
 }

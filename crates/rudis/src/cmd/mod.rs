@@ -253,6 +253,10 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, argv: &[&[
         out.error(errors::wrong_arity(cmd.name).as_bytes());
         return;
     }
+    if client.must_auth(server.hot.auth_required()) && cmd.flags & flags::NO_AUTH == 0 {
+        out.error(errors::NOAUTH.as_bytes());
+        return;
+    }
     let mut shards: SmallVec<[usize; 8]> = cmd
         .key_positions(argv.len())
         .map(|i| shard_of(argv[i]))

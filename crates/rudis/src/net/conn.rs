@@ -40,7 +40,12 @@ async fn run(server: &Server, mut stream: TcpStream) {
     let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
         return;
     };
-    let mut client = Client::new(server.next_client_id(), peer, local);
+    let mut client = Client::new(
+        server.next_client_id(),
+        peer,
+        local,
+        !server.hot.auth_required(),
+    );
     let mut conn = Conn {
         rbuf: BytesMut::with_capacity(READ_CHUNK),
         out: Reply::new(),
@@ -94,7 +99,7 @@ async fn run(server: &Server, mut stream: TcpStream) {
 fn process(server: &Server, client: &mut Client, conn: &mut Conn) -> bool {
     let limits = Limits {
         max_bulk_len: server.hot.proto_max_bulk_len(),
-        unauthenticated: false,
+        unauthenticated: client.must_auth(server.hot.auth_required()),
     };
     let mut pos = 0;
     let mut close = false;

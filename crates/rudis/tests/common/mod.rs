@@ -10,11 +10,21 @@ use std::time::{Duration, Instant};
 
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
+/// A port no other server of this test process uses: ports come from a
+/// process-wide counter (tests in one binary run in parallel threads; two
+/// asking the kernel for "any free port" can be handed the same one), and
+/// each is checked to be bindable.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let offset = (std::process::id() % 400) * 100;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (20_000 + (offset + n) % 40_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// A server process that is killed when dropped.
@@ -35,7 +45,11 @@ impl Proc {
                 .arg("--port")
                 .arg(port.to_string())
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(if std::env::var_os("RUDIS_TEST_STDERR").is_some() {
+                    Stdio::inherit()
+                } else {
+                    Stdio::null()
+                })
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
             let start = Instant::now();

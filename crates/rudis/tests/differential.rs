@@ -1,0 +1,277 @@
+//! Differential tests: the same commands to the reference `redis-server`
+//! (7.0.15, from PATH) and to rudis, raw reply bytes compared, in RESP2 and
+//! in RESP3.
+//!
+//! Corpus: `tests/differential/*.txt`, one command per line in redis-cli
+//! quoting (`"\x00"` escapes work). A line may start with a marker:
+//! - `~ ` the reply is an unordered collection: compared after sorting;
+//! - `? ` the reply is legitimately variable (randomness): only its shape
+//!   (RESP type, and length for aggregates) is compared;
+//! - `t ` a time left (TTL and friends): negative answers must agree,
+//!   positive ones depend on when each server ran the line;
+//! - `@sleep N` sleeps N milliseconds (for expiry);
+//! - `@resp2` / `@resp3` the rest of the file runs in one protocol only.
+//!
+//! Without redis-server the tests say so loudly and pass, unless `CI` is
+//! set: then they fail. The randomized mode draws commands from a grammar
+//! per group over a few keys; set RUDIS_DIFF_SEED to replay a run.
+
+mod common;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{read_value, Proc, Raw};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+#[path = "differential/grammar.rs"]
+mod grammar;
+
+/// Starts the reference server, or explains why not.
+fn reference() -> Option<Proc> {
+    let found = std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|d| d.join("redis-server").is_file())
+    });
+    if !found {
+        if std::env::var_os("CI").is_some() {
+            panic!("redis-server is not installed: the differential tests cannot run in CI");
+        }
+        eprintln!("\n*** SKIPPED: redis-server not on PATH; differential tests did not run ***\n");
+        return None;
+    }
+    Some(Proc::spawn(
+        "redis-server",
+        &["--save", "", "--appendonly", "no", "--bind", "127.0.0.1"],
+    ))
+}
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/differential")
+}
+
+/// How one line's replies are compared.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum Compare {
+    Exact,
+    Unordered,
+    Shape,
+    /// Integers that must agree when negative (-1: no expiry, -2: no key)
+    /// and may differ when they measure time.
+    Ttl,
+}
+
+/// A RESP value split into its parts, for unordered and shape comparison.
+fn elements(reply: &[u8]) -> (u8, Vec<Vec<u8>>) {
+    let mut r = std::io::BufReader::new(reply);
+    let mut head = Vec::new();
+    std::io::BufRead::read_until(&mut r, b'\n', &mut head).unwrap();
+    let kind = head[0];
+    let n: i64 = std::str::from_utf8(&head[1..head.len() - 2])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut items = Vec::new();
+    if matches!(kind, b'*' | b'~' | b'%' | b'>') {
+        let count = if kind == b'%' { n * 2 } else { n };
+        for _ in 0..count.max(0) {
+            let mut one = Vec::new();
+            read_value(&mut r, &mut one);
+            items.push(one);
+        }
+    }
+    (kind, items)
+}
+
+fn same(a: &[u8], b: &[u8], how: Compare) -> bool {
+    match how {
+        Compare::Exact => a == b,
+        Compare::Unordered => {
+            let (ka, mut ea) = elements(a);
+            let (kb, mut eb) = elements(b);
+            ea.sort();
+            eb.sort();
+            ka == kb && ea == eb && (!ea.is_empty() || a == b)
+        }
+        Compare::Shape => {
+            let (ka, ea) = elements(a);
+            let (kb, eb) = elements(b);
+            ka == kb && ea.len() == eb.len()
+        }
+        Compare::Ttl => {
+            let int = |r: &[u8]| -> Option<i64> {
+                std::str::from_utf8(r.strip_prefix(b":")?.strip_suffix(b"\r\n")?)
+                    .ok()?
+                    .parse()
+                    .ok()
+            };
+            match (int(a), int(b)) {
+                (Some(x), Some(y)) => x == y || (x >= 0 && y >= 0),
+                _ => a == b,
+            }
+        }
+    }
+}
+
+fn show(b: &[u8]) -> String {
+    let s: String = b.escape_ascii().to_string();
+    if s.len() > 300 {
+        format!("{}...", &s[..300])
+    } else {
+        s
+    }
+}
+
+/// A pair of connections, one to each server, speaking the same protocol.
+pub struct Pair {
+    pub redis: Raw,
+    pub rudis: Raw,
+}
+
+impl Pair {
+    fn new(redis: &Proc, rudis: &Proc, resp3: bool) -> Pair {
+        let mut p = Pair {
+            redis: redis.raw(),
+            rudis: rudis.raw(),
+        };
+        for cmd in [&[&b"FLUSHALL"[..]][..], &[b"SELECT", b"0"]] {
+            p.redis.cmd(cmd);
+            p.rudis.cmd(cmd);
+        }
+        if resp3 {
+            p.switch(b"3");
+        }
+        p
+    }
+
+    fn switch(&mut self, proto: &[u8]) {
+        let a = self.redis.cmd(&[b"HELLO", proto]);
+        let b = self.rudis.cmd(&[b"HELLO", proto]);
+        assert_eq!(
+            a[0],
+            b[0],
+            "HELLO {proto:?} failed on one side: {} / {}",
+            show(&a),
+            show(&b)
+        );
+    }
+
+    /// Runs one command on both; returns a description of any difference.
+    pub fn run(&mut self, args: &[&[u8]], how: Compare) -> Option<String> {
+        let a = self.redis.cmd(args);
+        let b = self.rudis.cmd(args);
+        (!same(&a, &b, how)).then(|| format!("    redis: {}\n    rudis: {}", show(&a), show(&b)))
+    }
+}
+
+fn parse_line(line: &str) -> Option<(Compare, Vec<Vec<u8>>)> {
+    let (how, rest) = if let Some(r) = line.strip_prefix("~ ") {
+        (Compare::Unordered, r)
+    } else if let Some(r) = line.strip_prefix("? ") {
+        (Compare::Shape, r)
+    } else if let Some(r) = line.strip_prefix("t ") {
+        (Compare::Ttl, r)
+    } else {
+        (Compare::Exact, line)
+    };
+    let args = resp::parse::split_line(rest.as_bytes()).expect("balanced quotes in corpus");
+    (!args.is_empty()).then_some((how, args))
+}
+
+fn run_file(redis: &Proc, rudis: &Proc, path: &Path, resp3: bool, failures: &mut String) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let name = path.file_name().unwrap().to_string_lossy().to_string();
+    let mut pair = Pair::new(redis, rudis, resp3);
+    let proto = if resp3 { "RESP3" } else { "RESP2" };
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(ms) = line.strip_prefix("@sleep ") {
+            std::thread::sleep(Duration::from_millis(ms.trim().parse().unwrap()));
+            continue;
+        }
+        match line {
+            "@resp2" if resp3 => return,
+            "@resp3" if !resp3 => return,
+            "@resp2" | "@resp3" => continue,
+            _ => {}
+        }
+        let Some((how, args)) = parse_line(line) else {
+            continue;
+        };
+        let argv: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        if let Some(diff) = pair.run(&argv, how) {
+            let _ = writeln!(failures, "{name}:{} [{proto}] {line}\n{diff}", n + 1);
+        }
+    }
+}
+
+fn corpus_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(corpus_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn corpus_matches_redis() {
+    let Some(redis) = reference() else { return };
+    let rudis = common::rudis(&[]);
+    let mut failures = String::new();
+    let files = corpus_files();
+    assert!(!files.is_empty());
+    for path in &files {
+        for resp3 in [false, true] {
+            run_file(&redis, &rudis, path, resp3, &mut failures);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "replies differ from Redis:\n{failures}"
+    );
+}
+
+#[test]
+fn randomized_commands_match_redis() {
+    let Some(redis) = reference() else { return };
+    let rudis = common::rudis(&[]);
+    let seed: u64 = std::env::var("RUDIS_DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20261124);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut failures = String::new();
+    for resp3 in [false, true] {
+        let mut pair = Pair::new(&redis, &rudis, resp3);
+        let mut history: Vec<String> = Vec::new();
+        for i in 0..3000 {
+            let (how, args) = grammar::command(&mut rng);
+            let argv: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+            let line = argv
+                .iter()
+                .map(|a| format!("\"{}\"", a.escape_ascii()))
+                .collect::<Vec<_>>()
+                .join(" ");
+            history.push(line.clone());
+            if let Some(diff) = pair.run(&argv, how) {
+                let recent = history[history.len().saturating_sub(8)..].join("\n      ");
+                let _ = writeln!(
+                    failures,
+                    "seed {seed}, command #{i} (resp3={resp3}): {line}\n{diff}\n    recent:\n      {recent}"
+                );
+                break;
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "replay with RUDIS_DIFF_SEED={seed}:\n{failures}"
+    );
+    let _ = rng.gen::<u8>();
+}

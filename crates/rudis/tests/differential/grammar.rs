@@ -1,0 +1,262 @@
+//! Random commands for the differential tests: each group's commands with
+//! their options, over a few keys so that commands collide, overwrite,
+//! expire and hit wrong types.
+//!
+//! Replies that legitimately differ between two correct servers are listed
+//! in `variable`, with the reason, and compared loosely.
+
+use rand::seq::SliceRandom;
+use rand::Rng;
+
+use super::Compare;
+
+const KEYS: &[&str] = &["k0", "k1", "k2", "{t}a", "{t}b", "missing"];
+const VALUES: &[&str] = &[
+    "",
+    "v",
+    "0",
+    "1",
+    "-1",
+    "42",
+    "abc",
+    "3.5",
+    " 1",
+    "01",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "9223372036854775808",
+    "a\x00b",
+    "\u{ff}\u{fe}",
+];
+const INTS: &[&str] = &[
+    "0",
+    "1",
+    "-1",
+    "7",
+    "100",
+    "-100",
+    "x",
+    "1.5",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "99999999999999999999",
+];
+/// Times that do not expire during a run: far future, or already past.
+const SECONDS: &[&str] = &["100", "1000", "0", "-5", "abc", "9223372036854775807"];
+const MILLIS: &[&str] = &["100000", "2000000", "0", "-1", "x"];
+const ABS_SECONDS: &[&str] = &["1", "4102444800", "0"];
+const ABS_MILLIS: &[&str] = &["1", "4102444800000", "-1"];
+
+/// Commands whose replies two correct servers may give differently, and
+/// why. Compared as the `Compare` says instead of byte for byte.
+pub fn variable(name: &str) -> Compare {
+    match name {
+        // The chosen key is random.
+        "RANDOMKEY" => Compare::Shape,
+        // The cursor encodes the server's own table layout, and so does
+        // which keys one call returns.
+        "SCAN" => Compare::Shape,
+        // Key order follows the hash table.
+        "KEYS" => Compare::Unordered,
+        // Remaining time depends on when each server ran the command; the
+        // -1 / -2 answers must still agree.
+        "TTL" | "PTTL" | "EXPIRETIME" | "PEXPIRETIME" => Compare::Ttl,
+        _ => Compare::Exact,
+    }
+}
+
+fn pick<'a>(rng: &mut impl Rng, from: &[&'a str]) -> &'a str {
+    from.choose(rng).copied().unwrap_or("")
+}
+
+fn maybe(rng: &mut impl Rng, p: f64) -> bool {
+    rng.gen_bool(p)
+}
+
+/// One random command and how to compare its replies.
+pub fn command(rng: &mut impl Rng) -> (Compare, Vec<Vec<u8>>) {
+    let k = |rng: &mut dyn rand::RngCore| KEYS.choose(rng).copied().unwrap_or("k0");
+    let mut a: Vec<String> = Vec::new();
+    let name = *[
+        "SET",
+        "SET",
+        "SET",
+        "GET",
+        "GET",
+        "SETNX",
+        "SETEX",
+        "PSETEX",
+        "GETSET",
+        "GETDEL",
+        "GETEX",
+        "MGET",
+        "MSET",
+        "MSETNX",
+        "APPEND",
+        "STRLEN",
+        "INCR",
+        "DECR",
+        "INCRBY",
+        "DECRBY",
+        "DEL",
+        "UNLINK",
+        "EXISTS",
+        "TOUCH",
+        "TYPE",
+        "KEYS",
+        "SCAN",
+        "RANDOMKEY",
+        "RENAME",
+        "RENAMENX",
+        "MOVE",
+        "COPY",
+        "EXPIRE",
+        "PEXPIRE",
+        "EXPIREAT",
+        "PEXPIREAT",
+        "TTL",
+        "PTTL",
+        "EXPIRETIME",
+        "PEXPIRETIME",
+        "PERSIST",
+        "DBSIZE",
+        "SELECT",
+        "SWAPDB",
+        "ECHO",
+        "PING",
+    ]
+    .choose(rng)
+    .unwrap();
+    a.push(name.to_string());
+    match name {
+        "SET" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, VALUES).into());
+            let mut opts: Vec<&str> = Vec::new();
+            if maybe(rng, 0.3) {
+                opts.push(if maybe(rng, 0.5) { "NX" } else { "XX" });
+            }
+            if maybe(rng, 0.3) {
+                opts.push("GET");
+            }
+            if maybe(rng, 0.4) {
+                match rng.gen_range(0..5) {
+                    0 => opts.extend(["EX", pick(rng, SECONDS)]),
+                    1 => opts.extend(["PX", pick(rng, MILLIS)]),
+                    2 => opts.extend(["EXAT", pick(rng, ABS_SECONDS)]),
+                    3 => opts.extend(["PXAT", pick(rng, ABS_MILLIS)]),
+                    _ => opts.push("KEEPTTL"),
+                }
+            }
+            if maybe(rng, 0.05) {
+                opts.push(pick(rng, &["NX", "EX", "KEEPTTL", "PERSIST", "bogus"]));
+            }
+            opts.shuffle(rng);
+            a.extend(opts.into_iter().map(String::from));
+        }
+        "GET" | "GETDEL" | "STRLEN" | "INCR" | "DECR" | "TYPE" | "TTL" | "PTTL" | "EXPIRETIME"
+        | "PEXPIRETIME" | "PERSIST" => a.push(k(rng).into()),
+        "SETNX" | "GETSET" | "APPEND" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, VALUES).into());
+        }
+        "SETEX" | "PSETEX" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, if name == "SETEX" { SECONDS } else { MILLIS }).into());
+            a.push(pick(rng, VALUES).into());
+        }
+        "GETEX" => {
+            a.push(k(rng).into());
+            match rng.gen_range(0..7) {
+                0 => a.extend(["EX".into(), pick(rng, SECONDS).into()]),
+                1 => a.extend(["PX".into(), pick(rng, MILLIS).into()]),
+                2 => a.extend(["EXAT".into(), pick(rng, ABS_SECONDS).into()]),
+                3 => a.extend(["PXAT".into(), pick(rng, ABS_MILLIS).into()]),
+                4 => a.push("PERSIST".into()),
+                5 => a.push(pick(rng, &["NX", "KEEPTTL", "EX"]).into()),
+                _ => {}
+            }
+        }
+        "MGET" | "DEL" | "UNLINK" | "EXISTS" | "TOUCH" => {
+            for _ in 0..rng.gen_range(1..5) {
+                a.push(k(rng).into());
+            }
+        }
+        "MSET" | "MSETNX" => {
+            for _ in 0..rng.gen_range(1..4) {
+                a.push(k(rng).into());
+                a.push(pick(rng, VALUES).into());
+            }
+            if maybe(rng, 0.05) {
+                a.pop();
+            }
+        }
+        "INCRBY" | "DECRBY" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, INTS).into());
+        }
+        "KEYS" => a.push(pick(rng, &["*", "k?", "k[0-1]", "{t}*", "*a*", "k[^0]", "\\{*"]).into()),
+        "SCAN" => {
+            a.push("0".into());
+            if maybe(rng, 0.5) {
+                a.extend(["COUNT".into(), pick(rng, &["1", "1000", "0", "x"]).into()]);
+            }
+            if maybe(rng, 0.3) {
+                a.extend(["MATCH".into(), pick(rng, &["k*", "*"]).into()]);
+            }
+            if maybe(rng, 0.2) {
+                a.extend([
+                    "TYPE".into(),
+                    pick(rng, &["string", "list", "STRING"]).into(),
+                ]);
+            }
+        }
+        "RENAME" | "RENAMENX" => {
+            a.push(k(rng).into());
+            a.push(k(rng).into());
+        }
+        "MOVE" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, &["0", "1", "2", "16", "-1", "x"]).into());
+        }
+        "COPY" => {
+            a.push(k(rng).into());
+            a.push(k(rng).into());
+            if maybe(rng, 0.4) {
+                a.extend(["DB".into(), pick(rng, &["0", "1", "16", "x"]).into()]);
+            }
+            if maybe(rng, 0.4) {
+                a.push("REPLACE".into());
+            }
+        }
+        "EXPIRE" | "PEXPIRE" | "EXPIREAT" | "PEXPIREAT" => {
+            a.push(k(rng).into());
+            let times = match name {
+                "EXPIRE" => SECONDS,
+                "PEXPIRE" => MILLIS,
+                "EXPIREAT" => ABS_SECONDS,
+                _ => ABS_MILLIS,
+            };
+            a.push(pick(rng, times).into());
+            for _ in 0..rng.gen_range(0..3) {
+                a.push(pick(rng, &["NX", "XX", "GT", "LT", "nx", "FOO"]).into());
+            }
+        }
+        "SELECT" => a.push(pick(rng, &["0", "0", "1", "16", "x"]).into()),
+        "SWAPDB" => {
+            a.push(pick(rng, &["0", "1", "x"]).into());
+            a.push(pick(rng, &["0", "1", "16"]).into());
+        }
+        "ECHO" => a.push(pick(rng, VALUES).into()),
+        "PING" => {
+            if maybe(rng, 0.5) {
+                a.push(pick(rng, VALUES).into());
+            }
+        }
+        _ => {}
+    }
+    (
+        variable(name),
+        a.into_iter().map(String::into_bytes).collect(),
+    )
+}
