@@ -248,11 +248,7 @@ pub fn command(rng: &mut impl Rng) -> (Compare, Vec<Vec<u8>>) {
             a.push(pick(rng, &["0", "1", "16"]).into());
         }
         "ECHO" => a.push(pick(rng, VALUES).into()),
-        "PING" => {
-            if maybe(rng, 0.5) {
-                a.push(pick(rng, VALUES).into());
-            }
-        }
+        "PING" if maybe(rng, 0.5) => a.push(pick(rng, VALUES).into()),
         _ => {}
     }
     (
