@@ -382,6 +382,7 @@ impl Config {
 pub const HELP: &str = "Usage: rudis [/path/to/rudis.conf] [options] [-]
        rudis -v or --version
        rudis -h or --help
+       rudis --ping [port]     (exit 0 if a server answers PING on 127.0.0.1)
 
 Options are configuration directives with two leading dashes, as in
 redis-server; they override the file:

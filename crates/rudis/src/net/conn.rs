@@ -52,7 +52,11 @@ async fn run(server: &Server, mut stream: TcpStream) {
         parser: Parser::new(),
         ranges: Vec::new(),
     };
+    // One shutdown future for the connection's life: registered once,
+    // not once per read.
     let mut shutdown = server.shutdown.subscribe();
+    let stop = shutdown.wait_for(|stop| *stop);
+    tokio::pin!(stop);
     loop {
         // Grow for a large payload in step with what has arrived, never
         // by what the client merely declared.
@@ -65,7 +69,7 @@ async fn run(server: &Server, mut stream: TcpStream) {
         let read = stream.read_buf(&mut conn.rbuf);
         let n = tokio::select! {
             biased;
-            _ = shutdown.wait_for(|stop| *stop) => break,
+            _ = &mut stop => break,
             r = async {
                 if idle == 0 {
                     read.await

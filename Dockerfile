@@ -1,0 +1,30 @@
+# rudis container image: `docker build -t rudis .` then
+# `docker run -p 6379:6379 rudis`.
+
+FROM rust:1-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked -p rudis \
+ && strip target/release/rudis \
+ && mkdir -p /out/usr/local/bin /out/lib/x86_64-linux-gnu /out/lib64 /out/etc /out/data \
+ && cp target/release/rudis /out/usr/local/bin/rudis \
+ && ln -s rudis /out/usr/local/bin/docker-entrypoint \
+ && cp /lib/x86_64-linux-gnu/libc.so.6 /lib/x86_64-linux-gnu/libgcc_s.so.1 /out/lib/x86_64-linux-gnu/ \
+ && cp /lib64/ld-linux-x86-64.so.2 /out/lib64/ \
+ && echo 'rudis:x:999:999:rudis:/data:/usr/sbin/nologin' > /out/etc/passwd \
+ && echo 'rudis:x:999:' > /out/etc/group
+
+# The runtime holds only the server and the C libraries it links.
+FROM scratch
+COPY --from=build /out/ /
+COPY --from=build --chown=999:999 /out/data /data
+USER rudis
+WORKDIR /data
+VOLUME /data
+EXPOSE 6379
+# The server checks itself: `rudis --ping` sends PING to 127.0.0.1:6379.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+  CMD ["rudis", "--ping"]
+ENV PATH=/usr/local/bin
+ENTRYPOINT ["docker-entrypoint"]
+CMD ["rudis"]

@@ -1,0 +1,191 @@
+//! Load for `bench/compare`, for what redis-benchmark cannot do:
+//!
+//! - `fill PORT N SIZE`: SET key:%012d to N keys with SIZE-byte values,
+//!   pipelined.
+//! - `latency PORT RATE SECS`: GETs at a fixed total rate over 10
+//!   connections, open loop: each request's latency is measured from when
+//!   it was due, not from when it was sent, so a stalled server cannot
+//!   hide its stall (no coordinated omission). Prints p50/p99/p99.9/max.
+//! - `grow PORT N`: fills N keys as fast as one pipelined connection can
+//!   while a probe connection sends one GET every millisecond; prints the
+//!   probe's latency percentiles and maximum during the growth.
+//!
+//! Plain blocking sockets and threads: the client must not be the thing
+//! being measured, and this keeps it simple and predictable.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+fn connect(port: u16) -> TcpStream {
+    let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_nodelay(true).unwrap();
+    s
+}
+
+/// Reads one simple reply (status, error, integer or bulk).
+fn read_reply(r: &mut impl BufRead) {
+    let mut line = Vec::new();
+    r.read_until(b'\n', &mut line).expect("reply");
+    if line.first() == Some(&b'$') {
+        let n: i64 = std::str::from_utf8(&line[1..line.len() - 2])
+            .unwrap()
+            .parse()
+            .unwrap();
+        if n >= 0 {
+            let mut body = vec![0u8; n as usize + 2];
+            r.read_exact(&mut body).unwrap();
+        }
+    }
+}
+
+fn set_cmd(out: &mut Vec<u8>, i: u64, value: &[u8]) {
+    let key = format!("key:{i:012}");
+    out.extend_from_slice(
+        format!(
+            "*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n",
+            key.len(),
+            value.len()
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+fn fill(port: u16, n: u64, size: usize, stop_early: Option<&AtomicBool>) {
+    let s = connect(port);
+    let mut w = s.try_clone().unwrap();
+    let mut r = BufReader::with_capacity(1 << 16, s);
+    let value = vec![b'v'; size];
+    let batch = 1000;
+    let mut buf = Vec::with_capacity(batch * 64);
+    let mut i = 0;
+    while i < n {
+        if stop_early.is_some_and(|s| s.load(Ordering::Relaxed)) {
+            break;
+        }
+        buf.clear();
+        let end = (i + batch as u64).min(n);
+        for j in i..end {
+            set_cmd(&mut buf, j, &value);
+        }
+        w.write_all(&buf).unwrap();
+        for _ in i..end {
+            read_reply(&mut r);
+        }
+        i = end;
+    }
+}
+
+fn report(name: &str, h: &Histogram<u64>) {
+    println!(
+        "{name} count={} p50_us={} p99_us={} p999_us={} max_us={}",
+        h.len(),
+        h.value_at_quantile(0.50),
+        h.value_at_quantile(0.99),
+        h.value_at_quantile(0.999),
+        h.max()
+    );
+}
+
+fn latency(port: u16, rate: u64, secs: u64) {
+    let conns = 10;
+    let per_conn = rate / conns;
+    let interval = Duration::from_nanos(1_000_000_000 / per_conn.max(1));
+    let handles: Vec<_> = (0..conns)
+        .map(|c| {
+            std::thread::spawn(move || {
+                let s = connect(port);
+                let mut w = s.try_clone().unwrap();
+                let mut r = BufReader::new(s);
+                let mut h = Histogram::<u64>::new(3).unwrap();
+                let start = Instant::now() + Duration::from_micros(c * 97);
+                let end = start + Duration::from_secs(secs);
+                let mut due = start;
+                let mut i = c;
+                while due < end {
+                    let now = Instant::now();
+                    if now < due {
+                        std::thread::sleep(due - now);
+                    }
+                    let key = format!("key:{:012}", i % 1000);
+                    i += conns;
+                    let cmd = format!("*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len());
+                    w.write_all(cmd.as_bytes()).unwrap();
+                    read_reply(&mut r);
+                    h.record(due.elapsed().as_micros() as u64).unwrap();
+                    due += interval;
+                }
+                h
+            })
+        })
+        .collect();
+    let mut all = Histogram::<u64>::new(3).unwrap();
+    for h in handles {
+        all.add(h.join().unwrap()).unwrap();
+    }
+    report(&format!("latency rate={rate}"), &all);
+}
+
+fn probe_gets(port: u16, stop: Arc<AtomicBool>) -> Histogram<u64> {
+    let s = connect(port);
+    let mut w = s.try_clone().unwrap();
+    let mut r = BufReader::new(s);
+    let mut h = Histogram::<u64>::new(3).unwrap();
+    let mut due = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        if now < due {
+            std::thread::sleep(due - now);
+        }
+        w.write_all(b"*2\r\n$3\r\nGET\r\n$16\r\nkey:000000000001\r\n")
+            .unwrap();
+        read_reply(&mut r);
+        h.record(due.elapsed().as_micros() as u64).unwrap();
+        due += Duration::from_millis(1);
+    }
+    h
+}
+
+fn grow(port: u16, n: u64) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let probe = {
+        let stop = stop.clone();
+        std::thread::spawn(move || probe_gets(port, stop))
+    };
+    let start = Instant::now();
+    fill(port, n, 16, None);
+    let took = start.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let h = probe.join().unwrap();
+    println!("grow keys={n} secs={:.1}", took.as_secs_f64());
+    report("grow-probe", &h);
+    // The same probe on the full table, for the steady-state comparison.
+    let stop = Arc::new(AtomicBool::new(false));
+    let probe = {
+        let stop = stop.clone();
+        std::thread::spawn(move || probe_gets(port, stop))
+    };
+    std::thread::sleep(Duration::from_secs(10));
+    stop.store(true, Ordering::Relaxed);
+    report("steady-probe", &probe.join().unwrap());
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let num = |i: usize| -> u64 { args[i].parse().expect("a number") };
+    match args.first().map(String::as_str) {
+        Some("fill") => fill(num(1) as u16, num(2), num(3) as usize, None),
+        Some("latency") => latency(num(1) as u16, num(2), num(3)),
+        Some("grow") => grow(num(1) as u16, num(2)),
+        _ => {
+            eprintln!("usage: loadgen fill PORT N SIZE | latency PORT RATE SECS | grow PORT N");
+            std::process::exit(2);
+        }
+    }
+}
