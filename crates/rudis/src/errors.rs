@@ -103,7 +103,7 @@ fn c_str_max(b: &[u8], max: usize) -> &[u8] {
 
 /// Redis's reply to a command it does not know, quoting up to 128 bytes
 /// of the name and of the first arguments.
-pub fn unknown_command(name: &[u8], args: &[&[u8]]) -> Error {
+pub fn unknown_command<'a>(name: &[u8], args: impl Iterator<Item = &'a [u8]>) -> Error {
     let mut quoted = Vec::new();
     for a in args {
         if quoted.len() >= 128 {

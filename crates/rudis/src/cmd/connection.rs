@@ -35,9 +35,9 @@ pub static COMMANDS: &[Command] = &[
 
 /// PING [message]
 fn ping(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    match args.rest() {
-        [] => ctx.out.simple(b"PONG"),
-        [msg] => ctx.out.bulk(msg),
+    match (args.next_arg(), args.remaining()) {
+        (None, _) => ctx.out.simple(b"PONG"),
+        (Some(msg), 0) => ctx.out.bulk(msg),
         _ => return Err(errors::wrong_arity(ctx.cmd.name)),
     }
     Ok(())
@@ -85,7 +85,8 @@ fn password_ok(server: &Server, user: &[u8], pass: &[u8]) -> bool {
 
 /// AUTH [username] password
 fn auth(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    let (user, pass): (&[u8], &[u8]) = match args.rest() {
+    let rest: Vec<&[u8]> = args.rest().iter().collect();
+    let (user, pass): (&[u8], &[u8]) = match rest[..] {
         [pass] => {
             if !ctx.server.hot.auth_required() {
                 return Err(errors::AUTH_NO_PASSWORD.into());

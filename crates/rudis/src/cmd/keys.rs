@@ -339,7 +339,7 @@ fn expire_generic(ctx: &mut Ctx, args: &mut Args, base: u64, seconds: bool) -> C
     let key = args.arg();
     let param = args.arg();
     let mut f = ExpireFlags::default();
-    for opt in args.rest() {
+    for opt in args.rest().iter() {
         if is(opt, "nx") {
             f.nx = true;
         } else if is(opt, "xx") {

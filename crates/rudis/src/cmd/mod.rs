@@ -12,6 +12,7 @@ pub mod server;
 pub mod string;
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::OnceLock;
 
 use parking_lot::MutexGuard;
@@ -19,7 +20,7 @@ use resp::Reply;
 use smallvec::SmallVec;
 
 use crate::client::Client;
-use crate::db::{now_ms, shard_of, Shard, Table};
+use crate::db::{shard_of, Shard, Table};
 use crate::errors::{self, CmdResult, Error};
 use crate::server::Server;
 
@@ -96,8 +97,10 @@ pub const fn row(
     }
 }
 
-fn table() -> &'static HashMap<&'static str, &'static Command> {
-    static TABLE: OnceLock<HashMap<&'static str, &'static Command>> = OnceLock::new();
+type CommandMap = HashMap<&'static str, &'static Command, ahash::RandomState>;
+
+fn table() -> &'static CommandMap {
+    static TABLE: OnceLock<CommandMap> = OnceLock::new();
     TABLE.get_or_init(|| {
         [
             connection::COMMANDS,
@@ -126,19 +129,58 @@ pub fn all_commands() -> impl Iterator<Item = &'static Command> {
     table().values().copied()
 }
 
+/// A command line: byte ranges into the connection's read buffer, so no
+/// argument is copied and no vector of slices is built per command.
+#[derive(Clone, Copy)]
+pub struct Argv<'a> {
+    buf: &'a [u8],
+    ranges: &'a [Range<usize>],
+}
+
+impl<'a> Argv<'a> {
+    pub fn new(buf: &'a [u8], ranges: &'a [Range<usize>]) -> Self {
+        Argv { buf, ranges }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> Option<&'a [u8]> {
+        let r = self.ranges.get(i)?;
+        Some(&self.buf[r.clone()])
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let buf = self.buf;
+        self.ranges.iter().map(move |r| &buf[r.clone()])
+    }
+
+    /// The arguments from position `from` on.
+    pub fn from(&self, from: usize) -> Argv<'a> {
+        Argv {
+            buf: self.buf,
+            ranges: &self.ranges[from.min(self.ranges.len())..],
+        }
+    }
+}
+
 /// The arguments of a command, read front to back. Starts after the name.
 pub struct Args<'a> {
-    argv: &'a [&'a [u8]],
+    argv: Argv<'a>,
     pos: usize,
 }
 
 impl<'a> Args<'a> {
-    pub fn new(argv: &'a [&'a [u8]]) -> Self {
+    pub fn new(argv: Argv<'a>) -> Self {
         Args { argv, pos: 1 }
     }
 
-    /// The next argument; dispatch has checked arity, so handlers call
-    /// this for the arguments their arity guarantees.
+    /// The next argument, if any.
     pub fn next_arg(&mut self) -> Option<&'a [u8]> {
         let a = self.argv.get(self.pos)?;
         self.pos += 1;
@@ -151,22 +193,22 @@ impl<'a> Args<'a> {
     }
 
     pub fn peek(&self) -> Option<&'a [u8]> {
-        self.argv.get(self.pos).copied()
+        self.argv.get(self.pos)
     }
 
     pub fn remaining(&self) -> usize {
-        self.argv.len() - self.pos
+        self.argv.len() - self.pos.min(self.argv.len())
     }
 
     /// All arguments not read yet.
-    pub fn rest(&mut self) -> &'a [&'a [u8]] {
-        let r = &self.argv[self.pos.min(self.argv.len())..];
+    pub fn rest(&mut self) -> Argv<'a> {
+        let r = self.argv.from(self.pos);
         self.pos = self.argv.len();
         r
     }
 
     /// The whole command line, name included.
-    pub fn argv(&self) -> &'a [&'a [u8]] {
+    pub fn argv(&self) -> Argv<'a> {
         self.argv
     }
 
@@ -203,19 +245,61 @@ pub fn is(a: &[u8], word: &str) -> bool {
 type Guard<'a> = (usize, MutexGuard<'a, Shard>);
 
 /// The shards of a command's keys, locked for the command's duration.
-pub struct Locked<'a>(SmallVec<[Guard<'a>; 4]>);
+pub enum Locked<'a> {
+    None,
+    /// The common case: every key in one shard. No lookup per access.
+    One(Guard<'a>),
+    /// Sorted by shard index.
+    Many(Vec<Guard<'a>>),
+}
 
 impl Locked<'_> {
     /// The table holding `key` in database `db` (a key's shard is the
     /// same in every database).
     pub fn table(&mut self, db: usize, key: &[u8]) -> &mut Table {
-        let shard = shard_of(key);
-        let i = self
-            .0
-            .binary_search_by_key(&shard, |(s, _)| *s)
-            .expect("a command touches only keys listed in its table row");
-        &mut self.0[i].1.dbs[db]
+        match self {
+            Locked::One((shard, guard)) => {
+                debug_assert_eq!(
+                    shard_of(key),
+                    *shard,
+                    "a command touches only keys listed in its table row"
+                );
+                &mut guard.dbs[db]
+            }
+            Locked::Many(guards) => {
+                let shard = shard_of(key);
+                let i = guards
+                    .binary_search_by_key(&shard, |(s, _)| *s)
+                    .expect("a command touches only keys listed in its table row");
+                &mut guards[i].1.dbs[db]
+            }
+            Locked::None => panic!("a command without keys asked for a key's table"),
+        }
     }
+}
+
+/// Locks the shards of the command's keys in ascending shard order: two
+/// commands can never wait for each other's locks in a cycle.
+fn lock_keys<'a>(server: &'a Server, cmd: &Command, argv: Argv) -> Locked<'a> {
+    let mut positions = cmd.key_positions(argv.len());
+    let Some(first) = positions.next() else {
+        return Locked::None;
+    };
+    let first_shard = shard_of(argv.get(first).unwrap_or_default());
+    let mut shards: SmallVec<[usize; 8]> = SmallVec::new();
+    for i in positions {
+        let s = shard_of(argv.get(i).unwrap_or_default());
+        if s != first_shard {
+            shards.push(s);
+        }
+    }
+    if shards.is_empty() {
+        return Locked::One((first_shard, server.store.lock(first_shard)));
+    }
+    shards.push(first_shard);
+    shards.sort_unstable();
+    shards.dedup();
+    Locked::Many(shards.iter().map(|&s| (s, server.store.lock(s))).collect())
 }
 
 /// What a handler works with: the server, the calling client, the reply
@@ -242,10 +326,12 @@ impl Ctx<'_> {
     }
 }
 
-/// Runs one command and writes its reply.
-pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, argv: &[&[u8]]) {
-    let Some(cmd) = lookup(argv[0]) else {
-        out.error(errors::unknown_command(argv[0], &argv[1..]).as_bytes());
+/// Runs one command and writes its reply. `now` is the batch's clock
+/// (Unix ms), read once per batch of pipelined commands.
+pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, argv: Argv, now: u64) {
+    let name = argv.get(0).unwrap_or_default();
+    let Some(cmd) = lookup(name) else {
+        out.error(errors::unknown_command(name, argv.from(1).iter()).as_bytes());
         return;
     };
     let argc = argv.len() as i32;
@@ -257,23 +343,15 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, argv: &[&[
         out.error(errors::NOAUTH.as_bytes());
         return;
     }
-    let mut shards: SmallVec<[usize; 8]> = cmd
-        .key_positions(argv.len())
-        .map(|i| shard_of(argv[i]))
-        .collect();
-    shards.sort_unstable();
-    shards.dedup();
-    // Ascending shard order everywhere: two commands can never wait for
-    // each other's locks in a cycle.
-    let locks = shards.iter().map(|&s| (s, server.store.lock(s))).collect();
+    let keys = lock_keys(server, cmd, argv);
     let mut ctx = Ctx {
         server,
         db: client.db,
         client,
         out,
-        now: now_ms(),
+        now,
         cmd,
-        keys: Locked(locks),
+        keys,
     };
     let mut args = Args::new(argv);
     let result = (cmd.handler)(&mut ctx, &mut args);

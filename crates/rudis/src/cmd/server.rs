@@ -21,10 +21,12 @@ fn dbsize(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
 
 /// `[ASYNC | SYNC]`: true for ASYNC.
 fn flush_mode(args: &mut Args) -> Result<bool, errors::Error> {
-    match args.rest() {
-        [] => Ok(false),
-        [m] if is(m, "sync") => Ok(false),
-        [m] if is(m, "async") => Ok(true),
+    let mode = args.next_arg();
+    match mode {
+        _ if args.remaining() > 0 => Err(errors::SYNTAX.into()),
+        None => Ok(false),
+        Some(m) if is(m, "sync") => Ok(false),
+        Some(m) if is(m, "async") => Ok(true),
         _ => Err(errors::SYNTAX.into()),
     }
 }

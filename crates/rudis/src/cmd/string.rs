@@ -1,7 +1,7 @@
 //! String commands.
 
 use super::flags::*;
-use super::{is, parse_int, row, Args, Command, Ctx};
+use super::{is, parse_int, row, Args, Argv, Command, Ctx};
 use crate::db::{Blob, Table, Value};
 use crate::errors::{self, CmdResult, Error};
 
@@ -266,7 +266,7 @@ fn mget(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let keys = args.rest();
     ctx.out.array(keys.len());
     let now = ctx.now;
-    for key in keys {
+    for key in keys.iter() {
         match ctx.keys.table(ctx.db, key).get(key, now).map(|e| &e.value) {
             Some(Value::Str(b)) => ctx.out.bulk(b.as_slice()),
             None => ctx.out.null(),
@@ -275,7 +275,7 @@ fn mget(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     Ok(())
 }
 
-fn pairs<'a>(ctx: &Ctx, args: &mut Args<'a>) -> Result<&'a [&'a [u8]], Error> {
+fn pairs<'a>(ctx: &Ctx, args: &mut Args<'a>) -> Result<Argv<'a>, Error> {
     let rest = args.rest();
     if !rest.len().is_multiple_of(2) {
         return Err(errors::wrong_arity(ctx.cmd.name));
@@ -283,9 +283,15 @@ fn pairs<'a>(ctx: &Ctx, args: &mut Args<'a>) -> Result<&'a [&'a [u8]], Error> {
     Ok(rest)
 }
 
-fn set_pairs(ctx: &mut Ctx, pairs: &[&[u8]]) {
-    for kv in pairs.chunks_exact(2) {
-        ctx.table(kv[0]).set(kv[0], Value::Str(Blob::new(kv[1])), 0);
+/// (key, value) pairs of an even-length argument list.
+fn kv<'a>(pairs: Argv<'a>) -> impl Iterator<Item = (&'a [u8], &'a [u8])> {
+    let mut it = pairs.iter();
+    std::iter::from_fn(move || Some((it.next()?, it.next()?)))
+}
+
+fn set_pairs(ctx: &mut Ctx, pairs: Argv) {
+    for (k, v) in kv(pairs) {
+        ctx.table(k).set(k, Value::Str(Blob::new(v)), 0);
     }
 }
 
@@ -301,9 +307,7 @@ fn mset(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 fn msetnx(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let pairs = pairs(ctx, args)?;
     let now = ctx.now;
-    let any = pairs
-        .chunks_exact(2)
-        .any(|kv| ctx.table(kv[0]).find(kv[0], now).is_some());
+    let any = kv(pairs).any(|(k, _)| ctx.table(k).find(k, now).is_some());
     if !any {
         set_pairs(ctx, pairs);
     }

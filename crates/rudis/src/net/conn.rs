@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use resp::{Limits, Parsed, Parser, Reply};
-use smallvec::SmallVec;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::client::Client;
-use crate::cmd;
+use crate::cmd::{self, Argv};
+use crate::db::now_ms;
 use crate::errors;
 use crate::server::Server;
 
@@ -107,6 +107,7 @@ fn process(server: &Server, client: &mut Client, conn: &mut Conn) -> bool {
     };
     let mut pos = 0;
     let mut close = false;
+    let now = now_ms();
     loop {
         match conn
             .parser
@@ -114,10 +115,8 @@ fn process(server: &Server, client: &mut Client, conn: &mut Conn) -> bool {
         {
             Ok(Parsed::Command(n)) => {
                 if !conn.ranges.is_empty() {
-                    let req = &conn.rbuf[pos..pos + n];
-                    let argv: SmallVec<[&[u8]; 8]> =
-                        conn.ranges.iter().map(|r| &req[r.clone()]).collect();
-                    cmd::execute(server, client, &mut conn.out, &argv);
+                    let argv = Argv::new(&conn.rbuf[pos..pos + n], &conn.ranges);
+                    cmd::execute(server, client, &mut conn.out, argv, now);
                 }
                 pos += n;
                 if client.close_after_reply {
