@@ -1,7 +1,10 @@
 //! Per-connection state.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
+
+use crate::stats::WorkerStats;
 
 pub struct Client {
     pub id: u64,
@@ -16,6 +19,8 @@ pub struct Client {
     /// Set by HELLO SETNAME / CLIENT SETNAME.
     pub name: Option<Vec<u8>>,
     pub created: Instant,
+    /// The counters of the worker thread this client lives on.
+    pub stats: Arc<WorkerStats>,
 }
 
 impl Client {
@@ -25,7 +30,13 @@ impl Client {
         server_requires && !self.authenticated
     }
 
-    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr, authenticated: bool) -> Client {
+    pub fn new(
+        id: u64,
+        addr: SocketAddr,
+        laddr: SocketAddr,
+        authenticated: bool,
+        stats: Arc<WorkerStats>,
+    ) -> Client {
         Client {
             id,
             addr,
@@ -35,6 +46,7 @@ impl Client {
             authenticated,
             name: None,
             created: Instant::now(),
+            stats,
         }
     }
 }

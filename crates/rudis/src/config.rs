@@ -4,7 +4,13 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use std::sync::OnceLock;
+
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Applies a new log level to the running logger (set by the binary,
+/// which owns the logger).
+pub static SET_LOG_LEVEL: OnceLock<Box<dyn Fn(LogLevel) + Send + Sync>> = OnceLock::new();
 /// The Redis version whose behaviour rudis matches.
 pub const REDIS_VERSION: &str = "7.0.15";
 
@@ -14,15 +20,13 @@ pub enum LogLevel {
     Verbose,
     Notice,
     Warning,
-    Nothing,
 }
 
-const LOGLEVELS: [(&str, LogLevel); 5] = [
+const LOGLEVELS: [(&str, LogLevel); 4] = [
     ("debug", LogLevel::Debug),
     ("verbose", LogLevel::Verbose),
     ("notice", LogLevel::Notice),
     ("warning", LogLevel::Warning),
-    ("nothing", LogLevel::Nothing),
 ];
 
 #[derive(Clone, Debug)]
@@ -69,11 +73,23 @@ impl Default for Config {
     }
 }
 
+/// How CONFIG SET may change a directive.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Change {
+    /// Takes effect at once.
+    Live,
+    /// Fixed once the server runs (as in Redis).
+    Immutable,
+    /// Redis can change it at runtime; rudis cannot yet, and says so.
+    Restart,
+}
+
 /// A directive: its name, how to set it from arguments, how to show it.
 pub struct Directive {
     pub name: &'static str,
     pub set: fn(&mut Config, &[String]) -> Result<(), String>,
     pub get: fn(&Config) -> String,
+    pub change: Change,
 }
 
 fn one(args: &[String]) -> Result<&str, String> {
@@ -146,6 +162,7 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.port.to_string(),
+        change: Change::Restart,
     },
     Directive {
         name: "bind",
@@ -157,6 +174,7 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.bind.join(" "),
+        change: Change::Restart,
     },
     Directive {
         name: "protected-mode",
@@ -165,6 +183,7 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| yn(c.protected_mode),
+        change: Change::Live,
     },
     Directive {
         name: "databases",
@@ -173,6 +192,7 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.databases.to_string(),
+        change: Change::Immutable,
     },
     Directive {
         name: "threads",
@@ -181,6 +201,7 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.threads.to_string(),
+        change: Change::Immutable,
     },
     Directive {
         // Redis clamps hz into 1..=500 rather than refusing it.
@@ -190,6 +211,7 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.hz.to_string(),
+        change: Change::Live,
     },
     Directive {
         name: "maxclients",
@@ -198,6 +220,7 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.maxclients.to_string(),
+        change: Change::Live,
     },
     Directive {
         name: "timeout",
@@ -206,6 +229,7 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.timeout.to_string(),
+        change: Change::Live,
     },
     Directive {
         name: "tcp-keepalive",
@@ -214,6 +238,7 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.tcp_keepalive.to_string(),
+        change: Change::Live,
     },
     Directive {
         name: "loglevel",
@@ -223,7 +248,9 @@ pub static DIRECTIVES: &[Directive] = &[
                 .iter()
                 .find(|(n, _)| *n == v)
                 .map(|(_, l)| *l)
-                .ok_or("argument(s) must be one of the following: debug, verbose, notice, warning, nothing")?;
+                .ok_or(
+                    "argument(s) must be one of the following: debug, verbose, notice, warning",
+                )?;
             Ok(())
         },
         get: |c| {
@@ -233,6 +260,7 @@ pub static DIRECTIVES: &[Directive] = &[
                 .expect("listed");
             name.to_string()
         },
+        change: Change::Live,
     },
     Directive {
         name: "logfile",
@@ -241,6 +269,7 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.logfile.clone(),
+        change: Change::Immutable,
     },
     Directive {
         name: "proto-max-bulk-len",
@@ -249,6 +278,7 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.proto_max_bulk_len.to_string(),
+        change: Change::Live,
     },
     Directive {
         name: "client-query-buffer-limit",
@@ -257,6 +287,7 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.client_query_buffer_limit.to_string(),
+        change: Change::Live,
     },
     Directive {
         name: "requirepass",
@@ -265,6 +296,27 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.requirepass.clone(),
+        change: Change::Live,
+    },
+    Directive {
+        // rudis has no persistence yet: "" (no snapshots) is the truth,
+        // and the only value accepted.
+        name: "save",
+        set: |_, a| match a {
+            [v] if v.is_empty() => Ok(()),
+            _ => Err("rudis has no persistence yet: only \"\" is accepted".into()),
+        },
+        get: |_| String::new(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "appendonly",
+        set: |_, a| match yes_no(a)? {
+            false => Ok(()),
+            true => Err("rudis has no persistence yet: only 'no' is accepted".into()),
+        },
+        get: |_| "no".into(),
+        change: Change::Live,
     },
 ];
 
@@ -391,7 +443,8 @@ redis-server; they override the file:
 
 Directives: port, bind, protected-mode, databases, threads, hz, maxclients,
 timeout, tcp-keepalive, loglevel, logfile, proto-max-bulk-len,
-client-query-buffer-limit, requirepass.";
+client-query-buffer-limit, requirepass; save \"\" and appendonly no (rudis
+has no persistence yet, and says so for any other value).";
 
 #[cfg(test)]
 mod tests {

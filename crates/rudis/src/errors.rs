@@ -63,6 +63,10 @@ pub const NOPROTO: &str = "NOPROTO unsupported protocol version";
 pub const PROTO_NOT_INTEGER: &str = "ERR Protocol version is not an integer or out of range";
 pub const BAD_CLIENT_NAME: &str =
     "ERR Client names cannot contain spaces, newlines or special characters.";
+pub const INVALID_COMMAND: &str = "ERR Invalid command specified";
+pub const NO_KEY_ARGUMENTS: &str = "ERR The command has no key arguments";
+pub const INVALID_ARGUMENT_COUNT: &str = "ERR Invalid number of arguments specified for command";
+pub const NO_CONFIG_FILE: &str = "ERR The server is running without a config file";
 pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
 
 /// Redis's `getRangeLongFromObjectOrReply` message without a custom text.
@@ -123,6 +127,17 @@ pub fn unknown_command<'a>(name: &[u8], args: impl Iterator<Item = &'a [u8]>) ->
 
 pub fn hello_option(opt: &[u8]) -> Error {
     Error::Owned([b"ERR Syntax error in HELLO option '", c_str(opt), b"'"].concat())
+}
+
+/// `unknown subcommand 'x'. Try CONTAINER HELP.`, the container name
+/// upper-cased as typed.
+pub fn unknown_subcommand(sub: &[u8], container: &[u8]) -> Error {
+    let mut msg = b"ERR unknown subcommand '".to_vec();
+    msg.extend_from_slice(c_str_max(sub, 128));
+    msg.extend_from_slice(b"'. Try ");
+    msg.extend(c_str(container).iter().map(u8::to_ascii_uppercase));
+    msg.extend_from_slice(b" HELP.");
+    Error::Owned(msg)
 }
 
 pub fn protocol(e: resp::ProtoError) -> Error {

@@ -12,3 +12,4 @@ pub mod errors;
 pub mod glob;
 pub mod net;
 pub mod server;
+pub mod stats;

@@ -6,29 +6,41 @@ use rudis::config::{Config, Invocation, LogLevel, HELP, REDIS_VERSION, VERSION};
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-fn init_logging(config: &Config) -> Result<(), String> {
+fn level(l: LogLevel) -> tracing::level_filters::LevelFilter {
     use tracing::level_filters::LevelFilter;
-    let level = match config.loglevel {
+    match l {
         LogLevel::Debug => LevelFilter::TRACE,
         LogLevel::Verbose => LevelFilter::DEBUG,
         LogLevel::Notice => LevelFilter::INFO,
         LogLevel::Warning => LevelFilter::WARN,
-        LogLevel::Nothing => LevelFilter::OFF,
-    };
-    let builder = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_target(false);
+    }
+}
+
+/// Installs the logger; CONFIG SET loglevel changes its level through a
+/// reload handle.
+fn init_logging(config: &Config) -> Result<(), String> {
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::{fmt, reload};
+    let (filter, handle) = reload::Layer::new(level(config.loglevel));
+    let _ = rudis::config::SET_LOG_LEVEL.set(Box::new(move |l| {
+        let _ = handle.modify(|f| *f = level(l));
+    }));
+    let registry = tracing_subscriber::registry().with(filter);
     if config.logfile.is_empty() {
-        builder.init();
+        registry.with(fmt::layer().with_target(false)).init();
     } else {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&config.logfile)
             .map_err(|e| format!("Can't open the log file {}: {e}", config.logfile))?;
-        builder
-            .with_ansi(false)
-            .with_writer(std::sync::Mutex::new(file))
+        registry
+            .with(
+                fmt::layer()
+                    .with_target(false)
+                    .with_ansi(false)
+                    .with_writer(std::sync::Mutex::new(file)),
+            )
             .init();
     }
     Ok(())

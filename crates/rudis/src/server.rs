@@ -5,11 +5,15 @@ use std::sync::atomic::{
 };
 use std::time::Instant;
 
-use parking_lot::RwLock;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
 use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::db::Store;
+use crate::stats::WorkerStats;
 
 /// Settings read on the request path, kept as atomics so that reading
 /// them costs a plain load, not a lock. Written when the configuration
@@ -86,6 +90,17 @@ pub struct Stats {
 }
 
 pub struct Server {
+    /// Every worker's counters, for INFO.
+    pub workers: Mutex<Vec<Arc<WorkerStats>>>,
+    /// 40 hex characters, new at each start (INFO run_id).
+    pub run_id: String,
+    /// Unix seconds at start (LASTSAVE until persistence exists).
+    pub start_unix: u64,
+    /// Allocated bytes once started: the part that is not data.
+    pub memory_startup: AtomicU64,
+    memory_peak: AtomicU64,
+    /// (when, total commands) samples for instantaneous_ops_per_sec.
+    ops_samples: Mutex<VecDeque<(Instant, u64)>>,
     pub config: RwLock<Config>,
     pub hot: Hot,
     pub store: Store,
@@ -99,6 +114,14 @@ pub struct Server {
 impl Server {
     pub fn new(config: Config) -> Server {
         Server {
+            workers: Mutex::new(Vec::new()),
+            run_id: (0..40)
+                .map(|_| char::from_digit(rand::random::<u32>() % 16, 16).unwrap_or('0'))
+                .collect(),
+            start_unix: crate::db::now_ms() / 1000,
+            memory_startup: AtomicU64::new(0),
+            memory_peak: AtomicU64::new(0),
+            ops_samples: Mutex::new(VecDeque::new()),
             hot: Hot::from(&config),
             store: Store::new(config.databases),
             config: RwLock::new(config),
@@ -115,5 +138,54 @@ impl Server {
 
     pub fn shutting_down(&self) -> bool {
         *self.shutdown.borrow()
+    }
+
+    /// A new worker's counters, registered for INFO.
+    pub fn register_worker(&self) -> Arc<WorkerStats> {
+        let w = Arc::new(WorkerStats::new(crate::cmd::table::command_count()));
+        self.workers.lock().push(w.clone());
+        w
+    }
+
+    /// The highest allocation seen, given the current one.
+    pub fn memory_peak(&self, now: u64) -> u64 {
+        self.memory_peak.fetch_max(now, Relaxed).max(now)
+    }
+
+    /// Called about every 100 ms: one sample of the command counter.
+    pub fn sample_ops(&self) {
+        let total = crate::stats::sum(&self.workers.lock(), |w| &w.commands);
+        let mut s = self.ops_samples.lock();
+        s.push_back((Instant::now(), total));
+        while s.len() > 16 {
+            s.pop_front();
+        }
+    }
+
+    /// Commands per second over the last samples (Redis averages 16
+    /// samples taken every 100 ms).
+    pub fn ops_per_sec(&self, _workers: &[Arc<WorkerStats>]) -> u64 {
+        let s = self.ops_samples.lock();
+        match (s.front(), s.back()) {
+            (Some(a), Some(b)) if b.0 > a.0 => {
+                ((b.1 - a.1) as f64 / (b.0 - a.0).as_secs_f64()) as u64
+            }
+            _ => 0,
+        }
+    }
+
+    /// CONFIG RESETSTAT.
+    pub fn reset_stats(&self) {
+        for w in self.workers.lock().iter() {
+            w.reset();
+        }
+        for s in 0..crate::db::SHARDS {
+            for t in self.store.lock(s).dbs.iter_mut() {
+                t.reset_stats();
+            }
+        }
+        self.stats.total_connections.store(0, Relaxed);
+        self.stats.rejected_connections.store(0, Relaxed);
+        self.ops_samples.lock().clear();
     }
 }

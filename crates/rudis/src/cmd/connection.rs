@@ -1,5 +1,6 @@
 //! Connection commands.
 
+use super::acl;
 use super::flags::*;
 use super::{is, parse_db_index, row, Args, Command, Ctx};
 use crate::config::REDIS_VERSION;
@@ -7,30 +8,32 @@ use crate::errors::{self, CmdResult, Error};
 use crate::server::Server;
 
 pub static COMMANDS: &[Command] = &[
-    row("ping", -1, FAST, (0, 0, 0), ping),
-    row("echo", 2, LOADING | STALE | FAST, (0, 0, 0), echo),
+    row("ping", -1, FAST, ping)
+        .acl(acl::CONNECTION)
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"]),
+    row("echo", 2, LOADING | STALE | FAST, echo).acl(acl::CONNECTION),
     row(
         "quit",
         -1,
         NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
-        (0, 0, 0),
         quit,
-    ),
-    row("select", 2, LOADING | STALE | FAST, (0, 0, 0), select),
+    )
+    .acl(acl::CONNECTION),
+    row("select", 2, LOADING | STALE | FAST, select).acl(acl::CONNECTION),
     row(
         "auth",
         -2,
         NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
-        (0, 0, 0),
         auth,
-    ),
+    )
+    .acl(acl::CONNECTION),
     row(
         "hello",
         -1,
         NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
-        (0, 0, 0),
         hello,
-    ),
+    )
+    .acl(acl::CONNECTION),
 ];
 
 /// PING [message]

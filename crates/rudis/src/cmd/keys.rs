@@ -4,33 +4,153 @@ use rand::Rng;
 use resp::write::Aggregate;
 
 use super::flags::*;
+use super::{acl, Begin, Find, KeySpec};
 use super::{is, parse_db_index, parse_int, row, Args, Command, Ctx};
 use crate::db::{lazyfree, Entry, Table, SHARDS};
 use crate::errors::{self, CmdResult, Error};
 use crate::glob::Pattern;
 
 pub static COMMANDS: &[Command] = &[
-    row("del", -2, WRITE, (1, -1, 1), del),
-    row("unlink", -2, WRITE | FAST, (1, -1, 1), unlink),
-    row("exists", -2, READONLY | FAST, (1, -1, 1), exists),
-    row("touch", -2, READONLY | FAST, (1, -1, 1), touch),
-    row("type", 2, READONLY | FAST, (1, 1, 1), type_),
-    row("keys", 2, READONLY, (0, 0, 0), keys),
-    row("scan", -2, READONLY, (0, 0, 0), scan),
-    row("randomkey", 1, READONLY, (0, 0, 0), randomkey),
-    row("rename", 3, WRITE, (1, 2, 1), rename),
-    row("renamenx", 3, WRITE | FAST, (1, 2, 1), renamenx),
-    row("move", 3, WRITE | FAST, (1, 1, 1), move_),
-    row("copy", -3, WRITE | DENYOOM, (1, 2, 1), copy),
-    row("expire", -3, WRITE | FAST, (1, 1, 1), expire),
-    row("pexpire", -3, WRITE | FAST, (1, 1, 1), pexpire),
-    row("expireat", -3, WRITE | FAST, (1, 1, 1), expireat),
-    row("pexpireat", -3, WRITE | FAST, (1, 1, 1), pexpireat),
-    row("ttl", 2, READONLY | FAST, (1, 1, 1), ttl),
-    row("pttl", 2, READONLY | FAST, (1, 1, 1), pttl),
-    row("expiretime", 2, READONLY | FAST, (1, 1, 1), expiretime),
-    row("pexpiretime", 2, READONLY | FAST, (1, 1, 1), pexpiretime),
-    row("persist", 2, WRITE | FAST, (1, 1, 1), persist),
+    row("del", -2, WRITE, del)
+        .acl(acl::KEYSPACE)
+        .tips(&["request_policy:multi_shard", "response_policy:agg_sum"])
+        .keys(&[KeySpec::new(
+            &["RM", "delete"],
+            Begin::Index(1),
+            Find::Range(-1, 1, 0),
+        )]),
+    row("unlink", -2, WRITE | FAST, unlink)
+        .acl(acl::KEYSPACE)
+        .tips(&["request_policy:multi_shard", "response_policy:agg_sum"])
+        .keys(&[KeySpec::new(
+            &["RM", "delete"],
+            Begin::Index(1),
+            Find::Range(-1, 1, 0),
+        )]),
+    row("exists", -2, READONLY | FAST, exists)
+        .acl(acl::KEYSPACE)
+        .tips(&["request_policy:multi_shard", "response_policy:agg_sum"])
+        .keys(&[KeySpec::new(
+            &["RO"],
+            Begin::Index(1),
+            Find::Range(-1, 1, 0),
+        )]),
+    row("touch", -2, READONLY | FAST, touch)
+        .acl(acl::KEYSPACE)
+        .tips(&["request_policy:multi_shard", "response_policy:agg_sum"])
+        .keys(&[KeySpec::new(
+            &["RO"],
+            Begin::Index(1),
+            Find::Range(-1, 1, 0),
+        )]),
+    row("type", 2, READONLY | FAST, type_)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::new(&["RO"], Begin::Index(1), Find::Range(0, 1, 0))]),
+    row("keys", 2, READONLY, keys)
+        .acl(acl::KEYSPACE | acl::DANGEROUS)
+        .tips(&["request_policy:all_shards", "nondeterministic_output_order"]),
+    row("scan", -2, READONLY, scan)
+        .acl(acl::KEYSPACE)
+        .tips(&["nondeterministic_output", "request_policy:special"]),
+    row("randomkey", 1, READONLY, randomkey)
+        .acl(acl::KEYSPACE)
+        .tips(&["request_policy:all_shards", "nondeterministic_output"]),
+    row("rename", 3, WRITE, rename).acl(acl::KEYSPACE).keys(&[
+        KeySpec::new(
+            &["RW", "access", "delete"],
+            Begin::Index(1),
+            Find::Range(0, 1, 0),
+        ),
+        KeySpec::new(&["OW", "update"], Begin::Index(2), Find::Range(0, 1, 0)),
+    ]),
+    row("renamenx", 3, WRITE | FAST, renamenx)
+        .acl(acl::KEYSPACE)
+        .keys(&[
+            KeySpec::new(
+                &["RW", "access", "delete"],
+                Begin::Index(1),
+                Find::Range(0, 1, 0),
+            ),
+            KeySpec::new(&["OW", "insert"], Begin::Index(2), Find::Range(0, 1, 0)),
+        ]),
+    row("move", 3, WRITE | FAST, move_)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::new(
+            &["RW", "access", "update"],
+            Begin::Index(1),
+            Find::Range(0, 1, 0),
+        )]),
+    row("copy", -3, WRITE | DENYOOM, copy)
+        .acl(acl::KEYSPACE)
+        .keys(&[
+            KeySpec::new(&["RO", "access"], Begin::Index(1), Find::Range(0, 1, 0)),
+            KeySpec::new(&["OW", "update"], Begin::Index(2), Find::Range(0, 1, 0)),
+        ]),
+    row("expire", -3, WRITE | FAST, expire)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::new(
+            &["RW", "update"],
+            Begin::Index(1),
+            Find::Range(0, 1, 0),
+        )]),
+    row("pexpire", -3, WRITE | FAST, pexpire)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::new(
+            &["RW", "update"],
+            Begin::Index(1),
+            Find::Range(0, 1, 0),
+        )]),
+    row("expireat", -3, WRITE | FAST, expireat)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::new(
+            &["RW", "update"],
+            Begin::Index(1),
+            Find::Range(0, 1, 0),
+        )]),
+    row("pexpireat", -3, WRITE | FAST, pexpireat)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::new(
+            &["RW", "update"],
+            Begin::Index(1),
+            Find::Range(0, 1, 0),
+        )]),
+    row("ttl", 2, READONLY | FAST, ttl)
+        .acl(acl::KEYSPACE)
+        .tips(&["nondeterministic_output"])
+        .keys(&[KeySpec::new(
+            &["RO", "access"],
+            Begin::Index(1),
+            Find::Range(0, 1, 0),
+        )]),
+    row("pttl", 2, READONLY | FAST, pttl)
+        .acl(acl::KEYSPACE)
+        .tips(&["nondeterministic_output"])
+        .keys(&[KeySpec::new(
+            &["RO", "access"],
+            Begin::Index(1),
+            Find::Range(0, 1, 0),
+        )]),
+    row("expiretime", 2, READONLY | FAST, expiretime)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::new(
+            &["RO", "access"],
+            Begin::Index(1),
+            Find::Range(0, 1, 0),
+        )]),
+    row("pexpiretime", 2, READONLY | FAST, pexpiretime)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::new(
+            &["RO", "access"],
+            Begin::Index(1),
+            Find::Range(0, 1, 0),
+        )]),
+    row("persist", 2, WRITE | FAST, persist)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::new(
+            &["RW", "update"],
+            Begin::Index(1),
+            Find::Range(0, 1, 0),
+        )]),
 ];
 
 fn count_keys(ctx: &mut Ctx, args: &mut Args, mut f: impl FnMut(&mut Table, &[u8], u64) -> bool) {

@@ -1,19 +1,20 @@
 //! The command table and dispatch.
 //!
-//! Each command is one `Command` row in its group's module: name, arity
-//! (Redis convention: positive means exact, negative means at least),
-//! flags, key positions and handler. Dispatch, locking, and later COMMAND
-//! INFO/DOCS and MULTI read this row; nothing else restates it. Arity and
-//! unknown-command checks happen here, once, never in handlers.
+//! Each command is one `Command` row (`table.rs`) in its group's module:
+//! name, arity (Redis convention: positive means exact, negative means at
+//! least), flags, ACL categories, key specs, subcommands and handler.
+//! Dispatch, locking, COMMAND INFO and later MULTI read this row; nothing
+//! else restates it. Unknown-command, arity and auth checks happen here,
+//! once, never in handlers.
 
 pub mod connection;
 pub mod keys;
 pub mod server;
 pub mod string;
+pub mod table;
 
-use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::OnceLock;
+use std::sync::atomic::Ordering::Relaxed;
 
 use parking_lot::MutexGuard;
 use resp::Reply;
@@ -21,113 +22,25 @@ use smallvec::SmallVec;
 
 use crate::client::Client;
 use crate::db::{shard_of, Shard, Table};
-use crate::errors::{self, CmdResult, Error};
+use crate::errors::{self, Error};
 use crate::server::Server;
+use crate::stats::WorkerStats;
 
-/// Command flags, named as in Redis's COMMAND INFO.
-pub mod flags {
-    pub const WRITE: u32 = 1 << 0;
-    pub const READONLY: u32 = 1 << 1;
-    pub const DENYOOM: u32 = 1 << 2;
-    pub const ADMIN: u32 = 1 << 3;
-    pub const PUBSUB: u32 = 1 << 4;
-    pub const NOSCRIPT: u32 = 1 << 5;
-    pub const BLOCKING: u32 = 1 << 6;
-    pub const LOADING: u32 = 1 << 7;
-    pub const STALE: u32 = 1 << 8;
-    pub const SKIP_MONITOR: u32 = 1 << 9;
-    pub const SKIP_SLOWLOG: u32 = 1 << 10;
-    pub const FAST: u32 = 1 << 11;
-    pub const NO_AUTH: u32 = 1 << 12;
-    pub const MAY_REPLICATE: u32 = 1 << 13;
-    pub const NO_MULTI: u32 = 1 << 14;
-    pub const ALLOW_BUSY: u32 = 1 << 15;
-}
+pub use table::{
+    acl, all_commands, all_indexed, flags, index_of, lookup, lookup_full, lookup_indexed, row,
+    Begin, Command, Find, KeySpec,
+};
 
-pub type Handler = fn(&mut Ctx, &mut Args) -> CmdResult;
-
-/// Where a command's keys are, as Redis's legacy (first, last, step):
-/// `last` negative counts from the end (-1: the last argument).
-#[derive(Clone, Copy, Debug)]
-pub enum Keys {
-    None,
-    Range { first: i32, last: i32, step: i32 },
-}
-
-pub struct Command {
-    pub name: &'static str,
-    pub arity: i32,
-    pub flags: u32,
-    pub keys: Keys,
-    pub handler: Handler,
-}
-
-impl Command {
-    /// Positions of the key arguments in `argv`.
-    pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
-        let (first, last, step) = match self.keys {
-            Keys::None => (1, 0, 1),
-            Keys::Range { first, last, step } => {
-                let last = if last < 0 { argc as i32 + last } else { last };
-                (first as usize, last.max(0) as usize, step.max(1) as usize)
-            }
-        };
-        (first..=last.min(argc.saturating_sub(1))).step_by(step)
-    }
-}
-
-/// A table row; `keys` as (first, last, step), (0, 0, 0) for none.
-pub const fn row(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    (first, last, step): (i32, i32, i32),
-    handler: Handler,
-) -> Command {
-    Command {
-        name,
-        arity,
-        flags,
-        keys: if first == 0 {
-            Keys::None
-        } else {
-            Keys::Range { first, last, step }
-        },
-        handler,
-    }
-}
-
-type CommandMap = HashMap<&'static str, &'static Command, ahash::RandomState>;
-
-fn table() -> &'static CommandMap {
-    static TABLE: OnceLock<CommandMap> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        [
-            connection::COMMANDS,
-            keys::COMMANDS,
-            server::COMMANDS,
-            string::COMMANDS,
-        ]
-        .into_iter()
-        .flatten()
-        .map(|c| (c.name, c))
-        .collect()
-    })
-}
-
-/// Looks a command up by name, case-insensitively, without allocating.
-pub fn lookup(name: &[u8]) -> Option<&'static Command> {
-    let mut buf = [0u8; 32];
-    let lower = buf.get_mut(..name.len())?;
-    for (d, s) in lower.iter_mut().zip(name) {
-        *d = s.to_ascii_lowercase();
-    }
-    table().get(std::str::from_utf8(lower).ok()?).copied()
-}
-
-pub fn all_commands() -> impl Iterator<Item = &'static Command> {
-    table().values().copied()
-}
+/// Every group's rows: the registry is built from this list.
+pub(crate) static GROUPS: &[&[Command]] = &[
+    connection::COMMANDS,
+    keys::COMMANDS,
+    server::COMMANDS,
+    server::command::COMMANDS,
+    server::config::COMMANDS,
+    server::info::COMMANDS,
+    string::COMMANDS,
+];
 
 /// A command line: byte ranges into the connection's read buffer, so no
 /// argument is copied and no vector of slices is built per command.
@@ -176,8 +89,10 @@ pub struct Args<'a> {
 }
 
 impl<'a> Args<'a> {
-    pub fn new(argv: Argv<'a>) -> Self {
-        Args { argv, pos: 1 }
+    /// A cursor after the command's name (`skip` 1) or after its name and
+    /// subcommand (`skip` 2).
+    pub fn new(argv: Argv<'a>, skip: usize) -> Self {
+        Args { argv, pos: skip }
     }
 
     /// The next argument, if any.
@@ -235,6 +150,20 @@ pub fn parse_int_in(a: &[u8], min: i64, max: i64, msg: Option<&'static str>) -> 
 /// A database index argument (an `int`, as Redis parses it).
 pub fn parse_db_index(a: &[u8], msg: Option<&'static str>) -> Result<i64, Error> {
     parse_int_in(a, i32::MIN as i64, i32::MAX as i64, msg)
+}
+
+/// Redis's `addReplyHelp`: a header naming the command as typed (upper
+/// case), the lines, and the HELP footer, as status replies.
+pub fn reply_help(out: &mut Reply, typed_name: &[u8], lines: &[&str]) {
+    out.array(lines.len() + 3);
+    let mut head: Vec<u8> = typed_name.to_ascii_uppercase();
+    head.extend_from_slice(b" <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
+    out.simple(&head);
+    for l in lines {
+        out.simple(l.as_bytes());
+    }
+    out.simple(b"HELP");
+    out.simple(b"    Prints this help.");
 }
 
 /// Case-insensitive comparison with an option keyword.
@@ -329,18 +258,37 @@ impl Ctx<'_> {
 /// Runs one command and writes its reply. `now` is the batch's clock
 /// (Unix ms), read once per batch of pipelined commands.
 pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, argv: Argv, now: u64) {
+    let stats = client.stats.clone();
     let name = argv.get(0).unwrap_or_default();
-    let Some(cmd) = lookup(name) else {
-        out.error(errors::unknown_command(name, argv.from(1).iter()).as_bytes());
+    let Some((mut cmd, mut index)) = lookup_indexed(name) else {
+        reject(
+            &stats,
+            out,
+            None,
+            errors::unknown_command(name, argv.from(1).iter()),
+        );
         return;
     };
     let argc = argv.len() as i32;
+    if !cmd.subcommands.is_empty() && argc >= 2 {
+        let sub = argv.get(1).unwrap_or_default();
+        match cmd.subcommand(sub) {
+            Some(s) => {
+                cmd = s;
+                index = index_of(s);
+            }
+            None => {
+                reject(&stats, out, None, errors::unknown_subcommand(sub, name));
+                return;
+            }
+        }
+    }
     if (cmd.arity > 0 && argc != cmd.arity) || argc < -cmd.arity {
-        out.error(errors::wrong_arity(cmd.name).as_bytes());
+        reject(&stats, out, Some(index), errors::wrong_arity(cmd.name));
         return;
     }
     if client.must_auth(server.hot.auth_required()) && cmd.flags & flags::NO_AUTH == 0 {
-        out.error(errors::NOAUTH.as_bytes());
+        reject(&stats, out, Some(index), errors::NOAUTH.into());
         return;
     }
     let keys = lock_keys(server, cmd, argv);
@@ -353,10 +301,28 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, argv: Argv
         cmd,
         keys,
     };
-    let mut args = Args::new(argv);
+    let mut args = Args::new(argv, if cmd.name.contains('|') { 2 } else { 1 });
+    let start = quanta::Instant::now();
     let result = (cmd.handler)(&mut ctx, &mut args);
     drop(ctx);
+    let nanos = start.elapsed().as_nanos() as u64;
+    let s = &stats.per_command[index];
+    s.calls.fetch_add(1, Relaxed);
+    s.usec.fetch_add(nanos / 1000, Relaxed);
+    stats.commands.fetch_add(1, Relaxed);
+    stats.record_latency(index, nanos);
     if let Err(e) = result {
+        s.failed.fetch_add(1, Relaxed);
+        stats.count_error(e.as_bytes());
         out.error(e.as_bytes());
     }
+}
+
+/// A command refused before it ran: counted as Redis's `rejectCommand`.
+fn reject(stats: &WorkerStats, out: &mut Reply, index: Option<usize>, e: Error) {
+    if let Some(i) = index {
+        stats.per_command[i].rejected.fetch_add(1, Relaxed);
+    }
+    stats.count_error(e.as_bytes());
+    out.error(e.as_bytes());
 }

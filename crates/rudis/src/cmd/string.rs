@@ -1,29 +1,148 @@
 //! String commands.
 
 use super::flags::*;
+use super::{acl, Begin, Find, KeySpec};
 use super::{is, parse_int, row, Args, Argv, Command, Ctx};
 use crate::db::{Blob, Table, Value};
 use crate::errors::{self, CmdResult, Error};
 
 pub static COMMANDS: &[Command] = &[
-    row("get", 2, READONLY | FAST, (1, 1, 1), get),
-    row("set", -3, WRITE | DENYOOM, (1, 1, 1), set),
-    row("setnx", 3, WRITE | DENYOOM | FAST, (1, 1, 1), setnx),
-    row("setex", 4, WRITE | DENYOOM, (1, 1, 1), setex),
-    row("psetex", 4, WRITE | DENYOOM, (1, 1, 1), psetex),
-    row("getset", 3, WRITE | DENYOOM | FAST, (1, 1, 1), getset),
-    row("getdel", 2, WRITE | FAST, (1, 1, 1), getdel),
-    row("getex", -2, WRITE | FAST, (1, 1, 1), getex),
-    row("mget", -2, READONLY | FAST, (1, -1, 1), mget),
-    row("mset", -3, WRITE | DENYOOM, (1, -1, 2), mset),
-    row("msetnx", -3, WRITE | DENYOOM, (1, -1, 2), msetnx),
-    row("append", 3, WRITE | DENYOOM | FAST, (1, 1, 1), append),
-    row("strlen", 2, READONLY | FAST, (1, 1, 1), strlen),
-    row("incr", 2, WRITE | DENYOOM | FAST, (1, 1, 1), incr),
-    row("decr", 2, WRITE | DENYOOM | FAST, (1, 1, 1), decr),
-    row("incrby", 3, WRITE | DENYOOM | FAST, (1, 1, 1), incrby),
-    row("decrby", 3, WRITE | DENYOOM | FAST, (1, 1, 1), decrby),
+    row("get", 2, READONLY | FAST, get)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::new(
+            &["RO", "access"],
+            Begin::Index(1),
+            Find::Range(0, 1, 0),
+        )]),
+    row("set", -3, WRITE | DENYOOM, set)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::new(
+            &["RW", "access", "update", "variable_flags"],
+            Begin::Index(1),
+            Find::Range(0, 1, 0),
+        )
+        .notes("RW and ACCESS due to the optional `GET` argument")])
+        .key_flags(set_key_flags),
+    row("setnx", 3, WRITE | DENYOOM | FAST, setnx)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::new(
+            &["OW", "insert"],
+            Begin::Index(1),
+            Find::Range(0, 1, 0),
+        )]),
+    row("setex", 4, WRITE | DENYOOM, setex)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::new(
+            &["OW", "update"],
+            Begin::Index(1),
+            Find::Range(0, 1, 0),
+        )]),
+    row("psetex", 4, WRITE | DENYOOM, psetex)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::new(
+            &["OW", "update"],
+            Begin::Index(1),
+            Find::Range(0, 1, 0),
+        )]),
+    row("getset", 3, WRITE | DENYOOM | FAST, getset)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::new(
+            &["RW", "access", "update"],
+            Begin::Index(1),
+            Find::Range(0, 1, 0),
+        )]),
+    row("getdel", 2, WRITE | FAST, getdel)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::new(
+            &["RW", "access", "delete"],
+            Begin::Index(1),
+            Find::Range(0, 1, 0),
+        )]),
+    row("getex", -2, WRITE | FAST, getex)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::new(
+            &["RW", "access", "update"],
+            Begin::Index(1),
+            Find::Range(0, 1, 0),
+        )
+        .notes("RW and UPDATE because it changes the TTL")])
+        .key_flags(set_key_flags),
+    row("mget", -2, READONLY | FAST, mget)
+        .acl(acl::STRING)
+        .tips(&["request_policy:multi_shard"])
+        .keys(&[KeySpec::new(
+            &["RO", "access"],
+            Begin::Index(1),
+            Find::Range(-1, 1, 0),
+        )]),
+    row("mset", -3, WRITE | DENYOOM, mset)
+        .acl(acl::STRING)
+        .tips(&[
+            "request_policy:multi_shard",
+            "response_policy:all_succeeded",
+        ])
+        .keys(&[KeySpec::new(
+            &["OW", "update"],
+            Begin::Index(1),
+            Find::Range(-1, 2, 0),
+        )]),
+    row("msetnx", -3, WRITE | DENYOOM, msetnx)
+        .acl(acl::STRING)
+        .tips(&["request_policy:multi_shard", "response_policy:agg_min"])
+        .keys(&[KeySpec::new(
+            &["OW", "insert"],
+            Begin::Index(1),
+            Find::Range(-1, 2, 0),
+        )]),
+    row("append", 3, WRITE | DENYOOM | FAST, append)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::new(
+            &["RW", "insert"],
+            Begin::Index(1),
+            Find::Range(0, 1, 0),
+        )]),
+    row("strlen", 2, READONLY | FAST, strlen)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::new(&["RO"], Begin::Index(1), Find::Range(0, 1, 0))]),
+    row("incr", 2, WRITE | DENYOOM | FAST, incr)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::new(
+            &["RW", "access", "update"],
+            Begin::Index(1),
+            Find::Range(0, 1, 0),
+        )]),
+    row("decr", 2, WRITE | DENYOOM | FAST, decr)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::new(
+            &["RW", "access", "update"],
+            Begin::Index(1),
+            Find::Range(0, 1, 0),
+        )]),
+    row("incrby", 3, WRITE | DENYOOM | FAST, incrby)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::new(
+            &["RW", "access", "update"],
+            Begin::Index(1),
+            Find::Range(0, 1, 0),
+        )]),
+    row("decrby", 3, WRITE | DENYOOM | FAST, decrby)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::new(
+            &["RW", "access", "update"],
+            Begin::Index(1),
+            Find::Range(0, 1, 0),
+        )]),
 ];
+
+/// SET's key flags for one command line (Redis's `setGetKeys`): with GET
+/// it reads the old value.
+fn set_key_flags(argv: Argv) -> &'static [&'static str] {
+    if argv.iter().skip(3).any(|a| is(a, "get")) {
+        &["RW", "access", "update"]
+    } else {
+        &["OW", "update"]
+    }
+}
 
 /// The string at `key`: `None` if missing, WRONGTYPE if another type.
 pub fn string_at<'t>(t: &'t mut Table, key: &[u8], now: u64) -> Result<Option<&'t Blob>, Error> {

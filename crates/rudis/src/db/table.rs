@@ -23,6 +23,10 @@ pub struct Table {
     expires: usize,
     /// Keys removed because they had expired (lazily or actively).
     expired: u64,
+    /// Read lookups that found / did not find their key (INFO's
+    /// keyspace_hits and keyspace_misses).
+    hits: u64,
+    misses: u64,
     /// Where the active expiry sweep resumes: positions below this are
     /// still to visit in the current pass (0: start a new pass at the top).
     sweep: usize,
@@ -66,9 +70,29 @@ impl Table {
         Some(i)
     }
 
+    /// A read lookup: counted in keyspace hits and misses, as Redis's
+    /// `lookupKeyRead`. Writers use `find`, which is not counted.
     pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
-        let i = self.find(key, now)?;
+        let Some(i) = self.find(key, now) else {
+            self.misses += 1;
+            return None;
+        };
+        self.hits += 1;
         Some(&self.map[i])
+    }
+
+    pub fn hits(&self) -> u64 {
+        self.hits
+    }
+
+    pub fn misses(&self) -> u64 {
+        self.misses
+    }
+
+    pub fn reset_stats(&mut self) {
+        self.hits = 0;
+        self.misses = 0;
+        self.expired = 0;
     }
 
     pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
@@ -133,8 +157,12 @@ impl Table {
     }
 
     /// Empties the table, returning the old contents (to free elsewhere).
+    /// The statistics stay with the table.
     pub fn take(&mut self) -> Table {
-        std::mem::take(self)
+        let mut old = std::mem::take(self);
+        (self.hits, self.misses, self.expired) = (old.hits, old.misses, old.expired);
+        (old.hits, old.misses, old.expired) = (0, 0, 0);
+        old
     }
 
     pub fn swap(&mut self, other: &mut Table) {

@@ -16,6 +16,7 @@ use crate::cmd::{self, Argv};
 use crate::db::now_ms;
 use crate::errors;
 use crate::server::Server;
+use crate::stats::WorkerStats;
 
 const READ_CHUNK: usize = 16 * 1024;
 /// Output buffers above this are released after being written, so one
@@ -29,14 +30,14 @@ struct Conn {
     ranges: Vec<Range<usize>>,
 }
 
-pub async fn serve(server: Arc<Server>, stream: std::net::TcpStream) {
+pub async fn serve(server: Arc<Server>, stats: Arc<WorkerStats>, stream: std::net::TcpStream) {
     if let Ok(stream) = TcpStream::from_std(stream) {
-        run(&server, stream).await;
+        run(&server, stats, stream).await;
     }
     server.stats.connected_clients.fetch_sub(1, Relaxed);
 }
 
-async fn run(server: &Server, mut stream: TcpStream) {
+async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream) {
     let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
         return;
     };
@@ -45,6 +46,7 @@ async fn run(server: &Server, mut stream: TcpStream) {
         peer,
         local,
         !server.hot.auth_required(),
+        stats.clone(),
     );
     let mut conn = Conn {
         rbuf: BytesMut::with_capacity(READ_CHUNK),
@@ -82,13 +84,18 @@ async fn run(server: &Server, mut stream: TcpStream) {
         };
         match n {
             Ok(0) | Err(_) => break,
-            Ok(_) => {}
+            Ok(n) => {
+                stats.reads.fetch_add(1, Relaxed);
+                stats.net_input.fetch_add(n as u64, Relaxed);
+            }
         }
         let close = process(server, &mut client, &mut conn);
         if !conn.out.is_empty() {
             if stream.write_all(conn.out.as_bytes()).await.is_err() {
                 break;
             }
+            stats.writes.fetch_add(1, Relaxed);
+            stats.net_output.fetch_add(conn.out.len() as u64, Relaxed);
             conn.out.clear();
             conn.out.shrink(KEEP_OUTPUT);
         }
@@ -126,7 +133,9 @@ fn process(server: &Server, client: &mut Client, conn: &mut Conn) -> bool {
             }
             Ok(Parsed::Incomplete) => break,
             Err(e) => {
-                conn.out.error(errors::protocol(e).as_bytes());
+                let e = errors::protocol(e);
+                client.stats.count_error(e.as_bytes());
+                conn.out.error(e.as_bytes());
                 close = true;
                 break;
             }

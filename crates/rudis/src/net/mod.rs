@@ -229,13 +229,14 @@ fn worker(server: Arc<Server>, mut incoming: UnboundedReceiver<std::net::TcpStre
         }
     };
     let local = LocalSet::new();
+    let stats = server.register_worker();
     local.block_on(&rt, async move {
         let mut shutdown = server.shutdown.subscribe();
         let mut conns = JoinSet::new();
         loop {
             tokio::select! {
                 s = incoming.recv() => match s {
-                    Some(s) => { conns.spawn_local(conn::serve(server.clone(), s)); }
+                    Some(s) => { conns.spawn_local(conn::serve(server.clone(), stats.clone(), s)); }
                     None => break,
                 },
                 _ = shutdown.wait_for(|stop| *stop) => break,
@@ -255,6 +256,7 @@ fn expire_loop(server: Arc<Server>) {
         let period = Duration::from_millis(1000 / server.hot.hz().max(1) as u64);
         // Redis's ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC: 25% of the period.
         cycle.run(&server.store, period / 4);
+        server.sample_ops();
         thread::sleep(period);
     }
 }

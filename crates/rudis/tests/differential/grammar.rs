@@ -143,8 +143,11 @@ pub fn command(rng: &mut impl Rng) -> (Compare, Vec<Vec<u8>>) {
                 match rng.gen_range(0..5) {
                     0 => opts.extend(["EX", pick(rng, SECONDS)]),
                     1 => opts.extend(["PX", pick(rng, MILLIS)]),
-                    2 => opts.extend(["EXAT", pick(rng, ABS_SECONDS)]),
-                    3 => opts.extend(["PXAT", pick(rng, ABS_MILLIS)]),
+                    // Future or invalid only: a past time would leave a
+                    // logically expired key that DBSIZE counts until each
+                    // server's own expiry cycle reclaims it.
+                    2 => opts.extend(["EXAT", pick(rng, &["4102444800", "0"])]),
+                    3 => opts.extend(["PXAT", pick(rng, &["4102444800000", "-1"])]),
                     _ => opts.push("KEEPTTL"),
                 }
             }

@@ -1,15 +1,26 @@
-//! Server-wide keyspace commands (Redis's "server" group).
+//! Redis's "server" group.
 
+pub mod command;
+pub mod config;
+pub mod info;
+
+use super::acl;
 use super::flags::*;
 use super::{is, parse_db_index, row, Args, Command, Ctx};
 use crate::db::{lazyfree, Table};
 use crate::errors::{self, CmdResult};
 
 pub static COMMANDS: &[Command] = &[
-    row("dbsize", 1, READONLY | FAST, (0, 0, 0), dbsize),
-    row("flushdb", -1, WRITE, (0, 0, 0), flushdb),
-    row("flushall", -1, WRITE, (0, 0, 0), flushall),
-    row("swapdb", 3, WRITE | FAST, (0, 0, 0), swapdb),
+    row("dbsize", 1, READONLY | FAST, dbsize)
+        .acl(acl::KEYSPACE)
+        .tips(&["request_policy:all_shards", "response_policy:agg_sum"]),
+    row("flushdb", -1, WRITE, flushdb)
+        .acl(acl::KEYSPACE | acl::DANGEROUS)
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"]),
+    row("flushall", -1, WRITE, flushall)
+        .acl(acl::KEYSPACE | acl::DANGEROUS)
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"]),
+    row("swapdb", 3, WRITE | FAST, swapdb).acl(acl::KEYSPACE | acl::DANGEROUS),
 ];
 
 /// DBSIZE

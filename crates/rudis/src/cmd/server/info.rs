@@ -1,0 +1,505 @@
+//! INFO [section ...]: the sections, field names and formats of Redis
+//! 7.0.15, with rudis's real values. Fields of features rudis does not
+//! have yet (persistence, replication, scripting) show what Redis shows
+//! when the feature is off.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::super::flags::*;
+use super::super::{acl, all_indexed, row, Args, Command, Ctx};
+use crate::config::{REDIS_VERSION, VERSION};
+use crate::errors::CmdResult;
+use crate::server::Server;
+use crate::stats::{sum, WorkerStats};
+
+pub static COMMANDS: &[Command] = &[row("info", -1, LOADING | STALE, info)
+    .acl(acl::DANGEROUS)
+    .tips(&[
+        "nondeterministic_output",
+        "request_policy:all_shards",
+        "response_policy:special",
+    ])];
+
+const SECTIONS: [&str; 13] = [
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "latencystats",
+    "cluster",
+    "keyspace",
+];
+
+/// Which sections a request asks for (Redis's `genInfoSectionDict`).
+fn wanted(args: &[&[u8]]) -> Vec<&'static str> {
+    let default = |s: &&str| !matches!(*s, "commandstats" | "latencystats");
+    if args.is_empty() {
+        return SECTIONS.iter().copied().filter(default).collect();
+    }
+    let mut out = Vec::new();
+    for a in args {
+        let a = a.to_ascii_lowercase();
+        match a.as_slice() {
+            b"all" | b"everything" => out.extend(SECTIONS),
+            b"default" => out.extend(SECTIONS.iter().copied().filter(default)),
+            name => out.extend(SECTIONS.iter().copied().filter(|s| s.as_bytes() == name)),
+        }
+    }
+    SECTIONS
+        .iter()
+        .copied()
+        .filter(|s| out.contains(s))
+        .collect()
+}
+
+/// Redis's `bytesToHuman`.
+pub fn human(n: u64) -> String {
+    let n = n as f64;
+    let units = [
+        (1024f64.powi(5), "P"),
+        (1024f64.powi(4), "T"),
+        (1024f64.powi(3), "G"),
+        (1024f64.powi(2), "M"),
+        (1024.0, "K"),
+    ];
+    for (size, unit) in units {
+        if n >= size {
+            return format!("{:.2}{unit}", n / size);
+        }
+    }
+    format!("{}B", n as u64)
+}
+
+fn rss() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
+fn total_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("MemTotal:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// (allocated, active, resident) bytes from the allocator.
+fn allocator() -> (u64, u64, u64) {
+    #[cfg(not(target_env = "msvc"))]
+    {
+        use tikv_jemalloc_ctl::{epoch, stats};
+        let _ = epoch::advance();
+        (
+            stats::allocated::read().unwrap_or(0) as u64,
+            stats::active::read().unwrap_or(0) as u64,
+            stats::resident::read().unwrap_or(0) as u64,
+        )
+    }
+    #[cfg(target_env = "msvc")]
+    {
+        (0, 0, 0)
+    }
+}
+
+/// (system, user) CPU seconds of this process, from /proc/self/stat
+/// (in clock ticks of 1/100 s on Linux).
+fn cpu_times() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 100.0
+    };
+    (ticks(12), ticks(11))
+}
+
+fn uname() -> String {
+    let field = |f: &str| {
+        std::fs::read_to_string(format!("/proc/sys/kernel/{f}"))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    format!(
+        "{} {} {}",
+        field("ostype"),
+        field("osrelease"),
+        std::env::consts::ARCH
+    )
+}
+
+struct Totals {
+    hits: u64,
+    misses: u64,
+    expired: u64,
+    /// Per database: (keys, expires).
+    dbs: Vec<(u64, u64)>,
+}
+
+fn keyspace_totals(server: &Server) -> Totals {
+    let n = server.store.databases();
+    let mut t = Totals {
+        hits: 0,
+        misses: 0,
+        expired: 0,
+        dbs: vec![(0, 0); n],
+    };
+    for s in 0..crate::db::SHARDS {
+        let shard = server.store.lock(s);
+        for (db, table) in shard.dbs.iter().enumerate() {
+            t.hits += table.hits();
+            t.misses += table.misses();
+            t.expired += table.expired_count();
+            t.dbs[db].0 += table.len() as u64;
+            t.dbs[db].1 += table.expires() as u64;
+        }
+    }
+    t
+}
+
+fn section(out: &mut String, name: &str, server: &Server, workers: &[std::sync::Arc<WorkerStats>]) {
+    let title = match name {
+        "cpu" => "CPU".to_string(),
+        n => {
+            let mut c = n.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        }
+    };
+    if !out.is_empty() {
+        out.push_str("\r\n");
+    }
+    let _ = write!(out, "# {title}\r\n");
+    let config = server.config.read().clone();
+    let mut field = |k: &str, v: &dyn std::fmt::Display| {
+        let _ = write!(out, "{k}:{v}\r\n");
+    };
+    let uptime = server.started.elapsed().as_secs();
+    match name {
+        "server" => {
+            field("redis_version", &REDIS_VERSION);
+            field("rudis_version", &VERSION);
+            field("redis_git_sha1", &"00000000");
+            field("redis_git_dirty", &0);
+            field("redis_build_id", &"0");
+            field("redis_mode", &"standalone");
+            field("os", &uname());
+            field("arch_bits", &(usize::BITS));
+            field("monotonic_clock", &"POSIX clock_gettime");
+            field("multiplexing_api", &"epoll");
+            field("atomicvar_api", &"c11-builtin");
+            field("gcc_version", &"0.0.0");
+            field("process_id", &std::process::id());
+            field("process_supervised", &"no");
+            field("run_id", &server.run_id);
+            field("tcp_port", &config.port);
+            field("server_time_usec", &(crate::db::now_ms() * 1000));
+            field("uptime_in_seconds", &uptime);
+            field("uptime_in_days", &(uptime / 86400));
+            field("hz", &config.hz);
+            field("configured_hz", &config.hz);
+            field(
+                "lru_clock",
+                &((crate::db::now_ms() / 1000) & ((1 << 24) - 1)),
+            );
+            field(
+                "executable",
+                &std::env::current_exe()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            );
+            field(
+                "config_file",
+                &config
+                    .config_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            );
+            field("io_threads_active", &0);
+        }
+        "clients" => {
+            field(
+                "connected_clients",
+                &server.stats.connected_clients.load(Relaxed),
+            );
+            field("cluster_connections", &0);
+            field("maxclients", &config.maxclients);
+            field("client_recent_max_input_buffer", &0);
+            field("client_recent_max_output_buffer", &0);
+            field("blocked_clients", &0);
+            field("tracking_clients", &0);
+            field("clients_in_timeout_table", &0);
+        }
+        "memory" => {
+            let (allocated, active, resident) = allocator();
+            let rss = rss();
+            let peak = server.memory_peak(allocated);
+            let startup = server.memory_startup.load(Relaxed);
+            let dataset = allocated.saturating_sub(startup);
+            let pct = |a: u64, b: u64| {
+                if b == 0 {
+                    0.0
+                } else {
+                    a as f64 * 100.0 / b as f64
+                }
+            };
+            let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+            field("used_memory", &allocated);
+            field("used_memory_human", &human(allocated));
+            field("used_memory_rss", &rss);
+            field("used_memory_rss_human", &human(rss));
+            field("used_memory_peak", &peak);
+            field("used_memory_peak_human", &human(peak));
+            field(
+                "used_memory_peak_perc",
+                &format!("{:.2}%", pct(allocated, peak)),
+            );
+            field("used_memory_overhead", &startup);
+            field("used_memory_startup", &startup);
+            field("used_memory_dataset", &dataset);
+            field(
+                "used_memory_dataset_perc",
+                &format!("{:.2}%", pct(dataset, allocated)),
+            );
+            field("allocator_allocated", &allocated);
+            field("allocator_active", &active);
+            field("allocator_resident", &resident);
+            let total = total_memory();
+            field("total_system_memory", &total);
+            field("total_system_memory_human", &human(total));
+            field("maxmemory", &0);
+            field("maxmemory_human", &"0B");
+            field("maxmemory_policy", &"noeviction");
+            field(
+                "allocator_frag_ratio",
+                &format!("{:.2}", ratio(active, allocated)),
+            );
+            field("allocator_frag_bytes", &active.saturating_sub(allocated));
+            field(
+                "allocator_rss_ratio",
+                &format!("{:.2}", ratio(resident, active)),
+            );
+            field("allocator_rss_bytes", &resident.saturating_sub(active));
+            field(
+                "rss_overhead_ratio",
+                &format!("{:.2}", ratio(rss, resident)),
+            );
+            field("rss_overhead_bytes", &rss.saturating_sub(resident));
+            field(
+                "mem_fragmentation_ratio",
+                &format!("{:.2}", ratio(rss, allocated)),
+            );
+            field("mem_fragmentation_bytes", &rss.saturating_sub(allocated));
+            field("mem_allocator", &"jemalloc-5.3.0");
+            field("lazyfree_pending_objects", &0);
+        }
+        "persistence" => {
+            for (k, v) in [
+                ("loading", "0"),
+                ("async_loading", "0"),
+                ("rdb_changes_since_last_save", "0"),
+                ("rdb_bgsave_in_progress", "0"),
+            ] {
+                field(k, &v);
+            }
+            field("rdb_last_save_time", &server.start_unix);
+            for (k, v) in [
+                ("rdb_last_bgsave_status", "ok"),
+                ("rdb_last_bgsave_time_sec", "-1"),
+                ("rdb_current_bgsave_time_sec", "-1"),
+                ("rdb_saves", "0"),
+                ("aof_enabled", "0"),
+                ("aof_rewrite_in_progress", "0"),
+                ("aof_rewrite_scheduled", "0"),
+                ("aof_last_rewrite_time_sec", "-1"),
+                ("aof_current_rewrite_time_sec", "-1"),
+                ("aof_last_bgrewrite_status", "ok"),
+                ("aof_rewrites", "0"),
+                ("aof_last_write_status", "ok"),
+            ] {
+                field(k, &v);
+            }
+        }
+        "stats" => {
+            let t = keyspace_totals(server);
+            field(
+                "total_connections_received",
+                &server.stats.total_connections.load(Relaxed),
+            );
+            field("total_commands_processed", &sum(workers, |w| &w.commands));
+            field("instantaneous_ops_per_sec", &server.ops_per_sec(workers));
+            field("total_net_input_bytes", &sum(workers, |w| &w.net_input));
+            field("total_net_output_bytes", &sum(workers, |w| &w.net_output));
+            field(
+                "rejected_connections",
+                &server.stats.rejected_connections.load(Relaxed),
+            );
+            field("expired_keys", &t.expired);
+            field("evicted_keys", &0);
+            field("keyspace_hits", &t.hits);
+            field("keyspace_misses", &t.misses);
+            field("pubsub_channels", &0);
+            field("pubsub_patterns", &0);
+            field("total_error_replies", &sum(workers, |w| &w.error_replies));
+            field("total_reads_processed", &sum(workers, |w| &w.reads));
+            field("total_writes_processed", &sum(workers, |w| &w.writes));
+        }
+        "replication" => {
+            field("role", &"master");
+            field("connected_slaves", &0);
+            field("master_failover_state", &"no-failover");
+            field("master_replid", &server.run_id);
+            field(
+                "master_replid2",
+                &"0000000000000000000000000000000000000000",
+            );
+            field("master_repl_offset", &0);
+            field("second_repl_offset", &-1);
+            field("repl_backlog_active", &0);
+            field("repl_backlog_size", &1048576);
+            field("repl_backlog_first_byte_offset", &0);
+            field("repl_backlog_histlen", &0);
+        }
+        "cpu" => {
+            let (sys, user) = cpu_times();
+            field("used_cpu_sys", &format!("{sys:.6}"));
+            field("used_cpu_user", &format!("{user:.6}"));
+            field("used_cpu_sys_children", &"0.000000");
+            field("used_cpu_user_children", &"0.000000");
+        }
+        "commandstats" => {
+            for (cmd, i) in all_indexed() {
+                let calls: u64 = workers
+                    .iter()
+                    .map(|w| w.per_command[i].calls.load(Relaxed))
+                    .sum();
+                let rejected: u64 = workers
+                    .iter()
+                    .map(|w| w.per_command[i].rejected.load(Relaxed))
+                    .sum();
+                if calls == 0 && rejected == 0 {
+                    continue;
+                }
+                let usec: u64 = workers
+                    .iter()
+                    .map(|w| w.per_command[i].usec.load(Relaxed))
+                    .sum();
+                let failed: u64 = workers
+                    .iter()
+                    .map(|w| w.per_command[i].failed.load(Relaxed))
+                    .sum();
+                let per = if calls == 0 {
+                    0.0
+                } else {
+                    usec as f64 / calls as f64
+                };
+                field(
+                    &format!("cmdstat_{}", cmd.name),
+                    &format!(
+                        "calls={calls},usec={usec},usec_per_call={per:.2},rejected_calls={rejected},failed_calls={failed}"
+                    ),
+                );
+            }
+        }
+        "errorstats" => {
+            let mut all: Vec<(Vec<u8>, u64)> = Vec::new();
+            for w in workers {
+                for (code, n) in w.errors.lock().iter() {
+                    match all.iter_mut().find(|(c, _)| c == code) {
+                        Some(e) => e.1 += n,
+                        None => all.push((code.clone(), *n)),
+                    }
+                }
+            }
+            all.sort();
+            for (code, n) in all {
+                field(
+                    &format!("errorstat_{}", String::from_utf8_lossy(&code)),
+                    &format!("count={n}"),
+                );
+            }
+        }
+        "latencystats" => {
+            for (cmd, i) in all_indexed() {
+                let mut merged: Option<hdrhistogram::Histogram<u64>> = None;
+                for w in workers {
+                    if let Some(h) = &w.latency.lock()[i] {
+                        match &mut merged {
+                            Some(m) => {
+                                let _ = m.add(h);
+                            }
+                            None => merged = Some(h.clone()),
+                        }
+                    }
+                }
+                let Some(h) = merged else { continue };
+                let p = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+                field(
+                    &format!("latency_percentiles_usec_{}", cmd.name),
+                    &format!("p50={:.3},p99={:.3},p99.9={:.3}", p(0.5), p(0.99), p(0.999)),
+                );
+            }
+        }
+        "cluster" => field("cluster_enabled", &0),
+        "keyspace" => {
+            let t = keyspace_totals(server);
+            for (db, (keys, expires)) in t.dbs.iter().enumerate() {
+                if *keys > 0 {
+                    field(
+                        &format!("db{db}"),
+                        &format!("keys={keys},expires={expires},avg_ttl=0"),
+                    );
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// INFO [section [section ...]]
+fn info(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let asked: Vec<&[u8]> = args.rest().iter().collect();
+    let workers = ctx.server.workers.lock().clone();
+    let mut out = String::new();
+    for s in wanted(&asked) {
+        section(&mut out, s, ctx.server, &workers);
+    }
+    ctx.out.verbatim(b"txt", out.as_bytes());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{human, wanted};
+
+    #[test]
+    fn sections_and_units() {
+        assert_eq!(wanted(&[]).len(), 11);
+        assert_eq!(wanted(&[b"all"]).len(), 13);
+        assert_eq!(
+            wanted(&[b"CLIENTS", b"server", b"nope"]),
+            vec!["server", "clients"]
+        );
+        assert_eq!(human(1412608), "1.35M");
+        assert_eq!(human(200), "200B");
+        assert_eq!(human(33792), "33.00K");
+    }
+}

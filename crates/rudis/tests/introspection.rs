@@ -1,0 +1,179 @@
+//! CONFIG, INFO and COMMAND as clients and monitoring tools use them.
+//! Expected values come from Redis 7.0.15's behaviour.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{eventually, rudis};
+
+fn text(reply: &[u8]) -> String {
+    String::from_utf8_lossy(reply).into_owned()
+}
+
+#[test]
+fn config_set_takes_effect_live_and_is_all_or_nothing() {
+    let s = rudis(&[]);
+    let mut c = s.raw();
+    assert_eq!(c.cmd(&[b"CONFIG", b"SET", b"maxclients", b"1"]), b"+OK\r\n");
+    // The second client is refused at once.
+    // The server speaks first and closes; nothing is sent, so nothing
+    // unread turns the close into a reset.
+    eventually("maxclients applies", || {
+        let mut other = s.raw();
+        let mut got = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut other.reader, &mut got);
+        got == b"-ERR max number of clients reached\r\n"
+    });
+    // One bad pair: nothing changes.
+    assert_eq!(
+        text(&c.cmd(&[b"CONFIG", b"SET", b"maxclients", b"100", b"hz", b"x"])),
+        "-ERR CONFIG SET failed (possibly related to argument 'hz') - argument couldn't be parsed into an integer\r\n"
+    );
+    assert_eq!(
+        c.cmd(&[b"CONFIG", b"GET", b"maxclients"]),
+        b"*2\r\n$10\r\nmaxclients\r\n$1\r\n1\r\n"
+    );
+    assert_eq!(
+        c.cmd(&[b"CONFIG", b"SET", b"maxclients", b"100", b"timeout", b"1"]),
+        b"+OK\r\n"
+    );
+    // timeout now closes idle clients.
+    let mut idle = s.raw();
+    assert_eq!(idle.cmd(&[b"PING"]), b"+PONG\r\n");
+    assert!(idle.closed());
+    // (The admin connection was idle too, and was closed the same way.)
+    let mut c = s.raw();
+    // requirepass applies to new connections; this one stays authenticated.
+    assert_eq!(
+        c.cmd(&[b"CONFIG", b"SET", b"timeout", b"0", b"requirepass", b"pw"]),
+        b"+OK\r\n"
+    );
+    let mut fresh = s.raw();
+    assert_eq!(
+        fresh.cmd(&[b"GET", b"a"]),
+        b"-NOAUTH Authentication required.\r\n"
+    );
+    assert_eq!(c.cmd(&[b"GET", b"a"]), b"$-1\r\n");
+    assert_eq!(
+        text(&c.cmd(&[b"CONFIG", b"SET", b"save", b"3600 1"])),
+        "-ERR CONFIG SET failed (possibly related to argument 'save') - rudis has no persistence yet: only \"\" is accepted\r\n"
+    );
+}
+
+#[test]
+fn config_rewrite_keeps_the_file_and_records_changes() {
+    let dir = std::env::temp_dir().join(format!("rudis-rewrite-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("rudis.conf");
+    std::fs::write(
+        &conf,
+        "# my settings\nhz 10\n\n# keep me\nloglevel warning\n",
+    )
+    .unwrap();
+    let s = common::Proc::spawn(
+        common::rudis_bin(),
+        &[conf.to_str().unwrap(), "--bind", "127.0.0.1"],
+    );
+    let mut c = s.raw();
+    assert_eq!(
+        c.cmd(&[b"CONFIG", b"SET", b"hz", b"25", b"timeout", b"30"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(c.cmd(&[b"CONFIG", b"REWRITE"]), b"+OK\r\n");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(
+        text.starts_with("# my settings\nhz 25\n\n# keep me\nloglevel warning\n"),
+        "{text}"
+    );
+    assert!(text.contains("timeout 30\n"), "{text}");
+    // Without a file, Redis's error.
+    let plain = rudis(&[]);
+    assert_eq!(
+        plain.raw().cmd(&[b"CONFIG", b"REWRITE"]),
+        b"-ERR The server is running without a config file\r\n"
+    );
+}
+
+fn info(c: &mut common::Raw, section: &[u8]) -> String {
+    let reply = c.cmd(&[b"INFO", section]);
+    text(&reply)
+}
+
+fn field(info: &str, name: &str) -> String {
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no {name} in {info}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn info_reports_real_values() {
+    let s = rudis(&[]);
+    let mut c = s.raw();
+    for _ in 0..3 {
+        c.cmd(&[b"SET", b"k", b"v"]);
+    }
+    c.cmd(&[b"GET", b"k"]);
+    c.cmd(&[b"GET", b"missing"]);
+    c.cmd(&[b"SET", b"t", b"v", b"EX", b"100"]);
+    c.cmd(&[b"GET"]);
+    c.cmd(&[b"INCR", b"k"]);
+    let all = info(&mut c, b"everything");
+    let sections: Vec<&str> = all.lines().filter(|l| l.starts_with("# ")).collect();
+    assert_eq!(
+        sections,
+        [
+            "# Server",
+            "# Clients",
+            "# Memory",
+            "# Persistence",
+            "# Stats",
+            "# Replication",
+            "# CPU",
+            "# Modules",
+            "# Commandstats",
+            "# Errorstats",
+            "# Latencystats",
+            "# Cluster",
+            "# Keyspace"
+        ]
+    );
+    assert_eq!(field(&all, "redis_version"), "7.0.15");
+    assert_eq!(field(&all, "tcp_port"), s.port.to_string());
+    assert_eq!(field(&all, "process_id"), s.child.id().to_string());
+    assert_eq!(field(&all, "connected_clients"), "1");
+    assert_eq!(field(&all, "keyspace_hits"), "1");
+    assert_eq!(field(&all, "keyspace_misses"), "1");
+    assert_eq!(field(&all, "db0"), "keys=2,expires=1,avg_ttl=0");
+    assert_eq!(field(&all, "role"), "master");
+    assert!(field(&all, "used_memory").parse::<u64>().unwrap() > 100_000);
+    let set = field(&all, "cmdstat_set");
+    assert!(set.starts_with("calls=4,usec="), "{set}");
+    assert!(set.ends_with(",rejected_calls=0,failed_calls=0"), "{set}");
+    assert!(field(&all, "cmdstat_get").ends_with("rejected_calls=1,failed_calls=0"));
+    assert!(field(&all, "cmdstat_incr").ends_with("rejected_calls=0,failed_calls=1"));
+    assert_eq!(field(&all, "errorstat_ERR"), "count=2");
+    assert!(field(&all, "latency_percentiles_usec_set").starts_with("p50="));
+    // Default sections leave out commandstats and latencystats.
+    let default = text(&c.cmd(&[b"INFO"]));
+    assert!(!default.contains("# Commandstats") && default.contains("# Keyspace"));
+    // Several sections at once, in Redis's order.
+    let two = info(&mut c, b"keyspace");
+    assert!(two.starts_with("$") && two.contains("# Keyspace\r\ndb0:"));
+    // RESP3: a verbatim string.
+    c.cmd(&[b"HELLO", b"3"]);
+    assert!(c.cmd(&[b"INFO", b"server"]).starts_with(b"="));
+    // RESETSTAT zeroes the counters.
+    assert_eq!(c.cmd(&[b"CONFIG", b"RESETSTAT"]), b"+OK\r\n");
+    let after = text(&c.cmd(&[b"INFO", b"stats"]));
+    assert_eq!(field(&after, "keyspace_hits"), "0");
+    assert_eq!(field(&after, "total_error_replies"), "0");
+    // expired_keys counts keys removed by expiry.
+    c.cmd(&[b"SET", b"gone", b"v", b"PX", b"1"]);
+    eventually("expired_keys counts the expired key", || {
+        std::thread::sleep(Duration::from_millis(20));
+        field(&text(&c.cmd(&[b"INFO", b"stats"])), "expired_keys") == "1"
+    });
+}
