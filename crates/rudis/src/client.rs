@@ -1,10 +1,85 @@
-//! Per-connection state.
+//! Per-connection state: what only the connection's own thread touches
+//! (`Client`), and what other clients may read or act on through CLIENT
+//! LIST / KILL (`ClientHandle`, shared through the server's registry).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
 use crate::stats::WorkerStats;
+
+/// Whether replies are sent (CLIENT REPLY).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Suppress the reply of the next command only.
+    Skip,
+}
+
+/// The part of a client other threads may see.
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub fd: i32,
+    pub created: Instant,
+    /// Milliseconds since `created` of the last command.
+    pub last_active: AtomicU64,
+    pub db: AtomicUsize,
+    /// Statistics index + 1 of the last command (0: none yet).
+    pub last_cmd: AtomicUsize,
+    pub resp: AtomicU8,
+    pub query_buffer: AtomicUsize,
+    pub query_capacity: AtomicUsize,
+    pub output_buffer: AtomicUsize,
+    pub no_evict: AtomicBool,
+    pub name: Mutex<Option<Vec<u8>>>,
+    pub lib_name: Mutex<Vec<u8>>,
+    pub lib_ver: Mutex<Vec<u8>>,
+    /// Set by CLIENT KILL; `kill_signal` wakes the connection.
+    pub killed: AtomicBool,
+    pub kill_signal: Notify,
+}
+
+impl ClientHandle {
+    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr, fd: i32) -> ClientHandle {
+        ClientHandle {
+            id,
+            addr,
+            laddr,
+            fd,
+            created: Instant::now(),
+            last_active: AtomicU64::new(0),
+            db: AtomicUsize::new(0),
+            last_cmd: AtomicUsize::new(0),
+            resp: AtomicU8::new(2),
+            query_buffer: AtomicUsize::new(0),
+            query_capacity: AtomicUsize::new(0),
+            output_buffer: AtomicUsize::new(0),
+            no_evict: AtomicBool::new(false),
+            name: Mutex::new(None),
+            lib_name: Mutex::new(Vec::new()),
+            lib_ver: Mutex::new(Vec::new()),
+            killed: AtomicBool::new(false),
+            kill_signal: Notify::new(),
+        }
+    }
+
+    pub fn kill(&self) {
+        self.killed.store(true, Relaxed);
+        self.kill_signal.notify_one();
+    }
+
+    pub fn touch(&self) {
+        self.last_active
+            .store(self.created.elapsed().as_millis() as u64, Relaxed);
+    }
+}
 
 pub struct Client {
     pub id: u64,
@@ -12,41 +87,37 @@ pub struct Client {
     pub laddr: SocketAddr,
     /// The selected database.
     pub db: usize,
-    /// Set by QUIT (and protocol errors): close once the reply is written.
+    /// Set by QUIT, CLIENT KILL of itself, and protocol errors: close once
+    /// the reply is written.
     pub close_after_reply: bool,
     /// Has passed AUTH (or needed none when it connected).
     pub authenticated: bool,
-    /// Set by HELLO SETNAME / CLIENT SETNAME.
-    pub name: Option<Vec<u8>>,
+    pub reply_mode: ReplyMode,
     pub created: Instant,
     /// The counters of the worker thread this client lives on.
     pub stats: Arc<WorkerStats>,
+    pub handle: Arc<ClientHandle>,
 }
 
 impl Client {
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool, stats: Arc<WorkerStats>) -> Client {
+        Client {
+            id: handle.id,
+            addr: handle.addr,
+            laddr: handle.laddr,
+            db: 0,
+            close_after_reply: false,
+            authenticated,
+            reply_mode: ReplyMode::On,
+            created: Instant::now(),
+            stats,
+            handle,
+        }
+    }
+
     /// True while this client must authenticate before running commands
     /// (Redis's `authRequired`).
     pub fn must_auth(&self, server_requires: bool) -> bool {
         server_requires && !self.authenticated
-    }
-
-    pub fn new(
-        id: u64,
-        addr: SocketAddr,
-        laddr: SocketAddr,
-        authenticated: bool,
-        stats: Arc<WorkerStats>,
-    ) -> Client {
-        Client {
-            id,
-            addr,
-            laddr,
-            db: 0,
-            close_after_reply: false,
-            authenticated,
-            name: None,
-            created: Instant::now(),
-            stats,
-        }
     }
 }

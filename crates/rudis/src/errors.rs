@@ -67,6 +67,7 @@ pub const INVALID_COMMAND: &str = "ERR Invalid command specified";
 pub const NO_KEY_ARGUMENTS: &str = "ERR The command has no key arguments";
 pub const INVALID_ARGUMENT_COUNT: &str = "ERR Invalid number of arguments specified for command";
 pub const NO_CONFIG_FILE: &str = "ERR The server is running without a config file";
+pub const NO_SUCH_CLIENT: &str = "ERR No such client";
 pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
 
 /// Redis's `getRangeLongFromObjectOrReply` message without a custom text.
@@ -136,6 +137,16 @@ pub fn unknown_subcommand(sub: &[u8], container: &[u8]) -> Error {
     msg.extend_from_slice(c_str_max(sub, 128));
     msg.extend_from_slice(b"'. Try ");
     msg.extend(c_str(container).iter().map(u8::to_ascii_uppercase));
+    msg.extend_from_slice(b" HELP.");
+    Error::Owned(msg)
+}
+
+/// Redis's `addReplySubcommandSyntaxError`, naming the subcommand as typed.
+pub fn subcommand_syntax(sub: &[u8], container: &[u8]) -> Error {
+    let mut msg = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+    msg.extend_from_slice(c_str_max(sub, 128));
+    msg.extend_from_slice(b"'. Try ");
+    msg.extend_from_slice(container);
     msg.extend_from_slice(b" HELP.");
     Error::Owned(msg)
 }

@@ -5,12 +5,13 @@ use std::sync::atomic::{
 };
 use std::time::Instant;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
+use crate::client::ClientHandle;
 use crate::config::Config;
 use crate::db::Store;
 use crate::stats::WorkerStats;
@@ -89,7 +90,21 @@ pub struct Stats {
     pub connected_clients: AtomicUsize,
 }
 
+/// An active CLIENT PAUSE.
+#[derive(Clone, Copy, Debug)]
+pub struct Pause {
+    pub until: Instant,
+    /// ALL (every command) rather than WRITE (write commands only).
+    pub all: bool,
+}
+
 pub struct Server {
+    /// Every connected client, by id (CLIENT LIST, KILL).
+    pub clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+    /// CLIENT PAUSE: the pause, a fast flag, and a wake-up for its end.
+    pause: Mutex<Option<Pause>>,
+    paused: AtomicBool,
+    unpaused: Notify,
     /// Every worker's counters, for INFO.
     pub workers: Mutex<Vec<Arc<WorkerStats>>>,
     /// 40 hex characters, new at each start (INFO run_id).
@@ -114,6 +129,10 @@ pub struct Server {
 impl Server {
     pub fn new(config: Config) -> Server {
         Server {
+            clients: Mutex::new(BTreeMap::new()),
+            pause: Mutex::new(None),
+            paused: AtomicBool::new(false),
+            unpaused: Notify::new(),
             workers: Mutex::new(Vec::new()),
             run_id: (0..40)
                 .map(|_| char::from_digit(rand::random::<u32>() % 16, 16).unwrap_or('0'))
@@ -138,6 +157,60 @@ impl Server {
 
     pub fn shutting_down(&self) -> bool {
         *self.shutdown.borrow()
+    }
+
+    /// CLIENT PAUSE: holds commands back until `until` (a longer pause
+    /// wins over a shorter one, ALL over WRITE, as in Redis).
+    pub fn pause(&self, until: Instant, all: bool) {
+        let mut p = self.pause.lock();
+        let next = match *p {
+            Some(old) => Pause {
+                until: old.until.max(until),
+                all: old.all || all,
+            },
+            None => Pause { until, all },
+        };
+        *p = Some(next);
+        self.paused.store(true, Relaxed);
+    }
+
+    pub fn unpause(&self) {
+        *self.pause.lock() = None;
+        self.paused.store(false, Relaxed);
+        self.unpaused.notify_waiters();
+    }
+
+    /// Whether an active pause holds this command back.
+    pub fn pause_holds(&self, argv: crate::cmd::Argv) -> bool {
+        if !self.paused.load(Relaxed) {
+            return false;
+        }
+        let Some(p) = *self.pause.lock() else {
+            return false;
+        };
+        if Instant::now() >= p.until {
+            self.unpause();
+            return false;
+        }
+        if p.all {
+            return true;
+        }
+        crate::cmd::lookup(argv.get(0).unwrap_or_default()).is_some_and(|c| {
+            let c = if c.subcommands.is_empty() {
+                c
+            } else {
+                c.subcommand(argv.get(1).unwrap_or_default()).unwrap_or(c)
+            };
+            c.flags & crate::cmd::flags::WRITE != 0
+        })
+    }
+
+    /// Resolves when the current pause ends (UNPAUSE or its deadline).
+    pub async fn pause_ended(&self) {
+        let until = self.pause.lock().map(|p| p.until);
+        let Some(until) = until else { return };
+        let woken = self.unpaused.notified();
+        let _ = tokio::time::timeout_at(until.into(), woken).await;
     }
 
     /// A new worker's counters, registered for INFO.

@@ -34,6 +34,13 @@ pub static COMMANDS: &[Command] = &[
         hello,
     )
     .acl(acl::CONNECTION),
+    row(
+        "reset",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+        reset,
+    )
+    .acl(acl::CONNECTION),
 ];
 
 /// PING [message]
@@ -147,7 +154,7 @@ fn hello(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         return Err(errors::NOAUTH_HELLO.into());
     }
     if let Some(n) = name {
-        ctx.client.name = (!n.is_empty()).then(|| n.to_vec());
+        *ctx.client.handle.name.lock() = (!n.is_empty()).then(|| n.to_vec());
     }
     if let Some(v) = version {
         ctx.out.set_resp3(v == 3);
@@ -168,5 +175,19 @@ fn hello(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     out.bulk(b"master");
     out.bulk(b"modules");
     out.array(0);
+    Ok(())
+}
+
+/// RESET
+fn reset(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
+    use std::sync::atomic::Ordering::Relaxed;
+    let c = &mut *ctx.client;
+    c.db = 0;
+    c.reply_mode = crate::client::ReplyMode::On;
+    c.authenticated = !ctx.server.hot.auth_required();
+    *c.handle.name.lock() = None;
+    c.handle.no_evict.store(false, Relaxed);
+    ctx.out.set_resp3(false);
+    ctx.out.simple(b"RESET");
     Ok(())
 }

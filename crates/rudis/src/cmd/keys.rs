@@ -144,6 +144,7 @@ pub static COMMANDS: &[Command] = &[
             Begin::Index(1),
             Find::Range(0, 1, 0),
         )]),
+    row("object", -2, 0, |_, _| Ok(())).subs(OBJECT),
     row("persist", 2, WRITE | FAST, persist)
         .acl(acl::KEYSPACE)
         .keys(&[KeySpec::new(
@@ -587,6 +588,63 @@ fn persist(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         _ => false,
     };
     ctx.out.int(done as i64);
+    Ok(())
+}
+
+static OBJECT: &[Command] = &[
+    row("object|refcount", 3, READONLY, object_refcount)
+        .acl(acl::KEYSPACE)
+        .tips(&["nondeterministic_output"])
+        .keys(&[KeySpec::new(&["RO"], Begin::Index(2), Find::Range(0, 1, 0))]),
+    row("object|help", 2, LOADING | STALE, object_help).acl(acl::KEYSPACE),
+    row("object|encoding", 3, READONLY, object_encoding)
+        .acl(acl::KEYSPACE)
+        .tips(&["nondeterministic_output"])
+        .keys(&[KeySpec::new(&["RO"], Begin::Index(2), Find::Range(0, 1, 0))]),
+];
+
+/// OBJECT ENCODING key
+fn object_encoding(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let key = args.arg();
+    let now = ctx.now;
+    match ctx.table(key).find(key, now) {
+        Some(i) => {
+            let enc = ctx.table(key).at(i).1.value.encoding();
+            ctx.out.bulk(enc.as_bytes());
+        }
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// OBJECT REFCOUNT key
+fn object_refcount(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let key = args.arg();
+    let now = ctx.now;
+    match ctx.table(key).find(key, now) {
+        // Redis shares the objects of the integers 0..9999 and reports
+        // them with OBJ_SHARED_REFCOUNT.
+        Some(i) => {
+            let shared = ctx.table(key).at(i).1.value.is_shared_integer();
+            ctx.out.int(if shared { i32::MAX as i64 } else { 1 });
+        }
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+const OBJECT_HELP: &[&str] = &[
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+];
+
+/// OBJECT HELP
+fn object_help(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    super::reply_help(ctx.out, args.argv().get(0).unwrap_or_default(), OBJECT_HELP);
     Ok(())
 }
 

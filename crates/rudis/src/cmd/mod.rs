@@ -7,6 +7,7 @@
 //! else restates it. Unknown-command, arity and auth checks happen here,
 //! once, never in handlers.
 
+pub mod client;
 pub mod connection;
 pub mod keys;
 pub mod server;
@@ -34,6 +35,7 @@ pub use table::{
 /// Every group's rows: the registry is built from this list.
 pub(crate) static GROUPS: &[&[Command]] = &[
     connection::COMMANDS,
+    client::COMMANDS,
     keys::COMMANDS,
     server::COMMANDS,
     server::command::COMMANDS,
@@ -291,6 +293,7 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, argv: Argv
         reject(&stats, out, Some(index), errors::NOAUTH.into());
         return;
     }
+    client.handle.last_cmd.store(index + 1, Relaxed);
     let keys = lock_keys(server, cmd, argv);
     let mut ctx = Ctx {
         server,
@@ -306,6 +309,11 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, argv: Argv
     let result = (cmd.handler)(&mut ctx, &mut args);
     drop(ctx);
     let nanos = start.elapsed().as_nanos() as u64;
+    client.handle.db.store(client.db, Relaxed);
+    client
+        .handle
+        .resp
+        .store(if out.resp3() { 3 } else { 2 }, Relaxed);
     let s = &stats.per_command[index];
     s.calls.fetch_add(1, Relaxed);
     s.usec.fetch_add(nanos / 1000, Relaxed);

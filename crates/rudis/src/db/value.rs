@@ -17,6 +17,28 @@ impl Value {
         }
     }
 
+    /// The encoding OBJECT ENCODING reports, as Redis would for the same
+    /// value: a string that is a canonical integer is `int`, a short one
+    /// `embstr`, an appended-to or long one `raw`.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(Blob::Growable(_)) => "raw",
+            Value::Str(b) if b.len() <= 20 && resp::num::parse_i64(b.as_slice()).is_some() => "int",
+            Value::Str(b) if b.len() <= 44 => "embstr",
+            Value::Str(_) => "raw",
+        }
+    }
+
+    /// An integer Redis keeps as a shared object (0..9999).
+    pub fn is_shared_integer(&self) -> bool {
+        match self {
+            Value::Str(Blob::Growable(_)) => false,
+            Value::Str(b) => {
+                resp::num::parse_i64(b.as_slice()).is_some_and(|v| (0..10000).contains(&v))
+            }
+        }
+    }
+
     /// Rough heap usage, for INFO memory and for deciding whether freeing
     /// this value is worth handing to the lazy-free thread.
     pub fn heap_size(&self) -> usize {

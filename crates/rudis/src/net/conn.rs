@@ -2,6 +2,7 @@
 //! buffer, execute each on this thread, then write all replies at once.
 
 use std::ops::Range;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use resp::{Limits, Parsed, Parser, Reply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::client::Client;
+use crate::client::{Client, ClientHandle, ReplyMode};
 use crate::cmd::{self, Argv};
 use crate::db::now_ms;
 use crate::errors;
@@ -30,6 +31,16 @@ struct Conn {
     ranges: Vec<Range<usize>>,
 }
 
+/// What processing the buffered requests ended with.
+enum Outcome {
+    /// Everything complete was run; read more.
+    Read,
+    /// Close once the replies are written.
+    Close,
+    /// CLIENT PAUSE holds the next command back; resume once it ends.
+    Paused,
+}
+
 pub async fn serve(server: Arc<Server>, stats: Arc<WorkerStats>, stream: std::net::TcpStream) {
     if let Ok(stream) = TcpStream::from_std(stream) {
         run(&server, stats, stream).await;
@@ -41,25 +52,28 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream) {
     let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
         return;
     };
-    let mut client = Client::new(
+    let handle = Arc::new(ClientHandle::new(
         server.next_client_id(),
         peer,
         local,
-        !server.hot.auth_required(),
-        stats.clone(),
-    );
+        stream.as_raw_fd(),
+    ));
+    server.clients.lock().insert(handle.id, handle.clone());
+    let mut client = Client::new(handle.clone(), !server.hot.auth_required(), stats.clone());
     let mut conn = Conn {
         rbuf: BytesMut::with_capacity(READ_CHUNK),
         out: Reply::new(),
         parser: Parser::new(),
         ranges: Vec::new(),
     };
-    // One shutdown future for the connection's life: registered once,
-    // not once per read.
+    // One future each for shutdown and CLIENT KILL, registered once for the
+    // connection's life, not once per read.
     let mut shutdown = server.shutdown.subscribe();
     let stop = shutdown.wait_for(|stop| *stop);
     tokio::pin!(stop);
-    loop {
+    let killed = handle.kill_signal.notified();
+    tokio::pin!(killed);
+    'conn: loop {
         // Grow for a large payload in step with what has arrived, never
         // by what the client merely declared.
         let missing = conn.parser.missing(conn.rbuf.len());
@@ -72,6 +86,7 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream) {
         let n = tokio::select! {
             biased;
             _ = &mut stop => break,
+            _ = &mut killed => break,
             r = async {
                 if idle == 0 {
                     read.await
@@ -89,32 +104,48 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream) {
                 stats.net_input.fetch_add(n as u64, Relaxed);
             }
         }
-        let close = process(server, &mut client, &mut conn);
-        if !conn.out.is_empty() {
-            if stream.write_all(conn.out.as_bytes()).await.is_err() {
-                break;
+        loop {
+            let outcome = process(server, &mut client, &mut conn);
+            handle.query_buffer.store(conn.rbuf.len(), Relaxed);
+            handle.query_capacity.store(conn.rbuf.capacity(), Relaxed);
+            if !conn.out.is_empty() {
+                if stream.write_all(conn.out.as_bytes()).await.is_err() {
+                    break 'conn;
+                }
+                stats.writes.fetch_add(1, Relaxed);
+                stats.net_output.fetch_add(conn.out.len() as u64, Relaxed);
+                conn.out.clear();
+                conn.out.shrink(KEEP_OUTPUT);
             }
-            stats.writes.fetch_add(1, Relaxed);
-            stats.net_output.fetch_add(conn.out.len() as u64, Relaxed);
-            conn.out.clear();
-            conn.out.shrink(KEEP_OUTPUT);
+            match outcome {
+                Outcome::Read => break,
+                Outcome::Close => break 'conn,
+                Outcome::Paused => {
+                    tokio::select! {
+                        _ = &mut stop => break 'conn,
+                        _ = &mut killed => break 'conn,
+                        _ = server.pause_ended() => {}
+                    }
+                }
+            }
         }
-        if close {
+        if handle.killed.load(Relaxed) {
             break;
         }
     }
+    server.clients.lock().remove(&handle.id);
 }
 
-/// Executes every complete request in the read buffer. Returns true when
-/// the connection must close after its replies are written.
-fn process(server: &Server, client: &mut Client, conn: &mut Conn) -> bool {
+/// Executes every complete request in the read buffer.
+fn process(server: &Server, client: &mut Client, conn: &mut Conn) -> Outcome {
     let limits = Limits {
         max_bulk_len: server.hot.proto_max_bulk_len(),
         unauthenticated: client.must_auth(server.hot.auth_required()),
     };
     let mut pos = 0;
-    let mut close = false;
+    let mut outcome = Outcome::Read;
     let now = now_ms();
+    client.handle.touch();
     loop {
         match conn
             .parser
@@ -123,11 +154,28 @@ fn process(server: &Server, client: &mut Client, conn: &mut Conn) -> bool {
             Ok(Parsed::Command(n)) => {
                 if !conn.ranges.is_empty() {
                     let argv = Argv::new(&conn.rbuf[pos..pos + n], &conn.ranges);
+                    if server.pause_holds(argv) {
+                        // Not run yet: it is parsed again after the pause.
+                        outcome = Outcome::Paused;
+                        break;
+                    }
+                    let mode = client.reply_mode;
+                    let mark = conn.out.len();
                     cmd::execute(server, client, &mut conn.out, argv, now);
+                    match (mode, client.reply_mode) {
+                        (ReplyMode::Skip, after) => {
+                            conn.out.truncate(mark);
+                            if after == ReplyMode::Skip {
+                                client.reply_mode = ReplyMode::On;
+                            }
+                        }
+                        (ReplyMode::Off, ReplyMode::Off) => conn.out.truncate(mark),
+                        _ => {}
+                    }
                 }
                 pos += n;
                 if client.close_after_reply {
-                    close = true;
+                    outcome = Outcome::Close;
                     break;
                 }
             }
@@ -136,19 +184,20 @@ fn process(server: &Server, client: &mut Client, conn: &mut Conn) -> bool {
                 let e = errors::protocol(e);
                 client.stats.count_error(e.as_bytes());
                 conn.out.error(e.as_bytes());
-                close = true;
+                outcome = Outcome::Close;
                 break;
             }
         }
     }
     conn.rbuf.advance(pos);
+    client.handle.output_buffer.store(conn.out.len(), Relaxed);
     if conn.rbuf.len() as u64 > server.hot.query_buffer_limit() {
         // Redis closes such a client without a reply.
         tracing::warn!(
             "Closing client {} that reached max query buffer length",
             client.addr
         );
-        close = true;
+        outcome = Outcome::Close;
     }
-    close
+    outcome
 }

@@ -158,9 +158,11 @@ async fn accept_until_signal(
             next.clone(),
         ));
     }
+    let mut requested = server.shutdown.subscribe();
     tokio::select! {
         _ = term.recv() => info!("Received SIGTERM scheduling shutdown..."),
         _ = int.recv() => info!("Received SIGINT scheduling shutdown..."),
+        _ = requested.wait_for(|stop| *stop) => {}
     }
     accepting.abort_all();
     server.shutdown.send_replace(true);

@@ -17,10 +17,12 @@ pub const DEADLINE: Duration = Duration::from_secs(20);
 fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    let offset = (std::process::id() % 400) * 100;
+    // Below Linux's ephemeral range (32768+), so no outgoing connection
+    // can be holding the port, and a probe cannot connect to itself.
+    let offset = (std::process::id() % 120) * 100;
     loop {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let port = (20_000 + (offset + n) % 40_000) as u16;
+        let port = (20_000 + (offset + n) % 12_000) as u16;
         if TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
@@ -54,8 +56,11 @@ impl Proc {
                 .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
             let start = Instant::now();
             while start.elapsed() < DEADLINE {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Proc { child, port };
+                if let Ok(probe) = TcpStream::connect(("127.0.0.1", port)) {
+                    let own = probe.local_addr().ok() == probe.peer_addr().ok();
+                    if !own && child.try_wait().ok().flatten().is_none() {
+                        return Proc { child, port };
+                    }
                 }
                 if let Ok(Some(_)) = child.try_wait() {
                     break;

@@ -21,6 +21,16 @@ pub static COMMANDS: &[Command] = &[
         .acl(acl::KEYSPACE | acl::DANGEROUS)
         .tips(&["request_policy:all_shards", "response_policy:all_succeeded"]),
     row("swapdb", 3, WRITE | FAST, swapdb).acl(acl::KEYSPACE | acl::DANGEROUS),
+    row("time", 1, LOADING | STALE | FAST, time).tips(&["nondeterministic_output"]),
+    row("lastsave", 1, LOADING | STALE | FAST, lastsave)
+        .acl(acl::ADMIN | acl::DANGEROUS)
+        .tips(&["nondeterministic_output"]),
+    row(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
+        shutdown,
+    ),
 ];
 
 /// DBSIZE
@@ -92,5 +102,60 @@ fn swapdb(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         }
     }
     ctx.out.ok();
+    Ok(())
+}
+
+/// TIME
+fn time(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    ctx.out.array(2);
+    ctx.out.bulk_int(now.as_secs() as i64);
+    ctx.out.bulk_int(now.subsec_micros() as i64);
+    Ok(())
+}
+
+/// LASTSAVE
+fn lastsave(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
+    // No save has happened: Redis reports its start time then too.
+    ctx.out.int(ctx.server.start_unix as i64);
+    Ok(())
+}
+
+/// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
+fn shutdown(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let (mut nosave, mut save, mut force, mut abort, mut flags) = (false, false, false, false, 0);
+    for a in args.rest().iter() {
+        if is(a, "nosave") {
+            nosave = true;
+        } else if is(a, "save") {
+            save = true;
+        } else if is(a, "now") {
+        } else if is(a, "force") {
+            force = true;
+        } else if is(a, "abort") {
+            abort = true;
+            continue;
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+        flags += 1;
+    }
+    if (abort && flags > 0) || (nosave && save) {
+        return Err(errors::SYNTAX.into());
+    }
+    if abort {
+        // Shutdown never waits (no replicas), so none can be in progress.
+        return Err("ERR No shutdown in progress.".into());
+    }
+    if save && !force {
+        tracing::warn!("SHUTDOWN SAVE: rudis has no persistence yet, nothing can be saved");
+        return Err("ERR Errors trying to SHUTDOWN. Check logs.".into());
+    }
+    tracing::warn!("User requested shutdown...");
+    // Like Redis, the client that asked gets no reply: the server goes.
+    ctx.client.close_after_reply = true;
+    ctx.server.shutdown.send_replace(true);
     Ok(())
 }

@@ -1,0 +1,371 @@
+//! CLIENT and its subcommands (Redis's "connection" group).
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use super::connection::valid_client_name;
+use super::flags::*;
+use super::{acl, all_indexed, is, parse_int_in, reply_help, row, Args, Command, Ctx};
+use crate::client::{ClientHandle, ReplyMode};
+use crate::errors::{self, CmdResult, Error};
+
+pub static COMMANDS: &[Command] = &[row("client", -2, 0, |_, _| Ok(())).subs(SUBS)];
+
+const ADMIN_CONN: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
+const CONN: u32 = NOSCRIPT | LOADING | STALE;
+
+static SUBS: &[Command] = &[
+    row("client|getname", 2, CONN, getname).acl(acl::CONNECTION),
+    row("client|id", 2, CONN, id).acl(acl::CONNECTION),
+    row("client|setname", 3, CONN, setname).acl(acl::CONNECTION),
+    row("client|setinfo", 4, CONN, setinfo).acl(acl::CONNECTION),
+    row("client|pause", -3, ADMIN_CONN, pause).acl(acl::CONNECTION),
+    row("client|info", 2, CONN, info)
+        .acl(acl::CONNECTION)
+        .tips(&["nondeterministic_output"]),
+    row("client|list", -2, ADMIN_CONN, list)
+        .acl(acl::CONNECTION)
+        .tips(&["nondeterministic_output"]),
+    row("client|help", 2, LOADING | STALE, help).acl(acl::CONNECTION),
+    row("client|kill", -3, ADMIN_CONN, kill).acl(acl::CONNECTION),
+    row("client|unpause", 2, ADMIN_CONN, unpause).acl(acl::CONNECTION),
+    row("client|reply", 3, CONN, reply).acl(acl::CONNECTION),
+    row("client|no-evict", 3, ADMIN_CONN, no_evict).acl(acl::CONNECTION),
+];
+
+/// The name of a command statistics index (CLIENT LIST's `cmd=`).
+fn command_name(index_plus_one: usize) -> &'static str {
+    index_plus_one
+        .checked_sub(1)
+        .and_then(|i| all_indexed().into_iter().find(|(_, j)| *j == i))
+        .map_or("NULL", |(c, _)| c.name)
+}
+
+/// One client's CLIENT LIST line, fields as Redis 7.2 prints them (7.0's
+/// plus lib-name and lib-ver).
+pub fn client_line(h: &ClientHandle) -> String {
+    let age = h.created.elapsed().as_secs();
+    let idle_ms =
+        (h.created.elapsed().as_millis() as u64).saturating_sub(h.last_active.load(Relaxed));
+    let flags = if h.no_evict.load(Relaxed) { "e" } else { "N" };
+    let name = h.name.lock().clone().unwrap_or_default();
+    let qbuf = h.query_buffer.load(Relaxed);
+    let qcap = h.query_capacity.load(Relaxed);
+    let obl = h.output_buffer.load(Relaxed);
+    let mut line = String::new();
+    let _ = writeln!(
+        line,
+        "id={} addr={} laddr={} fd={} name={} age={age} idle={} flags={flags} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={qbuf} qbuf-free={} argv-mem=0 multi-mem=0 rbs={qcap} rbp={qcap} obl={obl} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        h.id,
+        h.addr,
+        h.laddr,
+        h.fd,
+        String::from_utf8_lossy(&name),
+        idle_ms / 1000,
+        h.db.load(Relaxed),
+        qcap.saturating_sub(qbuf),
+        qcap + obl + std::mem::size_of::<ClientHandle>(),
+        command_name(h.last_cmd.load(Relaxed)),
+        h.resp.load(Relaxed),
+        String::from_utf8_lossy(&h.lib_name.lock()),
+        String::from_utf8_lossy(&h.lib_ver.lock()),
+    );
+    line
+}
+
+/// Redis's client types; every rudis client is a normal one so far.
+fn client_type(name: &[u8]) -> Result<bool, Error> {
+    let n = name.to_ascii_lowercase();
+    match n.as_slice() {
+        b"normal" => Ok(true),
+        b"master" | b"slave" | b"replica" | b"pubsub" => Ok(false),
+        _ => Err(Error::from(format!(
+            "ERR Unknown client type '{}'",
+            String::from_utf8_lossy(name)
+        ))),
+    }
+}
+
+/// CLIENT ID
+fn id(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
+    ctx.out.int(ctx.client.id as i64);
+    Ok(())
+}
+
+/// CLIENT GETNAME
+fn getname(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
+    match ctx.client.handle.name.lock().as_ref() {
+        Some(n) => ctx.out.bulk(n),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// CLIENT SETNAME connection-name
+fn setname(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let name = args.arg();
+    if !valid_client_name(name) {
+        return Err(errors::BAD_CLIENT_NAME.into());
+    }
+    *ctx.client.handle.name.lock() = (!name.is_empty()).then(|| name.to_vec());
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT SETINFO <LIB-NAME libname | LIB-VER libver>
+fn setinfo(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let (attr, value) = (args.arg(), args.arg());
+    let target = if is(attr, "lib-name") {
+        &ctx.client.handle.lib_name
+    } else if is(attr, "lib-ver") {
+        &ctx.client.handle.lib_ver
+    } else {
+        return Err(Error::from(format!(
+            "ERR Unrecognized option '{}'",
+            String::from_utf8_lossy(attr)
+        )));
+    };
+    if !valid_client_name(value) {
+        return Err(Error::from(format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            String::from_utf8_lossy(&attr.to_ascii_lowercase())
+        )));
+    }
+    *target.lock() = value.to_vec();
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT INFO
+fn info(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
+    let line = client_line(&ctx.client.handle);
+    ctx.out.verbatim(b"txt", line.as_bytes());
+    Ok(())
+}
+
+/// CLIENT LIST [TYPE NORMAL | MASTER | REPLICA | PUBSUB] [ID client-id [client-id ...]]
+fn list(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let rest: Vec<&[u8]> = args.rest().iter().collect();
+    let mut normal_only = None;
+    let mut ids: Option<Vec<u64>> = None;
+    match rest.as_slice() {
+        [] => {}
+        [t, name] if is(t, "type") => normal_only = Some(client_type(name)?),
+        [i, list @ ..] if is(i, "id") && !list.is_empty() => {
+            let parsed: Result<Vec<u64>, Error> = list
+                .iter()
+                .map(|a| {
+                    parse_int_in(a, 1, i64::MAX, Some("ERR Invalid client ID")).map(|v| v as u64)
+                })
+                .collect();
+            ids = Some(parsed?);
+        }
+        _ => return Err(errors::SYNTAX.into()),
+    }
+    let clients: Vec<_> = ctx.server.clients.lock().values().cloned().collect();
+    let mut text = String::new();
+    for h in clients {
+        if normal_only == Some(false) || ids.as_ref().is_some_and(|ids| !ids.contains(&h.id)) {
+            continue;
+        }
+        text.push_str(&client_line(&h));
+    }
+    ctx.out.verbatim(b"txt", text.as_bytes());
+    Ok(())
+}
+
+/// CLIENT KILL ip:port
+/// CLIENT KILL <ID client-id | TYPE <NORMAL | MASTER | SLAVE | REPLICA | PUBSUB> |
+///   USER username | ADDR ip:port | LADDR ip:port | SKIPME <YES | NO>> [...]
+fn kill(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let rest: Vec<&[u8]> = args.rest().iter().collect();
+    let old_form = rest.len() == 1;
+    let mut addr: Option<&[u8]> = None;
+    let mut laddr: Option<&[u8]> = None;
+    let mut id = None;
+    let mut normal_only = None;
+    let mut skipme = !old_form;
+    if old_form {
+        addr = Some(rest[0]);
+    } else {
+        let mut i = 0;
+        while i < rest.len() {
+            let Some(value) = rest.get(i + 1) else {
+                return Err(errors::SYNTAX.into());
+            };
+            let opt = rest[i];
+            if is(opt, "id") {
+                id = Some(parse_int_in(
+                    value,
+                    1,
+                    i64::MAX,
+                    Some("ERR client-id should be greater than 0"),
+                )? as u64);
+            } else if is(opt, "type") {
+                normal_only = Some(client_type(value)?);
+            } else if is(opt, "addr") {
+                addr = Some(value);
+            } else if is(opt, "laddr") {
+                laddr = Some(value);
+            } else if is(opt, "user") {
+                if *value != b"default" {
+                    return Err(Error::from(format!(
+                        "ERR No such user '{}'",
+                        String::from_utf8_lossy(value)
+                    )));
+                }
+            } else if is(opt, "skipme") {
+                skipme = if is(value, "yes") {
+                    true
+                } else if is(value, "no") {
+                    false
+                } else {
+                    return Err(errors::SYNTAX.into());
+                };
+            } else {
+                return Err(errors::SYNTAX.into());
+            }
+            i += 2;
+        }
+    }
+    let clients: Vec<_> = ctx.server.clients.lock().values().cloned().collect();
+    let mut killed = 0;
+    for h in clients {
+        let me = h.id == ctx.client.id;
+        let matches = addr.is_none_or(|a| a == h.addr.to_string().as_bytes())
+            && laddr.is_none_or(|a| a == h.laddr.to_string().as_bytes())
+            && normal_only != Some(false)
+            && id.is_none_or(|i| i == h.id)
+            && !(me && skipme);
+        if !matches {
+            continue;
+        }
+        if me {
+            ctx.client.close_after_reply = true;
+        } else {
+            h.kill();
+        }
+        killed += 1;
+    }
+    if old_form {
+        if killed == 0 {
+            return Err(errors::NO_SUCH_CLIENT.into());
+        }
+        ctx.out.ok();
+    } else {
+        ctx.out.int(killed);
+    }
+    Ok(())
+}
+
+/// CLIENT PAUSE timeout [WRITE | ALL]
+fn pause(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let typed = args.argv().get(1).unwrap_or_default();
+    let ms = resp::num::parse_i64(args.arg()).ok_or(Error::Static(
+        "ERR timeout is not an integer or out of range",
+    ))?;
+    if ms < 0 {
+        return Err("ERR timeout is negative".into());
+    }
+    let all = match (args.next_arg(), args.remaining()) {
+        (None, _) => true,
+        (Some(m), 0) if is(m, "all") => true,
+        (Some(m), 0) if is(m, "write") => false,
+        (Some(_), 0) => return Err("ERR CLIENT PAUSE mode must be WRITE or ALL".into()),
+        _ => return Err(errors::subcommand_syntax(typed, b"CLIENT")),
+    };
+    ctx.server
+        .pause(Instant::now() + Duration::from_millis(ms as u64), all);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT UNPAUSE
+fn unpause(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
+    ctx.server.unpause();
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT REPLY <ON | OFF | SKIP>
+fn reply(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let mode = args.arg();
+    if is(mode, "on") {
+        ctx.client.reply_mode = ReplyMode::On;
+        ctx.out.ok();
+    } else if is(mode, "off") {
+        ctx.client.reply_mode = ReplyMode::Off;
+    } else if is(mode, "skip") {
+        if ctx.client.reply_mode == ReplyMode::On {
+            ctx.client.reply_mode = ReplyMode::Skip;
+        }
+    } else {
+        return Err(errors::SYNTAX.into());
+    }
+    Ok(())
+}
+
+/// CLIENT NO-EVICT <ON | OFF>
+fn no_evict(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let v = args.arg();
+    let on = if is(v, "on") {
+        true
+    } else if is(v, "off") {
+        false
+    } else {
+        return Err(errors::SYNTAX.into());
+    };
+    ctx.client.handle.no_evict.store(on, Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
+const HELP: &[&str] = &[
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are:",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Kill connections by type.",
+    "    * USER <username>",
+    "      Kill connections authenticated by <username>.",
+    "    * SKIPME (YES|NO)",
+    "      Skip killing current connection (default: yes).",
+    "    * ID <client-id>",
+    "      Kill connections by client id.",
+    "LIST [options ...]",
+    "    Return information about client connections. Options:",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Return clients of specified type.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "SETINFO <option> <value>",
+    "    Set client meta attr. Options are:",
+    "    * LIB-NAME: the client lib name.",
+    "    * LIB-VER: the client lib version.",
+    "NO-EVICT (ON|OFF)",
+    "    Protect current client connection from eviction.",
+];
+
+/// CLIENT HELP
+fn help(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    reply_help(ctx.out, args.argv().get(0).unwrap_or_default(), HELP);
+    Ok(())
+}

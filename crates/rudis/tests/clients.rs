@@ -1,0 +1,186 @@
+//! CLIENT and the commands that act on connections. Expected replies are
+//! Redis 7.0.15's (CLIENT SETINFO and lib-name/lib-ver follow 7.2).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{eventually, rudis, rudis_bin, DEADLINE};
+
+fn text(reply: &[u8]) -> String {
+    String::from_utf8_lossy(reply).into_owned()
+}
+
+#[test]
+fn client_list_shows_every_field_with_real_values() {
+    let s = rudis(&[]);
+    let mut a = s.raw();
+    let mut b = s.raw();
+    assert_eq!(a.cmd(&[b"CLIENT", b"SETNAME", b"alpha"]), b"+OK\r\n");
+    assert_eq!(a.cmd(&[b"SELECT", b"3"]), b"+OK\r\n");
+    assert_eq!(
+        a.cmd(&[b"CLIENT", b"SETINFO", b"LIB-NAME", b"mylib"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(b.cmd(&[b"GET", b"x"]), b"$-1\r\n");
+    let id_a = text(&a.cmd(&[b"CLIENT", b"ID"]));
+    let id_a = id_a.trim_start_matches(':').trim().to_string();
+    let list = text(&b.cmd(&[b"CLIENT", b"LIST"]));
+    let line_a = list
+        .lines()
+        .find(|l| l.contains(&format!("id={id_a} ")))
+        .unwrap_or_else(|| panic!("{list}"));
+    for field in [
+        "addr=127.0.0.1:",
+        "laddr=127.0.0.1:",
+        "fd=",
+        "name=alpha",
+        "age=",
+        "idle=",
+        "flags=N",
+        "db=3",
+        "sub=0",
+        "psub=0",
+        "multi=-1",
+        "qbuf=",
+        "obl=",
+        "omem=",
+        "tot-mem=",
+        "cmd=client|id",
+        "user=default",
+        "resp=2",
+        "lib-name=mylib",
+        "lib-ver=",
+    ] {
+        assert!(line_a.contains(field), "{field} missing from {line_a}");
+    }
+    let info = text(&a.cmd(&[b"CLIENT", b"INFO"]));
+    assert!(
+        info.contains(&format!("id={id_a} ")) && info.contains("cmd=client|info"),
+        "{info}"
+    );
+    let only = text(&b.cmd(&[b"CLIENT", b"LIST", b"ID", id_a.as_bytes()]));
+    assert_eq!(only.matches("id=").count(), 1, "{only}");
+    assert_eq!(
+        b.cmd(&[b"CLIENT", b"LIST", b"TYPE", b"pubsub"]),
+        b"$0\r\n\r\n"
+    );
+}
+
+#[test]
+fn client_kill_closes_other_connections() {
+    let s = rudis(&[]);
+    let mut admin = s.raw();
+    let mut victim = s.raw();
+    let id = text(&victim.cmd(&[b"CLIENT", b"ID"]));
+    let id = id.trim_start_matches(':').trim().to_string();
+    assert_eq!(
+        admin.cmd(&[b"CLIENT", b"KILL", b"ID", id.as_bytes()]),
+        b":1\r\n"
+    );
+    assert!(victim.closed());
+    // By address, old form.
+    let mut victim2 = s.raw();
+    // Served once, so it is surely registered.
+    assert_eq!(victim2.cmd(&[b"PING"]), b"+PONG\r\n");
+    let addr = victim2.reader.get_ref().local_addr().unwrap().to_string();
+    assert_eq!(
+        admin.cmd(&[b"CLIENT", b"KILL", addr.as_bytes()]),
+        b"+OK\r\n"
+    );
+    assert!(victim2.closed());
+    assert_eq!(
+        admin.cmd(&[b"CLIENT", b"KILL", addr.as_bytes()]),
+        b"-ERR No such client\r\n"
+    );
+    // SKIPME no kills the caller too, after its reply.
+    let mut other = s.raw();
+    assert_eq!(other.cmd(&[b"PING"]), b"+PONG\r\n");
+    let reply = admin.cmd(&[b"CLIENT", b"KILL", b"TYPE", b"normal", b"SKIPME", b"no"]);
+    assert!(reply.starts_with(b":"), "{}", text(&reply));
+    assert!(admin.closed());
+}
+
+#[test]
+fn client_reply_off_skip_on() {
+    let s = rudis(&[]);
+    let mut c = s.raw();
+    // Redis 7.0.15's bytes for this exchange: OFF and SKIP reply nothing,
+    // SKIP swallows one reply, ON replies +OK.
+    c.send(b"CLIENT REPLY OFF\r\nSET a 1\r\nGET a\r\nCLIENT REPLY ON\r\nGET a\r\nCLIENT REPLY SKIP\r\nGET a\r\nGET a\r\n");
+    c.expect(b"+OK\r\n$1\r\n1\r\n$1\r\n1\r\n");
+}
+
+#[test]
+fn client_pause_holds_writes_until_it_ends() {
+    let s = rudis(&[]);
+    let mut admin = s.raw();
+    let mut writer = s.raw();
+    assert_eq!(
+        admin.cmd(&[b"CLIENT", b"PAUSE", b"100000", b"WRITE"]),
+        b"+OK\r\n"
+    );
+    // Reads pass during a WRITE pause.
+    assert_eq!(writer.cmd(&[b"GET", b"k"]), b"$-1\r\n");
+    writer.send(b"SET k v\r\n");
+    writer
+        .reader
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut buf = [0u8; 5];
+    assert!(
+        std::io::Read::read(&mut writer.reader, &mut buf).is_err(),
+        "write ran during pause"
+    );
+    writer
+        .reader
+        .get_ref()
+        .set_read_timeout(Some(DEADLINE))
+        .unwrap();
+    assert_eq!(admin.cmd(&[b"CLIENT", b"UNPAUSE"]), b"+OK\r\n");
+    writer.expect(b"+OK\r\n");
+    // A pause ends by itself at its deadline.
+    let start = Instant::now();
+    assert_eq!(admin.cmd(&[b"CLIENT", b"PAUSE", b"300"]), b"+OK\r\n");
+    assert_eq!(writer.cmd(&[b"GET", b"k"]), b"$1\r\nv\r\n");
+    assert!(start.elapsed() >= Duration::from_millis(250));
+}
+
+#[test]
+fn reset_restores_the_connection_defaults() {
+    let s = rudis(&["--requirepass", "pw"]);
+    let mut c = s.raw();
+    assert_eq!(c.cmd(&[b"AUTH", b"pw"]), b"+OK\r\n");
+    c.cmd(&[b"SELECT", b"2"]);
+    c.cmd(&[b"CLIENT", b"SETNAME", b"x"]);
+    c.cmd(&[b"HELLO", b"3"]);
+    assert_eq!(c.cmd(&[b"RESET"]), b"+RESET\r\n");
+    assert_eq!(
+        c.cmd(&[b"GET", b"a"]),
+        b"-NOAUTH Authentication required.\r\n"
+    );
+    assert_eq!(c.cmd(&[b"AUTH", b"pw"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&[b"CLIENT", b"GETNAME"]), b"$-1\r\n");
+    let info = text(&c.cmd(&[b"CLIENT", b"INFO"]));
+    assert!(
+        info.contains(" db=0 ") && info.contains(" resp=2"),
+        "{info}"
+    );
+}
+
+#[test]
+fn shutdown_stops_the_server_cleanly() {
+    let mut s = common::Proc::spawn(rudis_bin(), &["--bind", "127.0.0.1"]);
+    let mut c = s.raw();
+    assert_eq!(
+        c.cmd(&[b"SHUTDOWN", b"SAVE"]),
+        b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n"
+    );
+    c.send(b"SHUTDOWN NOSAVE\r\n");
+    assert!(c.closed(), "no reply, the connection just ends");
+    eventually("the process exits", || {
+        s.child.try_wait().unwrap().is_some()
+    });
+    assert!(s.child.try_wait().unwrap().unwrap().success());
+}
