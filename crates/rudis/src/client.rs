@@ -97,6 +97,8 @@ pub struct Client {
     /// The counters of the worker thread this client lives on.
     pub stats: Arc<WorkerStats>,
     pub handle: Arc<ClientHandle>,
+    /// Set by MONITOR: the lines to stream to this client.
+    pub monitor: Option<tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>>,
 }
 
 impl Client {
@@ -112,6 +114,7 @@ impl Client {
             created: Instant::now(),
             stats,
             handle,
+            monitor: None,
         }
     }
 

@@ -48,6 +48,10 @@ pub struct Config {
     /// The default user's password ("": none, every client is
     /// authenticated on connect).
     pub requirepass: String,
+    /// Commands at least this slow (µs) enter the slow log (negative:
+    /// none; 0: all).
+    pub slowlog_log_slower_than: i64,
+    pub slowlog_max_len: usize,
     pub config_file: Option<PathBuf>,
 }
 
@@ -68,6 +72,8 @@ impl Default for Config {
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             requirepass: String::new(),
+            slowlog_log_slower_than: 10000,
+            slowlog_max_len: 128,
             config_file: None,
         }
     }
@@ -299,6 +305,24 @@ pub static DIRECTIVES: &[Directive] = &[
         change: Change::Live,
     },
     Directive {
+        name: "slowlog-log-slower-than",
+        set: |c, a| {
+            c.slowlog_log_slower_than = int(a, -1, i64::MAX)?;
+            Ok(())
+        },
+        get: |c| c.slowlog_log_slower_than.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "slowlog-max-len",
+        set: |c, a| {
+            c.slowlog_max_len = int(a, 0, i64::MAX)? as usize;
+            Ok(())
+        },
+        get: |c| c.slowlog_max_len.to_string(),
+        change: Change::Live,
+    },
+    Directive {
         // rudis has no persistence yet: "" (no snapshots) is the truth,
         // and the only value accepted.
         name: "save",
@@ -443,7 +467,8 @@ redis-server; they override the file:
 
 Directives: port, bind, protected-mode, databases, threads, hz, maxclients,
 timeout, tcp-keepalive, loglevel, logfile, proto-max-bulk-len,
-client-query-buffer-limit, requirepass; save \"\" and appendonly no (rudis
+client-query-buffer-limit, requirepass, slowlog-log-slower-than,
+slowlog-max-len; save \"\" and appendonly no (rudis
 has no persistence yet, and says so for any other value).";
 
 #[cfg(test)]

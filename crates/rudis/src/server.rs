@@ -29,6 +29,8 @@ pub struct Hot {
     tcp_keepalive: AtomicU64,
     /// The default user has a password: new clients must authenticate.
     auth_required: AtomicBool,
+    slowlog_slower_than: AtomicI64,
+    slowlog_max_len: AtomicUsize,
 }
 
 impl Hot {
@@ -42,6 +44,8 @@ impl Hot {
             protected_mode: AtomicBool::new(c.protected_mode),
             tcp_keepalive: AtomicU64::new(c.tcp_keepalive),
             auth_required: AtomicBool::new(!c.requirepass.is_empty()),
+            slowlog_slower_than: AtomicI64::new(c.slowlog_log_slower_than),
+            slowlog_max_len: AtomicUsize::new(c.slowlog_max_len),
         }
     }
 
@@ -55,6 +59,9 @@ impl Hot {
         self.protected_mode.store(c.protected_mode, Relaxed);
         self.tcp_keepalive.store(c.tcp_keepalive, Relaxed);
         self.auth_required.store(!c.requirepass.is_empty(), Relaxed);
+        self.slowlog_slower_than
+            .store(c.slowlog_log_slower_than, Relaxed);
+        self.slowlog_max_len.store(c.slowlog_max_len, Relaxed);
     }
 
     pub fn proto_max_bulk_len(&self) -> i64 {
@@ -71,6 +78,12 @@ impl Hot {
     }
     pub fn hz(&self) -> u32 {
         self.hz.load(Relaxed)
+    }
+    pub fn slowlog_slower_than(&self) -> i64 {
+        self.slowlog_slower_than.load(Relaxed)
+    }
+    pub fn slowlog_max_len(&self) -> usize {
+        self.slowlog_max_len.load(Relaxed)
     }
     pub fn auth_required(&self) -> bool {
         self.auth_required.load(Relaxed)
@@ -99,6 +112,8 @@ pub struct Pause {
 }
 
 pub struct Server {
+    /// MONITOR clients and the slow log.
+    pub observers: crate::cmd::server::monitor::Observers,
     /// Every connected client, by id (CLIENT LIST, KILL).
     pub clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
     /// CLIENT PAUSE: the pause, a fast flag, and a wake-up for its end.
@@ -129,6 +144,7 @@ pub struct Server {
 impl Server {
     pub fn new(config: Config) -> Server {
         Server {
+            observers: Default::default(),
             clients: Mutex::new(BTreeMap::new()),
             pause: Mutex::new(None),
             paused: AtomicBool::new(false),

@@ -184,3 +184,72 @@ fn shutdown_stops_the_server_cleanly() {
     });
     assert!(s.child.try_wait().unwrap().unwrap().success());
 }
+
+#[test]
+fn monitor_streams_commands_as_redis_formats_them() {
+    let s = rudis(&[]);
+    let mut m = s.raw();
+    assert_eq!(m.cmd(&[b"MONITOR"]), b"+OK\r\n");
+    let mut c = s.raw();
+    c.cmd(&[b"SET", b"a b", b"x\"y\n\x01"]);
+    c.cmd(&[b"SELECT", b"3"]);
+    c.cmd(&[b"CONFIG", b"GET", b"hz"]); // admin: not shown
+    c.cmd(&[b"GET"]); // rejected: not shown
+    c.cmd(&[b"AUTH", b"secret"]);
+    let addr = c.reader.get_ref().local_addr().unwrap();
+    let mut lines = Vec::new();
+    for _ in 0..3 {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut m.reader, &mut line).unwrap();
+        lines.push(line);
+    }
+    let tail: Vec<&str> = lines.iter().map(|l| l.split_once(' ').unwrap().1).collect();
+    assert_eq!(
+        tail[0],
+        format!("[0 {addr}] \"SET\" \"a b\" \"x\\\"y\\n\\x01\"\r\n")
+    );
+    assert_eq!(tail[1], format!("[3 {addr}] \"SELECT\" \"3\"\r\n"));
+    assert_eq!(tail[2], format!("[3 {addr}] \"AUTH\" \"(redacted)\"\r\n"));
+    assert!(lines[0].starts_with('+') && lines[0].split(' ').next().unwrap().contains('.'));
+}
+
+#[test]
+fn slowlog_records_slow_commands() {
+    let s = rudis(&[]);
+    let mut c = s.raw();
+    assert_eq!(
+        c.cmd(&[b"CONFIG", b"SET", b"slowlog-log-slower-than", b"0"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(c.cmd(&[b"SLOWLOG", b"RESET"]), b"+OK\r\n");
+    let long = vec![b'x'; 200];
+    c.cmd(&[b"SET", b"k", &long]);
+    let reply = text(&c.cmd(&[b"SLOWLOG", b"GET", b"1"]));
+    // Ids keep counting across RESET, as in Redis: CONFIG SET was 0, RESET 1.
+    assert!(reply.starts_with("*1\r\n*6\r\n:2\r\n:"), "{reply}");
+    assert!(
+        reply.contains(&format!(
+            "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$147\r\n{}... (72 more bytes)\r\n",
+            "x".repeat(128)
+        )),
+        "{reply}"
+    );
+    assert_eq!(c.cmd(&[b"SLOWLOG", b"LEN"]), b":3\r\n");
+    assert_eq!(
+        c.cmd(&[b"CONFIG", b"SET", b"slowlog-max-len", b"1"]),
+        b"+OK\r\n"
+    );
+    c.cmd(&[b"PING"]);
+    assert_eq!(c.cmd(&[b"SLOWLOG", b"LEN"]), b":1\r\n");
+    assert_eq!(
+        c.cmd(&[b"CONFIG", b"SET", b"slowlog-log-slower-than", b"-1"]),
+        b"+OK\r\n"
+    );
+    c.cmd(&[b"SLOWLOG", b"RESET"]);
+    c.cmd(&[b"PING"]);
+    assert_eq!(c.cmd(&[b"SLOWLOG", b"LEN"]), b":0\r\n");
+    assert_eq!(
+        c.cmd(&[b"SLOWLOG", b"GET", b"-2"]),
+        b"-ERR count should be greater than or equal to -1\r\n"
+    );
+}

@@ -41,6 +41,7 @@ pub(crate) static GROUPS: &[&[Command]] = &[
     server::command::COMMANDS,
     server::config::COMMANDS,
     server::info::COMMANDS,
+    server::monitor::COMMANDS,
     string::COMMANDS,
 ];
 
@@ -319,6 +320,14 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, argv: Argv
     s.usec.fetch_add(nanos / 1000, Relaxed);
     stats.commands.fetch_add(1, Relaxed);
     stats.record_latency(index, nanos);
+    server.observers.after(
+        cmd,
+        argv,
+        client,
+        nanos / 1000,
+        server.hot.slowlog_slower_than(),
+        server.hot.slowlog_max_len(),
+    );
     if let Err(e) = result {
         s.failed.fetch_add(1, Relaxed);
         stats.count_error(e.as_bytes());

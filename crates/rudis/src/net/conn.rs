@@ -83,10 +83,29 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream) {
         }
         let idle = server.hot.timeout();
         let read = stream.read_buf(&mut conn.rbuf);
+        let monitored = async {
+            match client.monitor.as_mut() {
+                Some(rx) => rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         let n = tokio::select! {
             biased;
             _ = &mut stop => break,
             _ = &mut killed => break,
+            line = monitored => {
+                // MONITOR output: write it and every line already queued.
+                let Some(mut line) = line else { break };
+                if let Some(rx) = client.monitor.as_mut() {
+                    while let Ok(more) = rx.try_recv() {
+                        line.extend_from_slice(&more);
+                    }
+                }
+                if stream.write_all(&line).await.is_err() {
+                    break;
+                }
+                continue;
+            }
             r = async {
                 if idle == 0 {
                     read.await
@@ -134,6 +153,9 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream) {
         }
     }
     server.clients.lock().remove(&handle.id);
+    if client.monitor.is_some() {
+        server.observers.remove_monitor(client.id);
+    }
 }
 
 /// Executes every complete request in the read buffer.
