@@ -9,6 +9,8 @@
 //!   (RESP type, and length for aggregates) is compared;
 //! - `t ` a time left (TTL and friends): negative answers must agree,
 //!   positive ones depend on when each server ran the line;
+//! - `! ` a difference listed in `differential/ACCEPTED.md`: the command
+//!   runs on both, and nothing about the replies is asserted;
 //! - `@sleep N` sleeps N milliseconds (for expiry);
 //! - `@resp2` / `@resp3` the rest of the file runs in one protocol only.
 //!
@@ -57,6 +59,10 @@ pub enum Compare {
     Exact,
     Unordered,
     Shape,
+    /// A difference listed in tests/differential/ACCEPTED.md: the command
+    /// runs on both servers (so it is exercised), its replies are not
+    /// compared.
+    Accepted,
     /// Integers that must agree when negative (-1: no expiry, -2: no key)
     /// and may differ when they measure time.
     Ttl,
@@ -99,6 +105,7 @@ fn same(a: &[u8], b: &[u8], how: Compare) -> bool {
             let (kb, eb) = elements(b);
             ka == kb && ea.len() == eb.len()
         }
+        Compare::Accepted => true,
         Compare::Ttl => {
             let int = |r: &[u8]| -> Option<i64> {
                 std::str::from_utf8(r.strip_prefix(b":")?.strip_suffix(b"\r\n")?)
@@ -172,6 +179,8 @@ fn parse_line(line: &str) -> Option<(Compare, Vec<Vec<u8>>)> {
         (Compare::Shape, r)
     } else if let Some(r) = line.strip_prefix("t ") {
         (Compare::Ttl, r)
+    } else if let Some(r) = line.strip_prefix("! ") {
+        (Compare::Accepted, r)
     } else {
         (Compare::Exact, line)
     };
@@ -274,4 +283,49 @@ fn randomized_commands_match_redis() {
         "replay with RUDIS_DIFF_SEED={seed}:\n{failures}"
     );
     let _ = rng.gen::<u8>();
+}
+
+/// Every command and subcommand rudis has appears in the corpus at least
+/// once, so no command escapes the comparison with Redis.
+#[test]
+fn corpus_covers_every_command() {
+    let server = common::rudis(&[]);
+    let mut c = server.raw();
+    let reply = c.cmd(&[b"COMMAND", b"LIST"]);
+    let names: Vec<String> = String::from_utf8_lossy(&reply)
+        .split("\r\n")
+        .skip(2)
+        .step_by(2)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    let mut corpus = String::new();
+    for path in corpus_files() {
+        for line in std::fs::read_to_string(path).unwrap().lines() {
+            let line = ["~ ", "? ", "t ", "! "]
+                .iter()
+                .find_map(|m| line.strip_prefix(m))
+                .unwrap_or(line);
+            let words: Vec<String> = line
+                .split_whitespace()
+                .take(2)
+                .map(|w| w.to_ascii_lowercase())
+                .collect();
+            corpus.push_str(&words.join("|"));
+            corpus.push('\n');
+            if let Some(first) = words.first() {
+                corpus.push_str(first);
+                corpus.push('\n');
+            }
+        }
+    }
+    let known: std::collections::HashSet<&str> = corpus.lines().collect();
+    let missing: Vec<&String> = names
+        .iter()
+        .filter(|n| !known.contains(n.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "commands with no line in tests/differential/*.txt: {missing:?}"
+    );
 }
