@@ -28,6 +28,19 @@ if command -v tmux >/dev/null; then
   session=rudis-smoke-$$
   tmux new-session -d -s "$session" -x 120 -y 10 "redis-cli -p $port"
   sleep 1
+  # "help set" shows the summary from the server's COMMAND DOCS: rudis's own
+  # wording proves redis-cli built its help from rudis.
+  tmux send-keys -t "$session" "help set" Enter
+  summary=""
+  for _ in $(seq 50); do
+    summary=$(tmux capture-pane -p -t "$session" | grep -F "summary:" || true)
+    [ -n "$summary" ] && break
+    sleep 0.1
+  done
+  case "$summary" in
+    *"Stores a string at a key, with conditions and expiry options."*) echo "help from COMMAND DOCS: $summary" ;;
+    *) echo "FAIL: 'help set' did not use COMMAND DOCS: '$summary'"; tmux kill-session -t "$session"; exit 1 ;;
+  esac
   tmux send-keys -t "$session" "SET "
   hint=""
   for _ in $(seq 50); do

@@ -52,6 +52,8 @@ pub struct Config {
     /// none; 0: all).
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: usize,
+    /// Who may run DEBUG: "no", "yes" or "local" (loopback clients).
+    pub enable_debug_command: String,
     pub config_file: Option<PathBuf>,
 }
 
@@ -74,6 +76,7 @@ impl Default for Config {
             requirepass: String::new(),
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
+            enable_debug_command: "no".into(),
             config_file: None,
         }
     }
@@ -323,6 +326,19 @@ pub static DIRECTIVES: &[Directive] = &[
         change: Change::Live,
     },
     Directive {
+        name: "enable-debug-command",
+        set: |c, a| {
+            let v = one(a)?.to_ascii_lowercase();
+            if !matches!(v.as_str(), "no" | "yes" | "local") {
+                return Err("argument must be one of the following: no, yes, local".into());
+            }
+            c.enable_debug_command = v;
+            Ok(())
+        },
+        get: |c| c.enable_debug_command.clone(),
+        change: Change::Immutable,
+    },
+    Directive {
         // rudis has no persistence yet: "" (no snapshots) is the truth,
         // and the only value accepted.
         name: "save",
@@ -468,7 +484,7 @@ redis-server; they override the file:
 Directives: port, bind, protected-mode, databases, threads, hz, maxclients,
 timeout, tcp-keepalive, loglevel, logfile, proto-max-bulk-len,
 client-query-buffer-limit, requirepass, slowlog-log-slower-than,
-slowlog-max-len; save \"\" and appendonly no (rudis
+slowlog-max-len, enable-debug-command; save \"\" and appendonly no (rudis
 has no persistence yet, and says so for any other value).";
 
 #[cfg(test)]

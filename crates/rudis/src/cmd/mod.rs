@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod connection;
+mod docs;
 pub mod keys;
 pub mod server;
 pub mod string;

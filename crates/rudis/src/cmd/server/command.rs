@@ -33,7 +33,84 @@ static SUBS: &[Command] = &[
         .tips(&["nondeterministic_output_order"]),
     row("command|help", 2, LOADING | STALE, help).acl(acl::CONNECTION),
     row("command|getkeys", -4, LOADING | STALE, getkeys).acl(acl::CONNECTION),
+    row("command|docs", -2, LOADING | STALE, docs)
+        .acl(acl::CONNECTION)
+        .tips(&["nondeterministic_output_order"]),
 ];
+
+/// One field of a COMMAND DOCS map, in the order Redis prints them.
+pub enum DocField {
+    Str(&'static str, &'static str),
+    Int(&'static str, i64),
+    /// A set of flags (`flags`, `doc_flags`).
+    Flags(&'static str, &'static [&'static str]),
+    /// `arguments`: each argument is its own list of fields.
+    Args(&'static [&'static [DocField]]),
+}
+
+fn doc_fields(out: &mut Reply, fields: &[DocField], extra: usize) {
+    out.map(fields.len() + extra);
+    for f in fields {
+        match f {
+            DocField::Str(k, v) => {
+                out.bulk(k.as_bytes());
+                out.bulk(v.as_bytes());
+            }
+            DocField::Int(k, v) => {
+                out.bulk(k.as_bytes());
+                out.int(*v);
+            }
+            DocField::Flags(k, flags) => {
+                out.bulk(k.as_bytes());
+                out.set(flags.len());
+                for f in *flags {
+                    out.simple(f.as_bytes());
+                }
+            }
+            DocField::Args(args) => {
+                out.bulk(b"arguments");
+                out.array(args.len());
+                for a in *args {
+                    doc_fields(out, a, 0);
+                }
+            }
+        }
+    }
+}
+
+/// One command's documentation (Redis's `addReplyCommandDocs`).
+fn command_docs(out: &mut Reply, c: &Command) {
+    let fields = super::super::docs::DOCS
+        .iter()
+        .find(|(name, _)| *name == c.name)
+        .map_or(&[][..], |(_, f)| *f);
+    let subs = !c.subcommands.is_empty();
+    doc_fields(out, fields, subs as usize);
+    if subs {
+        out.bulk(b"subcommands");
+        out.map(c.subcommands.len());
+        for sub in c.subcommands {
+            out.bulk(sub.name.as_bytes());
+            command_docs(out, sub);
+        }
+    }
+}
+
+/// COMMAND DOCS [command-name ...]
+fn docs(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let names = args.rest();
+    let found: Vec<&Command> = if names.is_empty() {
+        all_commands().collect()
+    } else {
+        names.iter().filter_map(lookup_full).collect()
+    };
+    ctx.out.map(found.len());
+    for c in found {
+        ctx.out.bulk(c.name.as_bytes());
+        command_docs(ctx.out, c);
+    }
+    Ok(())
+}
 
 fn names(out: &mut Reply, bits: u32, table: &[&str], prefix: &str) {
     let n = (0..table.len()).filter(|i| bits & (1 << i) != 0).count();
@@ -277,6 +354,10 @@ const HELP: &[&str] = &[
     "    Return a list of all commands in this Redis server.",
     "INFO [<command-name> ...]",
     "    Return details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "DOCS [<command-name> ...]",
+    "    Return documentation details about multiple Redis commands.",
     "    If no command names are given, documentation details for all",
     "    commands are returned.",
     "GETKEYS <full-command>",
