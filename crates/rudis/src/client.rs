@@ -38,6 +38,7 @@ pub struct ClientHandle {
     pub query_capacity: AtomicUsize,
     pub output_buffer: AtomicUsize,
     pub no_evict: AtomicBool,
+    pub no_touch: AtomicBool,
     pub name: Mutex<Option<Vec<u8>>>,
     pub lib_name: Mutex<Vec<u8>>,
     pub lib_ver: Mutex<Vec<u8>>,
@@ -62,6 +63,7 @@ impl ClientHandle {
             query_capacity: AtomicUsize::new(0),
             output_buffer: AtomicUsize::new(0),
             no_evict: AtomicBool::new(false),
+            no_touch: AtomicBool::new(false),
             name: Mutex::new(None),
             lib_name: Mutex::new(Vec::new()),
             lib_ver: Mutex::new(Vec::new()),
@@ -93,6 +95,8 @@ pub struct Client {
     /// Has passed AUTH (or needed none when it connected).
     pub authenticated: bool,
     pub reply_mode: ReplyMode,
+    /// CLIENT NO-TOUCH: this client's reads do not update access times.
+    pub no_touch: bool,
     pub created: Instant,
     /// The counters of the worker thread this client lives on.
     pub stats: Arc<WorkerStats>,
@@ -111,6 +115,7 @@ impl Client {
             close_after_reply: false,
             authenticated,
             reply_mode: ReplyMode::On,
+            no_touch: false,
             created: Instant::now(),
             stats,
             handle,

@@ -253,3 +253,40 @@ fn slowlog_records_slow_commands() {
         b"-ERR count should be greater than or equal to -1\r\n"
     );
 }
+
+fn idle(c: &mut common::Raw, key: &[u8]) -> i64 {
+    let r = text(&c.cmd(&[b"OBJECT", b"IDLETIME", key]));
+    r.trim_start_matches(':')
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{r}"))
+}
+
+#[test]
+fn idletime_follows_accesses_and_no_touch() {
+    let s = rudis(&[]);
+    let mut c = s.raw();
+    c.cmd(&[b"SET", b"k", b"v"]);
+    eventually("k idles", || idle(&mut c, b"k") >= 1);
+    // TYPE, EXISTS, TTL and OBJECT look without touching, as in Redis.
+    c.cmd(&[b"TYPE", b"k"]);
+    c.cmd(&[b"EXISTS", b"k"]);
+    c.cmd(&[b"TTL", b"k"]);
+    assert!(idle(&mut c, b"k") >= 1);
+    // With NO-TOUCH, reads leave the access time alone; TOUCH still sets it.
+    assert_eq!(c.cmd(&[b"CLIENT", b"NO-TOUCH", b"on"]), b"+OK\r\n");
+    c.cmd(&[b"GET", b"k"]);
+    assert!(idle(&mut c, b"k") >= 1);
+    assert!(text(&c.cmd(&[b"CLIENT", b"INFO"])).contains("flags=T"));
+    assert_eq!(c.cmd(&[b"TOUCH", b"k"]), b":1\r\n");
+    assert_eq!(idle(&mut c, b"k"), 0);
+    assert_eq!(c.cmd(&[b"CLIENT", b"NO-TOUCH", b"off"]), b"+OK\r\n");
+    eventually("k idles again", || idle(&mut c, b"k") >= 1);
+    c.cmd(&[b"GET", b"k"]);
+    assert_eq!(idle(&mut c, b"k"), 0);
+    assert_eq!(c.cmd(&[b"OBJECT", b"IDLETIME", b"nokey"]), b"$-1\r\n");
+    assert_eq!(
+        c.cmd(&[b"CLIENT", b"NO-TOUCH", b"maybe"]),
+        b"-ERR syntax error\r\n"
+    );
+}

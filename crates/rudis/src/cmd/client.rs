@@ -32,6 +32,7 @@ static SUBS: &[Command] = &[
     row("client|unpause", 2, ADMIN_CONN, unpause).acl(acl::CONNECTION),
     row("client|reply", 3, CONN, reply).acl(acl::CONNECTION),
     row("client|no-evict", 3, ADMIN_CONN, no_evict).acl(acl::CONNECTION),
+    row("client|no-touch", 3, CONN, no_touch).acl(acl::CONNECTION),
 ];
 
 /// The name of a command statistics index (CLIENT LIST's `cmd=`).
@@ -48,7 +49,16 @@ pub fn client_line(h: &ClientHandle) -> String {
     let age = h.created.elapsed().as_secs();
     let idle_ms =
         (h.created.elapsed().as_millis() as u64).saturating_sub(h.last_active.load(Relaxed));
-    let flags = if h.no_evict.load(Relaxed) { "e" } else { "N" };
+    let mut flags = String::new();
+    if h.no_evict.load(Relaxed) {
+        flags.push('e');
+    }
+    if h.no_touch.load(Relaxed) {
+        flags.push('T');
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
     let name = h.name.lock().clone().unwrap_or_default();
     let qbuf = h.query_buffer.load(Relaxed);
     let qcap = h.query_capacity.load(Relaxed);
@@ -321,6 +331,22 @@ fn no_evict(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     Ok(())
 }
 
+/// CLIENT NO-TOUCH <ON | OFF>
+fn no_touch(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let v = args.arg();
+    let on = if is(v, "on") {
+        true
+    } else if is(v, "off") {
+        false
+    } else {
+        return Err(errors::SYNTAX.into());
+    };
+    ctx.client.no_touch = on;
+    ctx.client.handle.no_touch.store(on, Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
 const HELP: &[&str] = &[
     "GETNAME",
     "    Return the name of the current connection.",
@@ -362,6 +388,8 @@ const HELP: &[&str] = &[
     "    * LIB-VER: the client lib version.",
     "NO-EVICT (ON|OFF)",
     "    Protect current client connection from eviction.",
+    "NO-TOUCH (ON|OFF)",
+    "    Will not touch LRU/LFU stats when this mode is on.",
 ];
 
 /// CLIENT HELP

@@ -187,6 +187,8 @@ fn reset(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
     c.authenticated = !ctx.server.hot.auth_required();
     *c.handle.name.lock() = None;
     c.handle.no_evict.store(false, Relaxed);
+    c.no_touch = false;
+    c.handle.no_touch.store(false, Relaxed);
     if c.monitor.take().is_some() {
         ctx.server.observers.remove_monitor(c.id);
     }

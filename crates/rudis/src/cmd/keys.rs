@@ -6,7 +6,7 @@ use resp::write::Aggregate;
 use super::flags::*;
 use super::{acl, Begin, Find, KeySpec};
 use super::{is, parse_db_index, parse_int, row, Args, Command, Ctx};
-use crate::db::{lazyfree, Entry, Table, SHARDS};
+use crate::db::{lazyfree, Clock, Entry, Table, SHARDS};
 use crate::errors::{self, CmdResult, Error};
 use crate::glob::Pattern;
 
@@ -154,7 +154,7 @@ pub static COMMANDS: &[Command] = &[
         )]),
 ];
 
-fn count_keys(ctx: &mut Ctx, args: &mut Args, mut f: impl FnMut(&mut Table, &[u8], u64) -> bool) {
+fn count_keys(ctx: &mut Ctx, args: &mut Args, mut f: impl FnMut(&mut Table, &[u8], Clock) -> bool) {
     let now = ctx.now;
     let n = args
         .rest()
@@ -186,13 +186,15 @@ fn unlink(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 
 /// EXISTS key [key ...]
 fn exists(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    count_keys(ctx, args, |t, k, now| t.find(k, now).is_some());
+    // Redis checks existence without touching (LOOKUP_NOTOUCH).
+    count_keys(ctx, args, |t, k, now| t.get(k, now.quiet()).is_some());
     Ok(())
 }
 
 /// TOUCH key [key ...]
 fn touch(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    exists(ctx, args)
+    count_keys(ctx, args, |t, k, now| t.get(k, now).is_some());
+    Ok(())
 }
 
 /// TYPE key
@@ -201,7 +203,7 @@ fn type_(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let now = ctx.now;
     let name = ctx
         .table(key)
-        .get(key, now)
+        .get(key, now.quiet())
         .map_or("none", |e| e.value.type_name());
     ctx.out.simple(name.as_bytes());
     Ok(())
@@ -218,7 +220,7 @@ fn keys(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     for s in 0..SHARDS {
         let shard = ctx.server.store.lock(s);
         for (k, e) in shard.dbs[ctx.db].iter() {
-            if !e.is_expired(ctx.now) && (all || pat.matches(k.as_slice())) {
+            if !e.is_expired(ctx.now.ms) && (all || pat.matches(k.as_slice())) {
                 ctx.out.bulk(k.as_slice());
                 n += 1;
             }
@@ -289,7 +291,7 @@ fn scan(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let mut visited = 0;
     while shard < SHARDS && visited < count {
         let guard = ctx.server.store.lock(shard);
-        let (left, v) = guard.dbs[ctx.db].scan(pos, count - visited, ctx.now, |k, e| {
+        let (left, v) = guard.dbs[ctx.db].scan(pos, count - visited, ctx.now.ms, |k, e| {
             let keep = pattern.as_ref().is_none_or(|p| p.matches(k.as_slice()))
                 && type_name.is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()));
             if keep {
@@ -334,7 +336,7 @@ fn randomkey(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
         let t = &mut shard.dbs[ctx.db];
         while let Some(i) = t.random(&mut rng) {
             let (k, e) = t.at(i);
-            if e.is_expired(ctx.now) {
+            if e.is_expired(ctx.now.ms) {
                 t.remove_at(i);
                 continue;
             }
@@ -365,7 +367,8 @@ fn rename_generic(ctx: &mut Ctx, args: &mut Args, nx: bool) -> CmdResult {
         return Ok(());
     }
     let (_, e) = ctx.table(src).remove_at(i);
-    ctx.table(dst).set(dst, e.value, e.expire_at);
+    let at = e.expire_at();
+    ctx.table(dst).set(dst, e.value, at, now);
     if nx {
         ctx.out.int(1);
     } else {
@@ -442,7 +445,8 @@ fn copy(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    target.set(dst, e.value, e.expire_at);
+    let at = e.expire_at();
+    target.set(dst, e.value, at, now);
     ctx.out.int(1);
     Ok(())
 }
@@ -496,7 +500,7 @@ fn expire_generic(ctx: &mut Ctx, args: &mut Args, base: u64, seconds: bool) -> C
     };
     // Redis compares with -1 for "no expiry": a persistent key counts as
     // an infinite TTL for GT and LT.
-    let current = t.at(i).1.expire_at;
+    let current = t.at(i).1.expire_at();
     let refused = (f.nx && current != 0)
         || (f.xx && current == 0)
         || (f.gt && (current == 0 || when <= current as i64))
@@ -505,7 +509,7 @@ fn expire_generic(ctx: &mut Ctx, args: &mut Args, base: u64, seconds: bool) -> C
         ctx.out.int(0);
         return Ok(());
     }
-    if when <= now as i64 {
+    if when <= now.ms as i64 {
         t.remove_at(i);
     } else {
         t.set_expire_at(i, when as u64);
@@ -516,13 +520,13 @@ fn expire_generic(ctx: &mut Ctx, args: &mut Args, base: u64, seconds: bool) -> C
 
 /// EXPIRE key seconds [NX | XX | GT | LT]
 fn expire(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    let now = ctx.now;
+    let now = ctx.now.ms;
     expire_generic(ctx, args, now, true)
 }
 
 /// PEXPIRE key milliseconds [NX | XX | GT | LT]
 fn pexpire(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    let now = ctx.now;
+    let now = ctx.now.ms;
     expire_generic(ctx, args, now, false)
 }
 
@@ -539,11 +543,16 @@ fn pexpireat(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 fn ttl_generic(ctx: &mut Ctx, args: &mut Args, ms: bool, absolute: bool) -> CmdResult {
     let key = args.arg();
     let now = ctx.now;
-    let reply = match ctx.table(key).get(key, now).map(|e: &Entry| e.expire_at) {
+    // Redis looks these keys up without touching them (LOOKUP_NOTOUCH).
+    let reply = match ctx.table(key).get(key, now.quiet()).map(Entry::expire_at) {
         None => -2,
         Some(0) => -1,
         Some(at) => {
-            let v = if absolute { at } else { at.saturating_sub(now) } as i64;
+            let v = if absolute {
+                at
+            } else {
+                at.saturating_sub(now.ms)
+            } as i64;
             if ms {
                 v
             } else {
@@ -581,7 +590,7 @@ fn persist(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let now = ctx.now;
     let t = ctx.table(key);
     let done = match t.find(key, now) {
-        Some(i) if t.at(i).1.expire_at != 0 => {
+        Some(i) if t.at(i).1.expire_at() != 0 => {
             t.set_expire_at(i, 0);
             true
         }
@@ -596,22 +605,32 @@ static OBJECT: &[Command] = &[
         .acl(acl::KEYSPACE)
         .tips(&["nondeterministic_output"])
         .keys(&[KeySpec::new(&["RO"], Begin::Index(2), Find::Range(0, 1, 0))]),
+    row("object|freq", 3, READONLY, object_freq)
+        .acl(acl::KEYSPACE)
+        .tips(&["nondeterministic_output"])
+        .keys(&[KeySpec::new(&["RO"], Begin::Index(2), Find::Range(0, 1, 0))]),
     row("object|help", 2, LOADING | STALE, object_help).acl(acl::KEYSPACE),
+    row("object|idletime", 3, READONLY, object_idletime)
+        .acl(acl::KEYSPACE)
+        .tips(&["nondeterministic_output"])
+        .keys(&[KeySpec::new(&["RO"], Begin::Index(2), Find::Range(0, 1, 0))]),
     row("object|encoding", 3, READONLY, object_encoding)
         .acl(acl::KEYSPACE)
         .tips(&["nondeterministic_output"])
         .keys(&[KeySpec::new(&["RO"], Begin::Index(2), Find::Range(0, 1, 0))]),
 ];
 
+/// The entry OBJECT asks about, looked up without touching it.
+fn object_entry<'t>(ctx: &'t mut Ctx, key: &[u8]) -> Option<&'t Entry> {
+    let now = ctx.now.quiet();
+    ctx.table(key).get(key, now)
+}
+
 /// OBJECT ENCODING key
 fn object_encoding(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let key = args.arg();
-    let now = ctx.now;
-    match ctx.table(key).find(key, now) {
-        Some(i) => {
-            let enc = ctx.table(key).at(i).1.value.encoding();
-            ctx.out.bulk(enc.as_bytes());
-        }
+    match object_entry(ctx, key).map(|e| e.value.encoding()) {
+        Some(enc) => ctx.out.bulk(enc.as_bytes()),
         None => ctx.out.null(),
     }
     Ok(())
@@ -620,23 +639,49 @@ fn object_encoding(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 /// OBJECT REFCOUNT key
 fn object_refcount(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let key = args.arg();
-    let now = ctx.now;
-    match ctx.table(key).find(key, now) {
-        // Redis shares the objects of the integers 0..9999 and reports
-        // them with OBJ_SHARED_REFCOUNT.
-        Some(i) => {
-            let shared = ctx.table(key).at(i).1.value.is_shared_integer();
-            ctx.out.int(if shared { i32::MAX as i64 } else { 1 });
-        }
+    // Redis shares the objects of the integers 0..9999 and reports them
+    // with OBJ_SHARED_REFCOUNT.
+    match object_entry(ctx, key).map(|e| e.value.is_shared_integer()) {
+        Some(shared) => ctx.out.int(if shared { i32::MAX as i64 } else { 1 }),
         None => ctx.out.null(),
     }
     Ok(())
+}
+
+/// OBJECT IDLETIME key
+fn object_idletime(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let key = args.arg();
+    let now = ctx.now.ms;
+    match object_entry(ctx, key).map(|e| e.idle_seconds(now)) {
+        Some(idle) => ctx.out.int(idle as i64),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// OBJECT FREQ key
+fn object_freq(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let key = args.arg();
+    if object_entry(ctx, key).is_none() {
+        ctx.out.null();
+        return Ok(());
+    }
+    // Access frequency is tracked only under an LFU maxmemory policy,
+    // which rudis does not have (its policy is noeviction), so Redis's
+    // answer for every other policy applies.
+    Err(errors::LFU_NOT_SELECTED.into())
 }
 
 const OBJECT_HELP: &[&str] = &[
     "ENCODING <key>",
     "    Return the kind of internal representation used in order to store the value",
     "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
     "REFCOUNT <key>",
     "    Return the number of references of the value associated with the specified",
     "    <key>.",

@@ -23,7 +23,7 @@ use resp::Reply;
 use smallvec::SmallVec;
 
 use crate::client::Client;
-use crate::db::{shard_of, Shard, Table};
+use crate::db::{shard_of, Clock, Shard, Table};
 use crate::errors::{self, Error};
 use crate::server::Server;
 use crate::stats::WorkerStats;
@@ -245,9 +245,9 @@ pub struct Ctx<'a> {
     pub out: &'a mut Reply,
     /// The client's selected database.
     pub db: usize,
-    /// Unix milliseconds when the command started: one clock per command,
-    /// as Redis, so expiry checks within a command agree.
-    pub now: u64,
+    /// When the command started (one clock per batch, so expiry checks
+    /// within a command agree), and whether its lookups count as accesses.
+    pub now: Clock,
     pub cmd: &'static Command,
     pub keys: Locked<'a>,
 }
@@ -297,12 +297,14 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, argv: Argv
     }
     client.handle.last_cmd.store(index + 1, Relaxed);
     let keys = lock_keys(server, cmd, argv);
+    // CLIENT NO-TOUCH: lookups leave access times alone, except TOUCH's.
+    let touch = !client.no_touch || cmd.name == "touch";
     let mut ctx = Ctx {
         server,
         db: client.db,
         client,
         out,
-        now,
+        now: Clock { ms: now, touch },
         cmd,
         keys,
     };

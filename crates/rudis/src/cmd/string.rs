@@ -3,7 +3,7 @@
 use super::flags::*;
 use super::{acl, Begin, Find, KeySpec};
 use super::{is, parse_int, row, Args, Argv, Command, Ctx};
-use crate::db::{Blob, Table, Value};
+use crate::db::{Blob, Clock, Table, Value};
 use crate::errors::{self, CmdResult, Error};
 
 pub static COMMANDS: &[Command] = &[
@@ -145,7 +145,7 @@ fn set_key_flags(argv: Argv) -> &'static [&'static str] {
 }
 
 /// The string at `key`: `None` if missing, WRONGTYPE if another type.
-pub fn string_at<'t>(t: &'t mut Table, key: &[u8], now: u64) -> Result<Option<&'t Blob>, Error> {
+pub fn string_at<'t>(t: &'t mut Table, key: &[u8], now: Clock) -> Result<Option<&'t Blob>, Error> {
     match t.get(key, now) {
         None => Ok(None),
         Some(e) => match &e.value {
@@ -265,7 +265,7 @@ fn expire_arg(ctx: &Ctx, arg: &[u8], absolute: bool, unit: Unit) -> Result<u64, 
         ms *= 1000;
     }
     if !absolute {
-        ms = ms.wrapping_add(ctx.now as i64);
+        ms = ms.wrapping_add(ctx.now.ms as i64);
     }
     if ms <= 0 {
         return Err(errors::invalid_expire(ctx.cmd.name));
@@ -296,10 +296,15 @@ fn set(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         return Ok(());
     }
     let keep = match found {
-        Some(i) if opts.keepttl => t.at(i).1.expire_at,
+        Some(i) if opts.keepttl => t.at(i).1.expire_at(),
         _ => 0,
     };
-    t.set(key, Value::Str(Blob::new(value)), expire.unwrap_or(keep));
+    t.set(
+        key,
+        Value::Str(Blob::new(value)),
+        expire.unwrap_or(keep),
+        now,
+    );
     if !opts.get {
         ctx.out.ok();
     }
@@ -314,7 +319,7 @@ fn setnx(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     if t.find(key, now).is_some() {
         ctx.out.int(0);
     } else {
-        t.set(key, Value::Str(Blob::new(value)), 0);
+        t.set(key, Value::Str(Blob::new(value)), 0, now);
         ctx.out.int(1);
     }
     Ok(())
@@ -323,7 +328,9 @@ fn setnx(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 fn set_with_expire(ctx: &mut Ctx, args: &mut Args, unit: Unit) -> CmdResult {
     let (key, time, value) = (args.arg(), args.arg(), args.arg());
     let at = expire_arg(ctx, time, false, unit)?;
-    ctx.table(key).set(key, Value::Str(Blob::new(value)), at);
+    let now = ctx.now;
+    ctx.table(key)
+        .set(key, Value::Str(Blob::new(value)), at, now);
     ctx.out.ok();
     Ok(())
 }
@@ -342,7 +349,9 @@ fn psetex(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 fn getset(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let (key, value) = (args.arg(), args.arg());
     reply_string(ctx, key)?;
-    ctx.table(key).set(key, Value::Str(Blob::new(value)), 0);
+    let now = ctx.now;
+    ctx.table(key)
+        .set(key, Value::Str(Blob::new(value)), 0, now);
     Ok(())
 }
 
@@ -370,7 +379,7 @@ fn getex(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let t = ctx.table(key);
     let i = t.find(key, now).expect("checked above");
     match expire {
-        Some(at) if at <= now => {
+        Some(at) if at <= now.ms => {
             t.remove_at(i);
         }
         Some(at) => t.set_expire_at(i, at),
@@ -410,7 +419,8 @@ fn kv<'a>(pairs: Argv<'a>) -> impl Iterator<Item = (&'a [u8], &'a [u8])> {
 
 fn set_pairs(ctx: &mut Ctx, pairs: Argv) {
     for (k, v) in kv(pairs) {
-        ctx.table(k).set(k, Value::Str(Blob::new(v)), 0);
+        let now = ctx.now;
+        ctx.table(k).set(k, Value::Str(Blob::new(v)), 0, now);
     }
 }
 
@@ -442,7 +452,7 @@ fn append(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let t = ctx.keys.table(ctx.db, key);
     let len = match t.find(key, now) {
         None => {
-            t.set(key, Value::Str(Blob::new(value)), 0);
+            t.set(key, Value::Str(Blob::new(value)), 0, now);
             value.len()
         }
         Some(i) => {
@@ -475,7 +485,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
     let t = ctx.table(key);
     let value = match t.find(key, now) {
         None => {
-            t.set(key, Value::Str(Blob::from_i64(by)), 0);
+            t.set(key, Value::Str(Blob::from_i64(by)), 0, now);
             by
         }
         Some(i) => {

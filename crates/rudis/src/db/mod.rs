@@ -18,7 +18,7 @@ use parking_lot::{Mutex, MutexGuard};
 
 pub use blob::Blob;
 pub use table::Table;
-pub use value::{Entry, Value};
+pub use value::{Clock, Entry, Value};
 
 /// Number of shards: a power of two that divides the 16384 cluster slots.
 pub const SHARDS: usize = 1024;

@@ -12,7 +12,7 @@ use indexmap::IndexMap;
 use rand::Rng;
 
 use super::blob::Blob;
-use super::value::{Entry, Value};
+use super::value::{Clock, Entry, Value};
 
 type Map = IndexMap<Blob, Entry, ahash::RandomState>;
 
@@ -59,20 +59,24 @@ impl Table {
     }
 
     /// Position of `key` if it exists and has not expired; an expired key
-    /// is deleted on the way (Redis's lazy expiry).
-    pub fn find(&mut self, key: &[u8], now: u64) -> Option<usize> {
+    /// is deleted on the way (Redis's lazy expiry). A hit counts as an
+    /// access unless the clock is quiet.
+    pub fn find(&mut self, key: &[u8], now: Clock) -> Option<usize> {
         let i = self.map.get_index_of(key)?;
-        if self.map[i].is_expired(now) {
+        if self.map[i].is_expired(now.ms) {
             self.remove_at(i);
             self.expired += 1;
             return None;
+        }
+        if now.touch {
+            self.map[i].touch(now.ms);
         }
         Some(i)
     }
 
     /// A read lookup: counted in keyspace hits and misses, as Redis's
     /// `lookupKeyRead`. Writers use `find`, which is not counted.
-    pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+    pub fn get(&mut self, key: &[u8], now: Clock) -> Option<&Entry> {
         let Some(i) = self.find(key, now) else {
             self.misses += 1;
             return None;
@@ -95,7 +99,7 @@ impl Table {
         self.expired = 0;
     }
 
-    pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
+    pub fn get_mut(&mut self, key: &[u8], now: Clock) -> Option<&mut Entry> {
         let i = self.find(key, now)?;
         Some(&mut self.map[i])
     }
@@ -110,13 +114,13 @@ impl Table {
 
     /// Stores `value` under `key` with the given expiry (0: none),
     /// replacing any previous entry. Returns the previous entry.
-    pub fn set(&mut self, key: &[u8], value: Value, expire_at: u64) -> Option<Entry> {
-        let entry = Entry { value, expire_at };
-        self.expires += (expire_at != 0) as usize;
+    pub fn set(&mut self, key: &[u8], value: Value, expire_at: u64, now: Clock) -> Option<Entry> {
+        let entry = Entry::new(value, expire_at, now);
+        self.expires += (entry.expire_at() != 0) as usize;
         match self.map.get_index_of(key) {
             Some(i) => {
                 let old = std::mem::replace(&mut self.map[i], entry);
-                self.expires -= (old.expire_at != 0) as usize;
+                self.expires -= (old.expire_at() != 0) as usize;
                 Some(old)
             }
             None => {
@@ -128,26 +132,27 @@ impl Table {
 
     /// Inserts an entry under a key that is not in the table.
     pub fn insert_new(&mut self, key: Blob, entry: Entry) {
-        self.expires += (entry.expire_at != 0) as usize;
+        self.expires += (entry.expire_at() != 0) as usize;
         self.map.insert(key, entry);
     }
 
     /// Changes the expiry of the entry at `i` (0: persist).
     pub fn set_expire_at(&mut self, i: usize, expire_at: u64) {
         let e = &mut self.map[i];
-        self.expires = self.expires + (expire_at != 0) as usize - (e.expire_at != 0) as usize;
-        e.expire_at = expire_at;
+        let was = e.expire_at() != 0;
+        e.set_expire_at(expire_at);
+        self.expires = self.expires + (e.expire_at() != 0) as usize - was as usize;
     }
 
     /// Removes `key` if it exists and has not expired.
-    pub fn remove(&mut self, key: &[u8], now: u64) -> Option<(Blob, Entry)> {
+    pub fn remove(&mut self, key: &[u8], now: Clock) -> Option<(Blob, Entry)> {
         let i = self.find(key, now)?;
         Some(self.remove_at(i))
     }
 
     pub fn remove_at(&mut self, i: usize) -> (Blob, Entry) {
         let (k, e) = self.map.swap_remove_index(i).expect("position in range");
-        self.expires -= (e.expire_at != 0) as usize;
+        self.expires -= (e.expire_at() != 0) as usize;
         // Give memory back once the table is mostly empty, like Redis's
         // dict resize; the cost is amortised over the removals.
         if self.map.capacity() > 64 && self.map.len() * 8 < self.map.capacity() {
@@ -220,7 +225,7 @@ impl Table {
             self.sweep -= 1;
             visited += 1;
             let e = &self.map[self.sweep];
-            if e.expire_at == 0 {
+            if e.expire_at() == 0 {
                 continue;
             }
             step.sampled += 1;
@@ -243,20 +248,24 @@ mod tests {
         Value::Str(Blob::new(v))
     }
 
+    fn at(ms: u64) -> Clock {
+        Clock::new(ms)
+    }
+
     #[test]
     fn lazy_expiry_and_counts() {
         let mut t = Table::default();
-        t.set(b"a", s(b"1"), 100);
-        t.set(b"b", s(b"2"), 0);
+        t.set(b"a", s(b"1"), 100, at(0));
+        t.set(b"b", s(b"2"), 0, at(0));
         assert_eq!(t.expires(), 1);
-        assert!(t.get(b"a", 99).is_some());
-        assert!(t.get(b"a", 100).is_none());
+        assert!(t.get(b"a", at(99)).is_some());
+        assert!(t.get(b"a", at(100)).is_none());
         assert_eq!(t.len(), 1);
         assert_eq!(t.expires(), 0);
         assert_eq!(t.expired_count(), 1);
-        t.set(b"b", s(b"3"), 50);
+        t.set(b"b", s(b"3"), 50, at(0));
         assert_eq!(t.expires(), 1);
-        t.set(b"b", s(b"3"), 0);
+        t.set(b"b", s(b"3"), 0, at(0));
         assert_eq!(t.expires(), 0);
     }
 
@@ -264,7 +273,7 @@ mod tests {
     fn scan_sees_every_stable_key_despite_removals() {
         let mut t = Table::default();
         for i in 0..100u32 {
-            t.set(&i.to_be_bytes(), s(b"x"), 0);
+            t.set(&i.to_be_bytes(), s(b"x"), 0, at(0));
         }
         let mut seen = std::collections::HashSet::new();
         let mut pos = None;
@@ -275,8 +284,8 @@ mod tests {
             });
             // Between steps, delete some keys (odd ones) and add new ones.
             let victim = (round * 2 + 1).to_be_bytes();
-            t.remove(&victim, 0);
-            t.set(&(1000 + round).to_be_bytes(), s(b"y"), 0);
+            t.remove(&victim, at(0));
+            t.set(&(1000 + round).to_be_bytes(), s(b"y"), 0, at(0));
             round += 1;
             if left == 0 {
                 break;
@@ -292,7 +301,12 @@ mod tests {
     fn sweep_removes_expired() {
         let mut t = Table::default();
         for i in 0..1000u32 {
-            t.set(&i.to_be_bytes(), s(b"x"), if i % 2 == 0 { 10 } else { 0 });
+            t.set(
+                &i.to_be_bytes(),
+                s(b"x"),
+                if i % 2 == 0 { 10 } else { 0 },
+                at(0),
+            );
         }
         let mut total = 0;
         loop {

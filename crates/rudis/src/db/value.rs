@@ -48,16 +48,102 @@ impl Value {
     }
 }
 
-/// A key's value and its absolute expiry time in Unix milliseconds
-/// (0: none; Redis never stores a non-positive expiry).
+/// When a command runs, and whether its lookups count as accesses
+/// (Redis's LOOKUP_NOTOUCH and CLIENT NO-TOUCH turn that off).
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    /// Unix milliseconds.
+    pub ms: u64,
+    pub touch: bool,
+}
+
+impl Clock {
+    pub fn new(ms: u64) -> Clock {
+        Clock { ms, touch: true }
+    }
+
+    /// The same time, without updating access times.
+    pub fn quiet(self) -> Clock {
+        Clock {
+            touch: false,
+            ..self
+        }
+    }
+}
+
+const EXPIRE_BITS: u32 = 42;
+/// The latest expiry an entry can hold: 2^42 - 1 ms, early in 2109.
+pub const EXPIRE_MAX: u64 = (1 << EXPIRE_BITS) - 1;
+/// The access clock: seconds, wrapping every 2^22 s (48.5 days).
+const LRU_MASK: u64 = (1 << (64 - EXPIRE_BITS)) - 1;
+
+/// A key's value, its absolute expiry (Unix ms, 0: none; Redis never
+/// stores a non-positive one) and its last access time, the latter two
+/// packed in one word so an entry stays 32 bytes.
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub value: Value,
-    pub expire_at: u64,
+    meta: u64,
 }
 
 impl Entry {
+    pub fn new(value: Value, expire_at: u64, now: Clock) -> Entry {
+        let mut e = Entry { value, meta: 0 };
+        e.set_expire_at(expire_at);
+        e.touch(now.ms);
+        e
+    }
+
+    pub fn expire_at(&self) -> u64 {
+        self.meta & EXPIRE_MAX
+    }
+
+    /// Sets the expiry; times after `EXPIRE_MAX` are stored as it.
+    pub fn set_expire_at(&mut self, at: u64) {
+        self.meta = (self.meta & !EXPIRE_MAX) | at.min(EXPIRE_MAX);
+    }
+
     pub fn is_expired(&self, now: u64) -> bool {
-        self.expire_at != 0 && self.expire_at <= now
+        let at = self.expire_at();
+        at != 0 && at <= now
+    }
+
+    /// Records an access at `now_ms`.
+    pub fn touch(&mut self, now_ms: u64) {
+        let clock = (now_ms / 1000) & LRU_MASK;
+        self.meta = (self.meta & EXPIRE_MAX) | (clock << EXPIRE_BITS);
+    }
+
+    /// Seconds since the last access, as Redis's `estimateObjectIdleTime`
+    /// (the clock wraps; an idle time longer than a wrap reads short).
+    pub fn idle_seconds(&self, now_ms: u64) -> u64 {
+        let clock = (now_ms / 1000) & LRU_MASK;
+        let lru = self.meta >> EXPIRE_BITS;
+        if clock >= lru {
+            clock - lru
+        } else {
+            clock + (LRU_MASK - lru)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_expiry_and_access_time() {
+        assert_eq!(std::mem::size_of::<Entry>(), 32);
+        let now = 1_795_000_000_123;
+        let mut e = Entry::new(Value::Str(Blob::new(b"v")), now + 5000, Clock::new(now));
+        assert_eq!(e.expire_at(), now + 5000);
+        assert_eq!(e.idle_seconds(now + 61_000), 61);
+        e.set_expire_at(0);
+        assert_eq!(e.expire_at(), 0);
+        assert_eq!(e.idle_seconds(now + 61_000), 61);
+        e.touch(now + 61_000);
+        assert_eq!(e.idle_seconds(now + 61_500), 0);
+        e.set_expire_at(u64::MAX);
+        assert_eq!(e.expire_at(), EXPIRE_MAX);
     }
 }
