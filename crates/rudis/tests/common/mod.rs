@@ -33,6 +33,8 @@ fn free_port() -> u16 {
 pub struct Proc {
     pub child: Child,
     pub port: u16,
+    /// Where the server's standard error goes (shown when it fails).
+    pub log: std::path::PathBuf,
 }
 
 impl Proc {
@@ -41,26 +43,26 @@ impl Proc {
     pub fn spawn(program: &str, args: &[&str]) -> Proc {
         for _ in 0..5 {
             let port = free_port();
+            let log =
+                std::env::temp_dir().join(format!("rudis-test-{}-{port}.log", std::process::id()));
+            let stderr = match std::env::var_os("RUDIS_TEST_STDERR") {
+                Some(_) => Stdio::inherit(),
+                None => std::fs::File::create(&log).map_or(Stdio::null(), Stdio::from),
+            };
             // Flags after the arguments: a config file must come first.
             let mut child = Command::new(program)
                 .args(args)
                 .arg("--port")
                 .arg(port.to_string())
                 .stdout(Stdio::null())
-                .stderr(if std::env::var_os("RUDIS_TEST_STDERR").is_some() {
-                    Stdio::inherit()
-                } else {
-                    Stdio::null()
-                })
+                .stderr(stderr)
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
             let start = Instant::now();
             while start.elapsed() < DEADLINE {
-                if let Ok(probe) = TcpStream::connect(("127.0.0.1", port)) {
-                    let own = probe.local_addr().ok() == probe.peer_addr().ok();
-                    if !own && child.try_wait().ok().flatten().is_none() {
-                        return Proc { child, port };
-                    }
+                // Ready means a full PING round trip with this child alive.
+                if ping(port) && child.try_wait().ok().flatten().is_none() {
+                    return Proc { child, port, log };
                 }
                 if let Ok(Some(_)) = child.try_wait() {
                     break;
@@ -84,7 +86,17 @@ impl Proc {
     }
 
     pub fn raw(&self) -> Raw {
-        Raw::connect(self.port)
+        match TcpStream::connect(("127.0.0.1", self.port)) {
+            Ok(s) => Raw::from_stream(s),
+            Err(e) => {
+                let alive = std::path::Path::new(&format!("/proc/{}", self.child.id())).exists();
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                panic!(
+                    "connect to 127.0.0.1:{}: {e}; server process alive: {alive}; its log:\n{log}",
+                    self.port
+                );
+            }
+        }
     }
 }
 
@@ -92,6 +104,7 @@ impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
@@ -111,9 +124,28 @@ pub struct Raw {
     pub reader: BufReader<TcpStream>,
 }
 
+/// One PING round trip on a fresh connection.
+fn ping(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    if s.local_addr().ok() == s.peer_addr().ok() {
+        return false;
+    }
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut buf = [0u8; 7];
+    // -NOAUTH (a server with requirepass) is a working server too.
+    s.write_all(b"PING\r\n").is_ok()
+        && s.read_exact(&mut buf).is_ok()
+        && (&buf == b"+PONG\r\n" || &buf == b"-NOAUTH")
+}
+
 impl Raw {
     pub fn connect(port: u16) -> Raw {
-        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        Raw::from_stream(TcpStream::connect(("127.0.0.1", port)).expect("connect"))
+    }
+
+    pub fn from_stream(s: TcpStream) -> Raw {
         s.set_read_timeout(Some(DEADLINE)).unwrap();
         s.set_nodelay(true).unwrap();
         Raw {
