@@ -101,6 +101,9 @@ pub struct Stats {
     pub total_connections: AtomicU64,
     pub rejected_connections: AtomicU64,
     pub connected_clients: AtomicUsize,
+    /// Time spent in active expiry cycles, and cycles that ran out of time.
+    pub expire_cycle_micros: AtomicU64,
+    pub expire_time_cap_reached: AtomicU64,
 }
 
 /// An active CLIENT PAUSE.
@@ -129,8 +132,9 @@ pub struct Server {
     /// Allocated bytes once started: the part that is not data.
     pub memory_startup: AtomicU64,
     memory_peak: AtomicU64,
-    /// (when, total commands) samples for instantaneous_ops_per_sec.
-    ops_samples: Mutex<VecDeque<(Instant, u64)>>,
+    /// (when, commands, input bytes, output bytes) samples for the
+    /// instantaneous rates INFO shows.
+    ops_samples: Mutex<VecDeque<(Instant, [u64; 3])>>,
     pub config: RwLock<Config>,
     pub hot: Hot,
     pub store: Store,
@@ -241,25 +245,39 @@ impl Server {
         self.memory_peak.fetch_max(now, Relaxed).max(now)
     }
 
-    /// Called about every 100 ms: one sample of the command counter.
+    /// Called about every 100 ms: one sample of the counters behind the
+    /// instantaneous rates.
     pub fn sample_ops(&self) {
-        let total = crate::stats::sum(&self.workers.lock(), |w| &w.commands);
+        let workers = self.workers.lock().clone();
+        let now = [
+            crate::stats::sum(&workers, |w| &w.commands),
+            crate::stats::sum(&workers, |w| &w.net_input),
+            crate::stats::sum(&workers, |w| &w.net_output),
+        ];
         let mut s = self.ops_samples.lock();
-        s.push_back((Instant::now(), total));
+        s.push_back((Instant::now(), now));
         while s.len() > 16 {
             s.pop_front();
         }
     }
 
-    /// Commands per second over the last samples (Redis averages 16
-    /// samples taken every 100 ms).
-    pub fn ops_per_sec(&self, _workers: &[Arc<WorkerStats>]) -> u64 {
+    /// Per-second rates of (commands, input bytes, output bytes) over the
+    /// last samples (Redis averages 16 samples taken every 100 ms).
+    pub fn rates(&self) -> [f64; 3] {
         let s = self.ops_samples.lock();
         match (s.front(), s.back()) {
             (Some(a), Some(b)) if b.0 > a.0 => {
-                ((b.1 - a.1) as f64 / (b.0 - a.0).as_secs_f64()) as u64
+                let secs = (b.0 - a.0).as_secs_f64();
+                [0, 1, 2].map(|i| b.1[i].saturating_sub(a.1[i]) as f64 / secs)
             }
-            _ => 0,
+            _ => [0.0; 3],
+        }
+    }
+
+    pub fn record_expire_cycle(&self, r: crate::db::expire::CycleReport) {
+        self.stats.expire_cycle_micros.fetch_add(r.micros, Relaxed);
+        if r.capped {
+            self.stats.expire_time_cap_reached.fetch_add(1, Relaxed);
         }
     }
 
@@ -275,6 +293,7 @@ impl Server {
         }
         self.stats.total_connections.store(0, Relaxed);
         self.stats.rejected_connections.store(0, Relaxed);
+        self.stats.expire_time_cap_reached.store(0, Relaxed);
         self.ops_samples.lock().clear();
     }
 }

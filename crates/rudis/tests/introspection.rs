@@ -231,3 +231,28 @@ fn debug_sleep_needs_enable_debug_command() {
         b"-ERR CONFIG SET failed (possibly related to argument 'enable-debug-command') - can't set immutable config\r\n"
     );
 }
+
+/// INFO everything has Redis 7.0.15's sections and fields in its order
+/// (captured from it into tests/data/info-fields.txt), plus rudis_version.
+#[test]
+fn info_fields_are_redis_7_0_15s() {
+    let s = rudis(&[]);
+    let mut c = s.raw();
+    let all = info(&mut c, b"everything");
+    let ours: Vec<&str> = all
+        .lines()
+        .skip(1)
+        .map(|l| l.trim_end_matches('\r'))
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(':').next().unwrap())
+        .filter(|k| {
+            !k.starts_with("cmdstat_")
+                && !k.starts_with("latency_percentiles")
+                && !k.starts_with("errorstat_")
+                && !(k.starts_with("db") && k[2..].chars().all(|c| c.is_ascii_digit()))
+                && *k != "rudis_version"
+        })
+        .collect();
+    let redis: Vec<&str> = include_str!("data/info-fields.txt").lines().collect();
+    assert_eq!(ours, redis);
+}

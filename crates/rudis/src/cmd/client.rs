@@ -44,8 +44,9 @@ fn command_name(index_plus_one: usize) -> &'static str {
 }
 
 /// One client's CLIENT LIST line, fields as Redis 7.2 prints them (7.0's
-/// plus lib-name and lib-ver).
-pub fn client_line(h: &ClientHandle) -> String {
+/// plus lib-name and lib-ver). `argv_mem` is the bytes of the command the
+/// client is running (only the caller is running one).
+pub fn client_line(h: &ClientHandle, argv_mem: usize) -> String {
     let age = h.created.elapsed().as_secs();
     let idle_ms =
         (h.created.elapsed().as_millis() as u64).saturating_sub(h.last_active.load(Relaxed));
@@ -66,7 +67,7 @@ pub fn client_line(h: &ClientHandle) -> String {
     let mut line = String::new();
     let _ = writeln!(
         line,
-        "id={} addr={} laddr={} fd={} name={} age={age} idle={} flags={flags} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={qbuf} qbuf-free={} argv-mem=0 multi-mem=0 rbs={qcap} rbp={qcap} obl={obl} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={age} idle={} flags={flags} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={qbuf} qbuf-free={} argv-mem={argv_mem} multi-mem=0 rbs={qcap} rbp={qcap} obl={obl} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         h.id,
         h.addr,
         h.laddr,
@@ -147,15 +148,21 @@ fn setinfo(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     Ok(())
 }
 
+/// Bytes of the arguments of the running command.
+fn argv_mem(args: &Args) -> usize {
+    args.argv().iter().map(<[u8]>::len).sum()
+}
+
 /// CLIENT INFO
-fn info(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
-    let line = client_line(&ctx.client.handle);
+fn info(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let line = client_line(&ctx.client.handle, argv_mem(args));
     ctx.out.verbatim(b"txt", line.as_bytes());
     Ok(())
 }
 
 /// CLIENT LIST [TYPE NORMAL | MASTER | REPLICA | PUBSUB] [ID client-id [client-id ...]]
 fn list(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let own_argv = argv_mem(args);
     let rest: Vec<&[u8]> = args.rest().iter().collect();
     let mut normal_only = None;
     let mut ids: Option<Vec<u64>> = None;
@@ -179,7 +186,8 @@ fn list(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         if normal_only == Some(false) || ids.as_ref().is_some_and(|ids| !ids.contains(&h.id)) {
             continue;
         }
-        text.push_str(&client_line(&h));
+        let argv = if h.id == ctx.client.id { own_argv } else { 0 };
+        text.push_str(&client_line(&h, argv));
     }
     ctx.out.verbatim(b"txt", text.as_bytes());
     Ok(())

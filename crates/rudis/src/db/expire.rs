@@ -26,11 +26,26 @@ pub struct ExpireCycle {
     next_shard: usize,
 }
 
+/// What one cycle did (INFO's expire_cycle_cpu_milliseconds and
+/// expired_time_cap_reached_count).
+#[derive(Default, Debug, Clone, Copy)]
+pub struct CycleReport {
+    pub deleted: usize,
+    pub micros: u64,
+    /// The cycle stopped because its time budget ran out.
+    pub capped: bool,
+}
+
 impl ExpireCycle {
-    /// Runs one cycle within `budget`; returns how many keys it deleted.
-    pub fn run(&mut self, store: &Store, budget: Duration) -> usize {
+    /// Runs one cycle within `budget`.
+    pub fn run(&mut self, store: &Store, budget: Duration) -> CycleReport {
         let start = Instant::now();
         let mut deleted = 0;
+        let report = |deleted, capped| CycleReport {
+            deleted,
+            micros: start.elapsed().as_micros() as u64,
+            capped,
+        };
         for _ in 0..SHARDS {
             let shard_index = self.next_shard;
             self.next_shard = (self.next_shard + 1) % SHARDS;
@@ -46,7 +61,7 @@ impl ExpireCycle {
                     };
                     deleted += step.expired;
                     if start.elapsed() >= budget {
-                        return deleted;
+                        return report(deleted, true);
                     }
                     if step.wrapped || step.expired * 100 <= step.sampled * ACCEPTABLE_STALE {
                         break;
@@ -54,6 +69,6 @@ impl ExpireCycle {
                 }
             }
         }
-        deleted
+        report(deleted, false)
     }
 }

@@ -1,8 +1,14 @@
 //! Freeing large values off the request path (UNLINK, FLUSHALL ASYNC):
 //! the value is handed to one background thread that drops it.
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Mutex, OnceLock};
+
+/// Values handed over and not yet dropped, and values dropped so far
+/// (INFO's lazyfree_pending_objects and lazyfreed_objects).
+pub static PENDING: AtomicU64 = AtomicU64::new(0);
+pub static FREED: AtomicU64 = AtomicU64::new(0);
 
 type Garbage = Box<dyn Send>;
 
@@ -20,6 +26,8 @@ fn queue() -> &'static Mutex<Sender<Garbage>> {
             .spawn(move || {
                 for garbage in rx {
                     drop(garbage);
+                    PENDING.fetch_sub(1, Relaxed);
+                    FREED.fetch_add(1, Relaxed);
                 }
             })
             .expect("spawn lazyfree thread");
@@ -30,7 +38,9 @@ fn queue() -> &'static Mutex<Sender<Garbage>> {
 /// Drops `v` on the lazy-free thread.
 pub fn free_later<T: Send + 'static>(v: T) {
     let tx = queue().lock().unwrap_or_else(|e| e.into_inner()).clone();
+    PENDING.fetch_add(1, Relaxed);
     if let Err(e) = tx.send(Box::new(v)) {
+        PENDING.fetch_sub(1, Relaxed);
         drop(e.0);
     }
 }

@@ -257,7 +257,8 @@ fn expire_loop(server: Arc<Server>) {
     while !server.shutting_down() {
         let period = Duration::from_millis(1000 / server.hot.hz().max(1) as u64);
         // Redis's ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC: 25% of the period.
-        cycle.run(&server.store, period / 4);
+        let report = cycle.run(&server.store, period / 4);
+        server.record_expire_cycle(report);
         server.sample_ops();
         thread::sleep(period);
     }

@@ -115,7 +115,12 @@ fn allocator() -> (u64, u64, u64) {
 /// (system, user) CPU seconds of this process, from /proc/self/stat
 /// (in clock ticks of 1/100 s on Linux).
 fn cpu_times() -> (f64, f64) {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_times_of("/proc/self/stat")
+}
+
+/// (system, user) CPU seconds from a /proc .../stat file.
+fn cpu_times_of(path: &str) -> (f64, f64) {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     let fields: Vec<&str> = stat
         .rsplit_once(')')
         .map(|(_, rest)| rest.split_whitespace().collect())
@@ -210,7 +215,10 @@ fn section(out: &mut String, name: &str, server: &Server, workers: &[std::sync::
             field("process_supervised", &"no");
             field("run_id", &server.run_id);
             field("tcp_port", &config.port);
-            field("server_time_usec", &(crate::db::now_ms() * 1000));
+            let micros = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros());
+            field("server_time_usec", &micros);
             field("uptime_in_seconds", &uptime);
             field("uptime_in_days", &(uptime / 86400));
             field("hz", &config.hz);
@@ -242,8 +250,18 @@ fn section(out: &mut String, name: &str, server: &Server, workers: &[std::sync::
             );
             field("cluster_connections", &0);
             field("maxclients", &config.maxclients);
-            field("client_recent_max_input_buffer", &0);
-            field("client_recent_max_output_buffer", &0);
+            let clients: Vec<_> = server.clients.lock().values().cloned().collect();
+            let max = |f: fn(&crate::client::ClientHandle) -> usize| {
+                clients.iter().map(|c| f(c)).max().unwrap_or(0)
+            };
+            field(
+                "client_recent_max_input_buffer",
+                &max(|c| c.query_capacity.load(Relaxed)),
+            );
+            field(
+                "client_recent_max_output_buffer",
+                &max(|c| c.output_buffer.load(Relaxed)),
+            );
             field("blocked_clients", &0);
             field("tracking_clients", &0);
             field("clients_in_timeout_table", &0);
@@ -285,6 +303,25 @@ fn section(out: &mut String, name: &str, server: &Server, workers: &[std::sync::
             let total = total_memory();
             field("total_system_memory", &total);
             field("total_system_memory_human", &human(total));
+            // No scripting engine: nothing is used for it.
+            for k in ["used_memory_lua", "used_memory_vm_eval"] {
+                field(k, &0);
+            }
+            field("used_memory_lua_human", &"0B");
+            for k in [
+                "used_memory_scripts_eval",
+                "number_of_cached_scripts",
+                "number_of_functions",
+                "number_of_libraries",
+                "used_memory_vm_functions",
+                "used_memory_vm_total",
+            ] {
+                field(k, &0);
+            }
+            field("used_memory_vm_total_human", &"0B");
+            field("used_memory_functions", &0);
+            field("used_memory_scripts", &0);
+            field("used_memory_scripts_human", &"0B");
             field("maxmemory", &0);
             field("maxmemory_human", &"0B");
             field("maxmemory_policy", &"noeviction");
@@ -308,59 +345,173 @@ fn section(out: &mut String, name: &str, server: &Server, workers: &[std::sync::
                 &format!("{:.2}", ratio(rss, allocated)),
             );
             field("mem_fragmentation_bytes", &rss.saturating_sub(allocated));
+            let clients_mem: usize = server
+                .clients
+                .lock()
+                .values()
+                .map(|c| c.query_capacity.load(Relaxed) + c.output_buffer.load(Relaxed))
+                .sum();
+            for k in [
+                "mem_not_counted_for_evict",
+                "mem_replication_backlog",
+                "mem_total_replication_buffers",
+                "mem_clients_slaves",
+            ] {
+                field(k, &0);
+            }
+            field("mem_clients_normal", &clients_mem);
+            field("mem_cluster_links", &0);
+            field("mem_aof_buffer", &0);
             field("mem_allocator", &"jemalloc-5.3.0");
-            field("lazyfree_pending_objects", &0);
+            field("active_defrag_running", &0);
+            use crate::db::lazyfree::{FREED, PENDING};
+            field("lazyfree_pending_objects", &PENDING.load(Relaxed));
+            field("lazyfreed_objects", &FREED.load(Relaxed));
         }
         "persistence" => {
-            for (k, v) in [
-                ("loading", "0"),
-                ("async_loading", "0"),
-                ("rdb_changes_since_last_save", "0"),
-                ("rdb_bgsave_in_progress", "0"),
+            // No persistence yet: what Redis shows with saving off and no
+            // save ever made (rdb_last_save_time is the start time).
+            for k in [
+                "loading",
+                "async_loading",
+                "current_cow_peak",
+                "current_cow_size",
+                "current_cow_size_age",
             ] {
-                field(k, &v);
+                field(k, &0);
+            }
+            field("current_fork_perc", &"0.00");
+            for k in [
+                "current_save_keys_processed",
+                "current_save_keys_total",
+                "rdb_changes_since_last_save",
+                "rdb_bgsave_in_progress",
+            ] {
+                field(k, &0);
             }
             field("rdb_last_save_time", &server.start_unix);
-            for (k, v) in [
-                ("rdb_last_bgsave_status", "ok"),
-                ("rdb_last_bgsave_time_sec", "-1"),
-                ("rdb_current_bgsave_time_sec", "-1"),
-                ("rdb_saves", "0"),
-                ("aof_enabled", "0"),
-                ("aof_rewrite_in_progress", "0"),
-                ("aof_rewrite_scheduled", "0"),
-                ("aof_last_rewrite_time_sec", "-1"),
-                ("aof_current_rewrite_time_sec", "-1"),
-                ("aof_last_bgrewrite_status", "ok"),
-                ("aof_rewrites", "0"),
-                ("aof_last_write_status", "ok"),
+            field("rdb_last_bgsave_status", &"ok");
+            field("rdb_last_bgsave_time_sec", &-1);
+            field("rdb_current_bgsave_time_sec", &-1);
+            for k in [
+                "rdb_saves",
+                "rdb_last_cow_size",
+                "rdb_last_load_keys_expired",
+                "rdb_last_load_keys_loaded",
+                "aof_enabled",
+                "aof_rewrite_in_progress",
+                "aof_rewrite_scheduled",
             ] {
-                field(k, &v);
+                field(k, &0);
+            }
+            field("aof_last_rewrite_time_sec", &-1);
+            field("aof_current_rewrite_time_sec", &-1);
+            field("aof_last_bgrewrite_status", &"ok");
+            field("aof_rewrites", &0);
+            field("aof_rewrites_consecutive_failures", &0);
+            field("aof_last_write_status", &"ok");
+            for k in [
+                "aof_last_cow_size",
+                "module_fork_in_progress",
+                "module_fork_last_cow_size",
+            ] {
+                field(k, &0);
             }
         }
         "stats" => {
             let t = keyspace_totals(server);
+            let [ops, input, output] = server.rates();
+            let zero = |field: &mut dyn FnMut(&str, &dyn std::fmt::Display), names: &[&str]| {
+                for n in names {
+                    field(n, &0);
+                }
+            };
             field(
                 "total_connections_received",
                 &server.stats.total_connections.load(Relaxed),
             );
             field("total_commands_processed", &sum(workers, |w| &w.commands));
-            field("instantaneous_ops_per_sec", &server.ops_per_sec(workers));
+            field("instantaneous_ops_per_sec", &(ops as u64));
             field("total_net_input_bytes", &sum(workers, |w| &w.net_input));
             field("total_net_output_bytes", &sum(workers, |w| &w.net_output));
+            zero(
+                &mut field,
+                &["total_net_repl_input_bytes", "total_net_repl_output_bytes"],
+            );
+            field(
+                "instantaneous_input_kbps",
+                &format!("{:.2}", input / 1024.0),
+            );
+            field(
+                "instantaneous_output_kbps",
+                &format!("{:.2}", output / 1024.0),
+            );
+            field("instantaneous_input_repl_kbps", &"0.00");
+            field("instantaneous_output_repl_kbps", &"0.00");
             field(
                 "rejected_connections",
                 &server.stats.rejected_connections.load(Relaxed),
             );
+            zero(
+                &mut field,
+                &["sync_full", "sync_partial_ok", "sync_partial_err"],
+            );
             field("expired_keys", &t.expired);
-            field("evicted_keys", &0);
+            field("expired_stale_perc", &"0.00");
+            field(
+                "expired_time_cap_reached_count",
+                &server.stats.expire_time_cap_reached.load(Relaxed),
+            );
+            field(
+                "expire_cycle_cpu_milliseconds",
+                &(server.stats.expire_cycle_micros.load(Relaxed) / 1000),
+            );
+            zero(
+                &mut field,
+                &[
+                    "evicted_keys",
+                    "evicted_clients",
+                    "total_eviction_exceeded_time",
+                    "current_eviction_exceeded_time",
+                ],
+            );
             field("keyspace_hits", &t.hits);
             field("keyspace_misses", &t.misses);
-            field("pubsub_channels", &0);
-            field("pubsub_patterns", &0);
+            zero(
+                &mut field,
+                &[
+                    "pubsub_channels",
+                    "pubsub_patterns",
+                    "pubsubshard_channels",
+                    "latest_fork_usec",
+                    "total_forks",
+                    "migrate_cached_sockets",
+                    "slave_expires_tracked_keys",
+                    "active_defrag_hits",
+                    "active_defrag_misses",
+                    "active_defrag_key_hits",
+                    "active_defrag_key_misses",
+                    "total_active_defrag_time",
+                    "current_active_defrag_time",
+                    "tracking_total_keys",
+                    "tracking_total_items",
+                    "tracking_total_prefixes",
+                    "unexpected_error_replies",
+                ],
+            );
             field("total_error_replies", &sum(workers, |w| &w.error_replies));
+            field("dump_payload_sanitizations", &0);
             field("total_reads_processed", &sum(workers, |w| &w.reads));
             field("total_writes_processed", &sum(workers, |w| &w.writes));
+            zero(
+                &mut field,
+                &[
+                    "io_threaded_reads_processed",
+                    "io_threaded_writes_processed",
+                    "reply_buffer_shrinks",
+                    "reply_buffer_expands",
+                ],
+            );
         }
         "replication" => {
             field("role", &"master");
@@ -384,6 +535,10 @@ fn section(out: &mut String, name: &str, server: &Server, workers: &[std::sync::
             field("used_cpu_user", &format!("{user:.6}"));
             field("used_cpu_sys_children", &"0.000000");
             field("used_cpu_user_children", &"0.000000");
+            let (msys, muser) =
+                cpu_times_of(&format!("/proc/self/task/{}/stat", std::process::id()));
+            field("used_cpu_sys_main_thread", &format!("{msys:.6}"));
+            field("used_cpu_user_main_thread", &format!("{muser:.6}"));
         }
         "commandstats" => {
             for (cmd, i) in all_indexed() {
