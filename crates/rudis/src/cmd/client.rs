@@ -324,16 +324,20 @@ fn reply(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     Ok(())
 }
 
+/// An ON | OFF argument.
+fn on_off(v: &[u8]) -> Result<bool, Error> {
+    if is(v, "on") {
+        Ok(true)
+    } else if is(v, "off") {
+        Ok(false)
+    } else {
+        Err(errors::SYNTAX.into())
+    }
+}
+
 /// CLIENT NO-EVICT <ON | OFF>
 fn no_evict(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    let v = args.arg();
-    let on = if is(v, "on") {
-        true
-    } else if is(v, "off") {
-        false
-    } else {
-        return Err(errors::SYNTAX.into());
-    };
+    let on = on_off(args.arg())?;
     ctx.client.handle.no_evict.store(on, Relaxed);
     ctx.out.ok();
     Ok(())
@@ -341,14 +345,7 @@ fn no_evict(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 
 /// CLIENT NO-TOUCH <ON | OFF>
 fn no_touch(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    let v = args.arg();
-    let on = if is(v, "on") {
-        true
-    } else if is(v, "off") {
-        false
-    } else {
-        return Err(errors::SYNTAX.into());
-    };
+    let on = on_off(args.arg())?;
     ctx.client.no_touch = on;
     ctx.client.handle.no_touch.store(on, Relaxed);
     ctx.out.ok();

@@ -45,7 +45,7 @@ pub static COMMANDS: &[Command] = &[
         )]),
     row("type", 2, READONLY | FAST, type_)
         .acl(acl::KEYSPACE)
-        .keys(&[KeySpec::new(&["RO"], Begin::Index(1), Find::Range(0, 1, 0))]),
+        .keys(&[KeySpec::at(1, &["RO"])]),
     row("keys", 2, READONLY, keys)
         .acl(acl::KEYSPACE | acl::DANGEROUS)
         .tips(&["request_policy:all_shards", "nondeterministic_output_order"]),
@@ -56,102 +56,54 @@ pub static COMMANDS: &[Command] = &[
         .acl(acl::KEYSPACE)
         .tips(&["request_policy:all_shards", "nondeterministic_output"]),
     row("rename", 3, WRITE, rename).acl(acl::KEYSPACE).keys(&[
-        KeySpec::new(
-            &["RW", "access", "delete"],
-            Begin::Index(1),
-            Find::Range(0, 1, 0),
-        ),
-        KeySpec::new(&["OW", "update"], Begin::Index(2), Find::Range(0, 1, 0)),
+        KeySpec::at(1, &["RW", "access", "delete"]),
+        KeySpec::at(2, &["OW", "update"]),
     ]),
     row("renamenx", 3, WRITE | FAST, renamenx)
         .acl(acl::KEYSPACE)
         .keys(&[
-            KeySpec::new(
-                &["RW", "access", "delete"],
-                Begin::Index(1),
-                Find::Range(0, 1, 0),
-            ),
-            KeySpec::new(&["OW", "insert"], Begin::Index(2), Find::Range(0, 1, 0)),
+            KeySpec::at(1, &["RW", "access", "delete"]),
+            KeySpec::at(2, &["OW", "insert"]),
         ]),
     row("move", 3, WRITE | FAST, move_)
         .acl(acl::KEYSPACE)
-        .keys(&[KeySpec::new(
-            &["RW", "access", "update"],
-            Begin::Index(1),
-            Find::Range(0, 1, 0),
-        )]),
+        .keys(&[KeySpec::at(1, &["RW", "access", "update"])]),
     row("copy", -3, WRITE | DENYOOM, copy)
         .acl(acl::KEYSPACE)
         .keys(&[
-            KeySpec::new(&["RO", "access"], Begin::Index(1), Find::Range(0, 1, 0)),
-            KeySpec::new(&["OW", "update"], Begin::Index(2), Find::Range(0, 1, 0)),
+            KeySpec::at(1, &["RO", "access"]),
+            KeySpec::at(2, &["OW", "update"]),
         ]),
     row("expire", -3, WRITE | FAST, expire)
         .acl(acl::KEYSPACE)
-        .keys(&[KeySpec::new(
-            &["RW", "update"],
-            Begin::Index(1),
-            Find::Range(0, 1, 0),
-        )]),
+        .keys(&[KeySpec::at(1, &["RW", "update"])]),
     row("pexpire", -3, WRITE | FAST, pexpire)
         .acl(acl::KEYSPACE)
-        .keys(&[KeySpec::new(
-            &["RW", "update"],
-            Begin::Index(1),
-            Find::Range(0, 1, 0),
-        )]),
+        .keys(&[KeySpec::at(1, &["RW", "update"])]),
     row("expireat", -3, WRITE | FAST, expireat)
         .acl(acl::KEYSPACE)
-        .keys(&[KeySpec::new(
-            &["RW", "update"],
-            Begin::Index(1),
-            Find::Range(0, 1, 0),
-        )]),
+        .keys(&[KeySpec::at(1, &["RW", "update"])]),
     row("pexpireat", -3, WRITE | FAST, pexpireat)
         .acl(acl::KEYSPACE)
-        .keys(&[KeySpec::new(
-            &["RW", "update"],
-            Begin::Index(1),
-            Find::Range(0, 1, 0),
-        )]),
+        .keys(&[KeySpec::at(1, &["RW", "update"])]),
     row("ttl", 2, READONLY | FAST, ttl)
         .acl(acl::KEYSPACE)
         .tips(&["nondeterministic_output"])
-        .keys(&[KeySpec::new(
-            &["RO", "access"],
-            Begin::Index(1),
-            Find::Range(0, 1, 0),
-        )]),
+        .keys(&[KeySpec::at(1, &["RO", "access"])]),
     row("pttl", 2, READONLY | FAST, pttl)
         .acl(acl::KEYSPACE)
         .tips(&["nondeterministic_output"])
-        .keys(&[KeySpec::new(
-            &["RO", "access"],
-            Begin::Index(1),
-            Find::Range(0, 1, 0),
-        )]),
+        .keys(&[KeySpec::at(1, &["RO", "access"])]),
     row("expiretime", 2, READONLY | FAST, expiretime)
         .acl(acl::KEYSPACE)
-        .keys(&[KeySpec::new(
-            &["RO", "access"],
-            Begin::Index(1),
-            Find::Range(0, 1, 0),
-        )]),
+        .keys(&[KeySpec::at(1, &["RO", "access"])]),
     row("pexpiretime", 2, READONLY | FAST, pexpiretime)
         .acl(acl::KEYSPACE)
-        .keys(&[KeySpec::new(
-            &["RO", "access"],
-            Begin::Index(1),
-            Find::Range(0, 1, 0),
-        )]),
+        .keys(&[KeySpec::at(1, &["RO", "access"])]),
     row("object", -2, 0, |_, _| Ok(())).subs(OBJECT),
     row("persist", 2, WRITE | FAST, persist)
         .acl(acl::KEYSPACE)
-        .keys(&[KeySpec::new(
-            &["RW", "update"],
-            Begin::Index(1),
-            Find::Range(0, 1, 0),
-        )]),
+        .keys(&[KeySpec::at(1, &["RW", "update"])]),
 ];
 
 fn count_keys(ctx: &mut Ctx, args: &mut Args, mut f: impl FnMut(&mut Table, &[u8], Clock) -> bool) {
@@ -604,20 +556,20 @@ static OBJECT: &[Command] = &[
     row("object|refcount", 3, READONLY, object_refcount)
         .acl(acl::KEYSPACE)
         .tips(&["nondeterministic_output"])
-        .keys(&[KeySpec::new(&["RO"], Begin::Index(2), Find::Range(0, 1, 0))]),
+        .keys(&[KeySpec::at(2, &["RO"])]),
     row("object|freq", 3, READONLY, object_freq)
         .acl(acl::KEYSPACE)
         .tips(&["nondeterministic_output"])
-        .keys(&[KeySpec::new(&["RO"], Begin::Index(2), Find::Range(0, 1, 0))]),
+        .keys(&[KeySpec::at(2, &["RO"])]),
     row("object|help", 2, LOADING | STALE, object_help).acl(acl::KEYSPACE),
     row("object|idletime", 3, READONLY, object_idletime)
         .acl(acl::KEYSPACE)
         .tips(&["nondeterministic_output"])
-        .keys(&[KeySpec::new(&["RO"], Begin::Index(2), Find::Range(0, 1, 0))]),
+        .keys(&[KeySpec::at(2, &["RO"])]),
     row("object|encoding", 3, READONLY, object_encoding)
         .acl(acl::KEYSPACE)
         .tips(&["nondeterministic_output"])
-        .keys(&[KeySpec::new(&["RO"], Begin::Index(2), Find::Range(0, 1, 0))]),
+        .keys(&[KeySpec::at(2, &["RO"])]),
 ];
 
 /// The entry OBJECT asks about, looked up without touching it.

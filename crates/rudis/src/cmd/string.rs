@@ -9,63 +9,33 @@ use crate::errors::{self, CmdResult, Error};
 pub static COMMANDS: &[Command] = &[
     row("get", 2, READONLY | FAST, get)
         .acl(acl::STRING)
-        .keys(&[KeySpec::new(
-            &["RO", "access"],
-            Begin::Index(1),
-            Find::Range(0, 1, 0),
-        )]),
+        .keys(&[KeySpec::at(1, &["RO", "access"])]),
     row("set", -3, WRITE | DENYOOM, set)
         .acl(acl::STRING)
-        .keys(&[KeySpec::new(
-            &["RW", "access", "update", "variable_flags"],
-            Begin::Index(1),
-            Find::Range(0, 1, 0),
-        )
-        .notes("RW and ACCESS due to the optional `GET` argument")])
+        .keys(&[
+            KeySpec::at(1, &["RW", "access", "update", "variable_flags"])
+                .notes("RW and ACCESS due to the optional `GET` argument"),
+        ])
         .key_flags(set_key_flags),
     row("setnx", 3, WRITE | DENYOOM | FAST, setnx)
         .acl(acl::STRING)
-        .keys(&[KeySpec::new(
-            &["OW", "insert"],
-            Begin::Index(1),
-            Find::Range(0, 1, 0),
-        )]),
+        .keys(&[KeySpec::at(1, &["OW", "insert"])]),
     row("setex", 4, WRITE | DENYOOM, setex)
         .acl(acl::STRING)
-        .keys(&[KeySpec::new(
-            &["OW", "update"],
-            Begin::Index(1),
-            Find::Range(0, 1, 0),
-        )]),
+        .keys(&[KeySpec::at(1, &["OW", "update"])]),
     row("psetex", 4, WRITE | DENYOOM, psetex)
         .acl(acl::STRING)
-        .keys(&[KeySpec::new(
-            &["OW", "update"],
-            Begin::Index(1),
-            Find::Range(0, 1, 0),
-        )]),
+        .keys(&[KeySpec::at(1, &["OW", "update"])]),
     row("getset", 3, WRITE | DENYOOM | FAST, getset)
         .acl(acl::STRING)
-        .keys(&[KeySpec::new(
-            &["RW", "access", "update"],
-            Begin::Index(1),
-            Find::Range(0, 1, 0),
-        )]),
+        .keys(&[KeySpec::at(1, &["RW", "access", "update"])]),
     row("getdel", 2, WRITE | FAST, getdel)
         .acl(acl::STRING)
-        .keys(&[KeySpec::new(
-            &["RW", "access", "delete"],
-            Begin::Index(1),
-            Find::Range(0, 1, 0),
-        )]),
+        .keys(&[KeySpec::at(1, &["RW", "access", "delete"])]),
     row("getex", -2, WRITE | FAST, getex)
         .acl(acl::STRING)
-        .keys(&[KeySpec::new(
-            &["RW", "access", "update"],
-            Begin::Index(1),
-            Find::Range(0, 1, 0),
-        )
-        .notes("RW and UPDATE because it changes the TTL")])
+        .keys(&[KeySpec::at(1, &["RW", "access", "update"])
+            .notes("RW and UPDATE because it changes the TTL")])
         .key_flags(set_key_flags),
     row("mget", -2, READONLY | FAST, mget)
         .acl(acl::STRING)
@@ -96,42 +66,22 @@ pub static COMMANDS: &[Command] = &[
         )]),
     row("append", 3, WRITE | DENYOOM | FAST, append)
         .acl(acl::STRING)
-        .keys(&[KeySpec::new(
-            &["RW", "insert"],
-            Begin::Index(1),
-            Find::Range(0, 1, 0),
-        )]),
+        .keys(&[KeySpec::at(1, &["RW", "insert"])]),
     row("strlen", 2, READONLY | FAST, strlen)
         .acl(acl::STRING)
-        .keys(&[KeySpec::new(&["RO"], Begin::Index(1), Find::Range(0, 1, 0))]),
+        .keys(&[KeySpec::at(1, &["RO"])]),
     row("incr", 2, WRITE | DENYOOM | FAST, incr)
         .acl(acl::STRING)
-        .keys(&[KeySpec::new(
-            &["RW", "access", "update"],
-            Begin::Index(1),
-            Find::Range(0, 1, 0),
-        )]),
+        .keys(&[KeySpec::at(1, &["RW", "access", "update"])]),
     row("decr", 2, WRITE | DENYOOM | FAST, decr)
         .acl(acl::STRING)
-        .keys(&[KeySpec::new(
-            &["RW", "access", "update"],
-            Begin::Index(1),
-            Find::Range(0, 1, 0),
-        )]),
+        .keys(&[KeySpec::at(1, &["RW", "access", "update"])]),
     row("incrby", 3, WRITE | DENYOOM | FAST, incrby)
         .acl(acl::STRING)
-        .keys(&[KeySpec::new(
-            &["RW", "access", "update"],
-            Begin::Index(1),
-            Find::Range(0, 1, 0),
-        )]),
+        .keys(&[KeySpec::at(1, &["RW", "access", "update"])]),
     row("decrby", 3, WRITE | DENYOOM | FAST, decrby)
         .acl(acl::STRING)
-        .keys(&[KeySpec::new(
-            &["RW", "access", "update"],
-            Begin::Index(1),
-            Find::Range(0, 1, 0),
-        )]),
+        .keys(&[KeySpec::at(1, &["RW", "access", "update"])]),
 ];
 
 /// SET's key flags for one command line (Redis's `setGetKeys`): with GET

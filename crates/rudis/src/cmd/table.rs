@@ -146,6 +146,11 @@ impl KeySpec {
         }
     }
 
+    /// The common spec: the one key at argument `index`.
+    pub const fn at(index: i32, flags: &'static [&'static str]) -> KeySpec {
+        KeySpec::new(flags, Begin::Index(index), Find::Range(0, 1, 0))
+    }
+
     pub const fn notes(mut self, notes: &'static str) -> KeySpec {
         self.notes = Some(notes);
         self

@@ -10,6 +10,8 @@
 
 use std::time::{Duration, Instant};
 
+use smallvec::SmallVec;
+
 use super::{now_ms, Store, SHARDS};
 
 /// Keys with an expiry examined per step (Redis's
@@ -49,15 +51,20 @@ impl ExpireCycle {
         for _ in 0..SHARDS {
             let shard_index = self.next_shard;
             self.next_shard = (self.next_shard + 1) % SHARDS;
-            for db in 0..store.databases() {
+            // One lock per shard to see which databases have keys with an
+            // expiry: most shards have none, and this keeps an idle cycle
+            // at SHARDS lock operations rather than SHARDS x databases.
+            let busy: SmallVec<[usize; 16]> = {
+                let shard = store.lock(shard_index);
+                (0..shard.dbs.len())
+                    .filter(|&db| shard.dbs[db].expires() > 0)
+                    .collect()
+            };
+            for db in busy {
                 loop {
                     let step = {
                         let mut shard = store.lock(shard_index);
-                        let table = &mut shard.dbs[db];
-                        if table.expires() == 0 {
-                            break;
-                        }
-                        table.sweep_expired(now_ms(), SAMPLES, VISITS)
+                        shard.dbs[db].sweep_expired(now_ms(), SAMPLES, VISITS)
                     };
                     deleted += step.expired;
                     if start.elapsed() >= budget {
