@@ -28,7 +28,7 @@ pub struct ClientHandle {
     pub laddr: SocketAddr,
     pub fd: i32,
     pub created: Instant,
-    /// Milliseconds since `created` of the last command.
+    /// Unix milliseconds of the last command batch.
     pub last_active: AtomicU64,
     pub db: AtomicUsize,
     /// Statistics index + 1 of the last command (0: none yet).
@@ -55,7 +55,7 @@ impl ClientHandle {
             laddr,
             fd,
             created: Instant::now(),
-            last_active: AtomicU64::new(0),
+            last_active: AtomicU64::new(crate::db::now_ms()),
             db: AtomicUsize::new(0),
             last_cmd: AtomicUsize::new(0),
             resp: AtomicU8::new(2),
@@ -77,9 +77,9 @@ impl ClientHandle {
         self.kill_signal.notify_one();
     }
 
-    pub fn touch(&self) {
-        self.last_active
-            .store(self.created.elapsed().as_millis() as u64, Relaxed);
+    /// Records activity at `now_ms` (the batch's clock, already read).
+    pub fn touch(&self, now_ms: u64) {
+        self.last_active.store(now_ms, Relaxed);
     }
 }
 

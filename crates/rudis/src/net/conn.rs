@@ -167,7 +167,7 @@ fn process(server: &Server, client: &mut Client, conn: &mut Conn) -> Outcome {
     let mut pos = 0;
     let mut outcome = Outcome::Read;
     let now = now_ms();
-    client.handle.touch();
+    client.handle.touch(now);
     loop {
         match conn
             .parser
