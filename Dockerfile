@@ -4,13 +4,14 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
+# Build, then gather the runtime: the binary, every shared library it links
+# and the loader (at their own paths, as ldd names them), and a user.
 RUN cargo build --release --locked -p rudis \
  && strip target/release/rudis \
- && mkdir -p /out/usr/local/bin /out/lib/x86_64-linux-gnu /out/lib64 /out/etc /out/data \
+ && mkdir -p /out/usr/local/bin /out/etc /out/data \
  && cp target/release/rudis /out/usr/local/bin/rudis \
  && ln -s rudis /out/usr/local/bin/docker-entrypoint \
- && cp /lib/x86_64-linux-gnu/libc.so.6 /lib/x86_64-linux-gnu/libgcc_s.so.1 /out/lib/x86_64-linux-gnu/ \
- && cp /lib64/ld-linux-x86-64.so.2 /out/lib64/ \
+ && ldd target/release/rudis | grep -o '/[^ ]*' | xargs -I{} cp --parents -L {} /out \
  && echo 'rudis:x:999:999:rudis:/data:/usr/sbin/nologin' > /out/etc/passwd \
  && echo 'rudis:x:999:' > /out/etc/group
 
