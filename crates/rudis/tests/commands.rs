@@ -417,3 +417,35 @@ fn scan_returns_every_key_once_the_iteration_ends() {
     assert_eq!(err(c, &["SCAN", "0", "COUNT", "0"]), "ERR syntax error");
     assert_eq!(err(c, &["SCAN", "0", "FOO", "1"]), "ERR syntax error");
 }
+
+#[test]
+fn ranges_of_strings() {
+    let s = rudis(&[]);
+    let c = &mut s.client();
+    ok(c, &["SET", "s", "Hello World"]);
+    assert_eq!(ok(c, &["GETRANGE", "s", "0", "4"]), bulk("Hello"));
+    assert_eq!(ok(c, &["GETRANGE", "s", "-5", "-1"]), bulk("World"));
+    assert_eq!(ok(c, &["GETRANGE", "s", "5", "3"]), bulk(""));
+    assert_eq!(ok(c, &["SUBSTR", "s", "-100", "2"]), bulk("Hel"));
+    assert_eq!(ok(c, &["GETRANGE", "nokey", "0", "1"]), bulk(""));
+    assert_eq!(int(c, &["SETRANGE", "s", "6", "Redis"]), 11);
+    assert_eq!(ok(c, &["GET", "s"]), bulk("Hello Redis"));
+    assert_eq!(int(c, &["SETRANGE", "z", "3", "ab"]), 5);
+    assert_eq!(
+        ok(c, &["GET", "z"]),
+        Value::BulkString(b"\0\0\0ab".to_vec())
+    );
+    assert_eq!(int(c, &["SETRANGE", "none", "3", ""]), 0);
+    assert_eq!(int(c, &["EXISTS", "none"]), 0);
+    assert_eq!(
+        err(c, &["SETRANGE", "s", "-1", "x"]),
+        "ERR offset is out of range"
+    );
+    assert_eq!(
+        err(c, &["SETRANGE", "s", "536870912", "x"]),
+        "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+    );
+    ok(c, &["SET", "n", "12345"]);
+    assert_eq!(int(c, &["SETRANGE", "n", "0", "9"]), 5);
+    assert_eq!(ok(c, &["OBJECT", "ENCODING", "n"]), bulk("raw"));
+}

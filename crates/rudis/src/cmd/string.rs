@@ -67,6 +67,15 @@ pub static COMMANDS: &[Command] = &[
     row("append", 3, WRITE | DENYOOM | FAST, append)
         .acl(acl::STRING)
         .keys(&[KeySpec::at(1, &["RW", "insert"])]),
+    row("getrange", 4, READONLY, getrange)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::at(1, &["RO", "access"])]),
+    row("substr", 4, READONLY, getrange)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::at(1, &["RO", "access"])]),
+    row("setrange", 4, WRITE | DENYOOM, setrange)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::at(1, &["RW", "update"])]),
     row("strlen", 2, READONLY | FAST, strlen)
         .acl(acl::STRING)
         .keys(&[KeySpec::at(1, &["RO"])]),
@@ -416,6 +425,88 @@ fn append(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         }
     };
     ctx.out.int(len as i64);
+    Ok(())
+}
+
+/// GETRANGE key start end (and SUBSTR key start end)
+fn getrange(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let key = args.arg();
+    let (start, end) = (args.int()?, args.int()?);
+    let now = ctx.now;
+    let s = string_at(ctx.keys.table(ctx.db, key), key, now)?.map_or(&[][..], Blob::as_slice);
+    match byte_range(s.len() as i64, start, end) {
+        Some((from, to)) => ctx.out.bulk(&s[from..=to]),
+        None => ctx.out.bulk(b""),
+    }
+    Ok(())
+}
+
+/// Redis's GETRANGE index rules: negative indexes count from the end,
+/// both are clamped, and an empty range is `None`.
+fn byte_range(len: i64, mut start: i64, mut end: i64) -> Option<(usize, usize)> {
+    if start < 0 && end < 0 && start > end {
+        return None;
+    }
+    if start < 0 {
+        start += len;
+    }
+    if end < 0 {
+        end += len;
+    }
+    let start = start.max(0);
+    let end = end.max(0).min(len - 1);
+    (len > 0 && start <= end).then_some((start as usize, end as usize))
+}
+
+/// SETRANGE key offset value
+fn setrange(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let key = args.arg();
+    let offset = args.int()?;
+    let value = args.arg();
+    if offset < 0 {
+        return Err(errors::OFFSET_OUT_OF_RANGE.into());
+    }
+    let max = ctx.server.hot.proto_max_bulk_len();
+    let fits = || {
+        offset
+            .checked_add(value.len() as i64)
+            .is_some_and(|total| total <= max)
+    };
+    let now = ctx.now;
+    let t = ctx.keys.table(ctx.db, key);
+    let i = match t.find(key, now) {
+        None if value.is_empty() => {
+            ctx.out.int(0);
+            return Ok(());
+        }
+        None => {
+            if !fits() {
+                return Err(errors::STRING_TOO_LONG.into());
+            }
+            t.set(key, Value::Str(Blob::new(b"")), 0, now);
+            t.find(key, now).expect("just set")
+        }
+        Some(i) => {
+            let Value::Str(s) = &t.at(i).1.value;
+            if value.is_empty() {
+                ctx.out.int(s.len() as i64);
+                return Ok(());
+            }
+            if !fits() {
+                return Err(errors::STRING_TOO_LONG.into());
+            }
+            i
+        }
+    };
+    let Value::Str(s) = &mut t.at_mut(i).value;
+    // A string written into by offset is kept growable (Redis: raw).
+    let v = s.make_mut();
+    let end = offset as usize + value.len();
+    if v.len() < end {
+        v.resize(end, 0);
+    }
+    v[offset as usize..end].copy_from_slice(value);
+    ctx.out.int(v.len() as i64);
     Ok(())
 }
 

@@ -194,6 +194,16 @@ pub fn command(rng: &mut impl Rng) -> (Compare, Vec<Vec<u8>>) {
                 a.pop();
             }
         }
+        "GETRANGE" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, &["0", "1", "-1", "-3", "5", "100", "x"]).into());
+            a.push(pick(rng, &["0", "2", "-1", "-2", "50", "9223372036854775807"]).into());
+        }
+        "SETRANGE" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, &["0", "1", "3", "10", "-1", "x"]).into());
+            a.push(pick(rng, VALUES).into());
+        }
         "INCRBY" | "DECRBY" => {
             a.push(k(rng).into());
             a.push(pick(rng, INTS).into());
