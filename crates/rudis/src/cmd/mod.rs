@@ -261,12 +261,18 @@ impl Ctx<'_> {
 
 /// Runs one command and writes its reply. `now` is the batch's clock
 /// (Unix ms), read once per batch of pipelined commands.
-pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, argv: Argv, now: u64) {
-    let stats = client.stats.clone();
+pub fn execute(
+    server: &Server,
+    stats: &WorkerStats,
+    client: &mut Client,
+    out: &mut Reply,
+    argv: Argv,
+    now: u64,
+) {
     let name = argv.get(0).unwrap_or_default();
     let Some((mut cmd, mut index)) = lookup_indexed(name) else {
         reject(
-            &stats,
+            stats,
             out,
             None,
             errors::unknown_command(name, argv.from(1).iter()),
@@ -282,17 +288,17 @@ pub fn execute(server: &Server, client: &mut Client, out: &mut Reply, argv: Argv
                 index = index_of(s);
             }
             None => {
-                reject(&stats, out, None, errors::unknown_subcommand(sub, name));
+                reject(stats, out, None, errors::unknown_subcommand(sub, name));
                 return;
             }
         }
     }
     if (cmd.arity > 0 && argc != cmd.arity) || argc < -cmd.arity {
-        reject(&stats, out, Some(index), errors::wrong_arity(cmd.name));
+        reject(stats, out, Some(index), errors::wrong_arity(cmd.name));
         return;
     }
     if client.must_auth(server.hot.auth_required()) && cmd.flags & flags::NO_AUTH == 0 {
-        reject(&stats, out, Some(index), errors::NOAUTH.into());
+        reject(stats, out, Some(index), errors::NOAUTH.into());
         return;
     }
     client.handle.last_cmd.store(index + 1, Relaxed);

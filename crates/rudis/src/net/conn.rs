@@ -124,7 +124,7 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream) {
             }
         }
         loop {
-            let outcome = process(server, &mut client, &mut conn);
+            let outcome = process(server, &stats, &mut client, &mut conn);
             handle.query_buffer.store(conn.rbuf.len(), Relaxed);
             handle.query_capacity.store(conn.rbuf.capacity(), Relaxed);
             if !conn.out.is_empty() {
@@ -159,7 +159,7 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream) {
 }
 
 /// Executes every complete request in the read buffer.
-fn process(server: &Server, client: &mut Client, conn: &mut Conn) -> Outcome {
+fn process(server: &Server, stats: &WorkerStats, client: &mut Client, conn: &mut Conn) -> Outcome {
     let limits = Limits {
         max_bulk_len: server.hot.proto_max_bulk_len(),
         unauthenticated: client.must_auth(server.hot.auth_required()),
@@ -183,7 +183,7 @@ fn process(server: &Server, client: &mut Client, conn: &mut Conn) -> Outcome {
                     }
                     let mode = client.reply_mode;
                     let mark = conn.out.len();
-                    cmd::execute(server, client, &mut conn.out, argv, now);
+                    cmd::execute(server, stats, client, &mut conn.out, argv, now);
                     match (mode, client.reply_mode) {
                         (ReplyMode::Skip, after) => {
                             conn.out.truncate(mark);
@@ -204,7 +204,7 @@ fn process(server: &Server, client: &mut Client, conn: &mut Conn) -> Outcome {
             Ok(Parsed::Incomplete) => break,
             Err(e) => {
                 let e = errors::protocol(e);
-                client.stats.count_error(e.as_bytes());
+                stats.count_error(e.as_bytes());
                 conn.out.error(e.as_bytes());
                 outcome = Outcome::Close;
                 break;
