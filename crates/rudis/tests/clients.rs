@@ -290,3 +290,29 @@ fn idletime_follows_accesses_and_no_touch() {
         b"-ERR syntax error\r\n"
     );
 }
+
+#[test]
+fn client_list_idle_counts_seconds_since_the_last_command() {
+    let s = rudis(&[]);
+    let mut quiet = s.raw();
+    assert_eq!(quiet.cmd(&[b"CLIENT", b"SETNAME", b"quiet"]), b"+OK\r\n");
+    let mut watcher = s.raw();
+    let idle_of_quiet = |w: &mut common::Raw| -> u64 {
+        let list = text(&w.cmd(&[b"CLIENT", b"LIST"]));
+        let line = list
+            .lines()
+            .find(|l| l.contains("name=quiet"))
+            .unwrap()
+            .to_string();
+        let field = line
+            .split(' ')
+            .find_map(|f| f.strip_prefix("idle="))
+            .unwrap();
+        field.parse().unwrap()
+    };
+    eventually("idle reaches 2 seconds", || {
+        idle_of_quiet(&mut watcher) >= 2
+    });
+    quiet.cmd(&[b"PING"]);
+    assert!(idle_of_quiet(&mut watcher) <= 1);
+}

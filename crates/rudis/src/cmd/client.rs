@@ -48,8 +48,7 @@ fn command_name(index_plus_one: usize) -> &'static str {
 /// client is running (only the caller is running one).
 pub fn client_line(h: &ClientHandle, argv_mem: usize) -> String {
     let age = h.created.elapsed().as_secs();
-    let idle_ms =
-        (h.created.elapsed().as_millis() as u64).saturating_sub(h.last_active.load(Relaxed));
+    let idle_ms = crate::db::now_ms().saturating_sub(h.last_active.load(Relaxed));
     let mut flags = String::new();
     if h.no_evict.load(Relaxed) {
         flags.push('e');
