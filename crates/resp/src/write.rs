@@ -214,11 +214,6 @@ impl Reply {
         head.extend_from_slice(b"\r\n");
         self.buf.splice(at.0..at.0, head);
     }
-
-    /// Appends bytes that are already encoded RESP.
-    pub fn raw(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
-    }
 }
 
 #[cfg(test)]

@@ -10,8 +10,6 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use crate::stats::WorkerStats;
-
 /// Whether replies are sent (CLIENT REPLY).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ReplyMode {
@@ -97,16 +95,13 @@ pub struct Client {
     pub reply_mode: ReplyMode,
     /// CLIENT NO-TOUCH: this client's reads do not update access times.
     pub no_touch: bool,
-    pub created: Instant,
-    /// The counters of the worker thread this client lives on.
-    pub stats: Arc<WorkerStats>,
     pub handle: Arc<ClientHandle>,
     /// Set by MONITOR: the lines to stream to this client.
     pub monitor: Option<tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>>,
 }
 
 impl Client {
-    pub fn new(handle: Arc<ClientHandle>, authenticated: bool, stats: Arc<WorkerStats>) -> Client {
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Client {
         Client {
             id: handle.id,
             addr: handle.addr,
@@ -116,8 +111,6 @@ impl Client {
             authenticated,
             reply_mode: ReplyMode::On,
             no_touch: false,
-            created: Instant::now(),
-            stats,
             handle,
             monitor: None,
         }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::connection::valid_client_name;
 use super::flags::*;
-use super::{acl, all_indexed, is, parse_int_in, reply_help, row, Args, Command, Ctx};
+use super::{acl, all_indexed, is, parse_int_in, row, Args, Command, Ctx};
 use crate::client::{ClientHandle, ReplyMode};
 use crate::errors::{self, CmdResult, Error};
 
@@ -398,6 +398,5 @@ const HELP: &[&str] = &[
 
 /// CLIENT HELP
 fn help(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    reply_help(ctx.out, args.argv().get(0).unwrap_or_default(), HELP);
-    Ok(())
+    super::help(ctx, args, HELP)
 }

@@ -641,8 +641,7 @@ const OBJECT_HELP: &[&str] = &[
 
 /// OBJECT HELP
 fn object_help(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    super::reply_help(ctx.out, args.argv().get(0).unwrap_or_default(), OBJECT_HELP);
-    Ok(())
+    super::help(ctx, args, OBJECT_HELP)
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use smallvec::SmallVec;
 
 use crate::client::Client;
 use crate::db::{shard_of, Clock, Shard, Table};
-use crate::errors::{self, Error};
+use crate::errors::{self, CmdResult, Error};
 use crate::server::Server;
 use crate::stats::WorkerStats;
 
@@ -168,6 +168,13 @@ pub fn reply_help(out: &mut Reply, typed_name: &[u8], lines: &[&str]) {
     }
     out.simple(b"HELP");
     out.simple(b"    Prints this help.");
+}
+
+/// A container's HELP subcommand: `lines` under the header naming the
+/// container as the client typed it.
+pub fn help(ctx: &mut Ctx, args: &Args, lines: &[&str]) -> CmdResult {
+    reply_help(ctx.out, args.argv().get(0).unwrap_or_default(), lines);
+    Ok(())
 }
 
 /// Case-insensitive comparison with an option keyword.

@@ -35,14 +35,6 @@ impl Blob {
         }
     }
 
-    pub fn from_vec(v: Vec<u8>) -> Blob {
-        if v.len() <= INLINE_CAP {
-            Blob::new(&v)
-        } else {
-            Blob::Boxed(v.into_boxed_slice())
-        }
-    }
-
     pub fn from_i64(v: i64) -> Blob {
         Blob::new(itoa::Buffer::new().format(v).as_bytes())
     }

@@ -99,11 +99,6 @@ impl Table {
         self.expired = 0;
     }
 
-    pub fn get_mut(&mut self, key: &[u8], now: Clock) -> Option<&mut Entry> {
-        let i = self.find(key, now)?;
-        Some(&mut self.map[i])
-    }
-
     pub fn at(&self, i: usize) -> (&Blob, &Entry) {
         self.map.get_index(i).expect("position in range")
     }

@@ -59,7 +59,7 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream) {
         stream.as_raw_fd(),
     ));
     server.clients.lock().insert(handle.id, handle.clone());
-    let mut client = Client::new(handle.clone(), !server.hot.auth_required(), stats.clone());
+    let mut client = Client::new(handle.clone(), !server.hot.auth_required());
     let mut conn = Conn {
         rbuf: BytesMut::with_capacity(READ_CHUNK),
         out: Reply::new(),

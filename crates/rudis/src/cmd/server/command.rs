@@ -368,6 +368,5 @@ const HELP: &[&str] = &[
 
 /// COMMAND HELP
 fn help(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    super::super::reply_help(ctx.out, args.argv().get(0).unwrap_or_default(), HELP);
-    Ok(())
+    super::super::help(ctx, args, HELP)
 }

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use resp::write::Aggregate;
 
 use super::super::flags::*;
-use super::super::{reply_help, row, Args, Command, Ctx};
+use super::super::{row, Args, Command, Ctx};
 use crate::config::{directive, Change, Config, DIRECTIVES, SET_LOG_LEVEL};
 use crate::errors::{self, CmdResult, Error};
 use crate::glob::Pattern;
@@ -254,8 +254,7 @@ const HELP: &[&str] = &[
 
 /// CONFIG HELP
 fn help(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    reply_help(ctx.out, args.argv().get(0).unwrap_or_default(), HELP);
-    Ok(())
+    super::super::help(ctx, args, HELP)
 }
 
 #[cfg(test)]

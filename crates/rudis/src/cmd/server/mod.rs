@@ -179,8 +179,7 @@ fn debug(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     }
     let sub = args.arg();
     if is(sub, "help") && args.remaining() == 0 {
-        super::reply_help(ctx.out, args.argv().get(0).unwrap_or_default(), DEBUG_HELP);
-        return Ok(());
+        return super::help(ctx, args, DEBUG_HELP);
     }
     if !is(sub, "sleep") || args.remaining() != 1 {
         return Err(errors::subcommand_syntax(sub, b"DEBUG"));

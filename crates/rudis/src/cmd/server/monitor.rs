@@ -8,7 +8,7 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use super::super::flags::*;
-use super::super::{parse_int_in, reply_help, row, Args, Argv, Command, Ctx};
+use super::super::{parse_int_in, row, Args, Argv, Command, Ctx};
 use crate::client::Client;
 use crate::errors::CmdResult;
 
@@ -253,10 +253,5 @@ const SLOWLOG_HELP: &[&str] = &[
 
 /// SLOWLOG HELP
 fn slowlog_help(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    reply_help(
-        ctx.out,
-        args.argv().get(0).unwrap_or_default(),
-        SLOWLOG_HELP,
-    );
-    Ok(())
+    super::super::help(ctx, args, SLOWLOG_HELP)
 }
