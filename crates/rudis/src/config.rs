@@ -45,6 +45,9 @@ pub struct Config {
     pub logfile: String,
     pub proto_max_bulk_len: i64,
     pub client_query_buffer_limit: u64,
+    /// A sparse HyperLogLog larger than this (header included) becomes
+    /// dense.
+    pub hll_sparse_max_bytes: u64,
     /// The default user's password ("": none, every client is
     /// authenticated on connect).
     pub requirepass: String,
@@ -73,6 +76,7 @@ impl Default for Config {
             logfile: String::new(),
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
+            hll_sparse_max_bytes: 3000,
             requirepass: String::new(),
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
@@ -290,6 +294,15 @@ pub static DIRECTIVES: &[Directive] = &[
         change: Change::Live,
     },
     Directive {
+        name: "hll-sparse-max-bytes",
+        set: |c, a| {
+            c.hll_sparse_max_bytes = memory(a, 0, i64::MAX as u64)?;
+            Ok(())
+        },
+        get: |c| c.hll_sparse_max_bytes.to_string(),
+        change: Change::Live,
+    },
+    Directive {
         name: "client-query-buffer-limit",
         set: |c, a| {
             c.client_query_buffer_limit = memory(a, 1024 * 1024, i64::MAX as u64)?;
@@ -388,7 +401,7 @@ impl std::error::Error for ConfigError {}
 
 /// What the command line asks for.
 pub enum Invocation {
-    Run(Config),
+    Run(Box<Config>),
     Version,
     Help,
 }
@@ -467,7 +480,7 @@ impl Config {
             })?;
             rest = next;
         }
-        Ok(Invocation::Run(config))
+        Ok(Invocation::Run(Box::new(config)))
     }
 }
 

@@ -71,6 +71,22 @@ pub const NO_SUCH_CLIENT: &str = "ERR No such client";
 pub const DEBUG_NOT_ALLOWED: &str = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
 pub const LFU_NOT_SELECTED: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 pub const OFFSET_OUT_OF_RANGE: &str = "ERR offset is out of range";
+pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+pub const NAN_OR_INFINITY: &str = "ERR increment would produce NaN or Infinity";
+pub const LCS_NOT_STRINGS: &str = "ERR The specified keys must contain string values";
+pub const LCS_IDX_AND_LEN: &str =
+    "ERR If you want both the length and indexes, please just use IDX.";
+pub const LCS_TOO_BIG: &str =
+    "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len";
+pub const LCS_ALLOC_FAILED: &str =
+    "ERR Insufficient memory, failed allocating transient memory for LCS";
+pub const BIT_OFFSET: &str = "ERR bit offset is not an integer or out of range";
+pub const BIT_VALUE: &str = "ERR bit is not an integer or out of range";
+pub const BITPOS_BIT: &str = "ERR The bit argument must be 1 or 0.";
+pub const BITOP_NOT: &str = "ERR BITOP NOT must be called with a single source key.";
+pub const BITFIELD_TYPE: &str = "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.";
+pub const BITFIELD_OVERFLOW: &str = "ERR Invalid OVERFLOW type specified";
+pub const BITFIELD_RO: &str = "ERR BITFIELD_RO only supports the GET subcommand";
 pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
 
 /// Redis's `getRangeLongFromObjectOrReply` message without a custom text.

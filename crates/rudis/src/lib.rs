@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod errors;
 pub mod glob;
+pub mod ldouble;
 pub mod net;
 pub mod server;
 pub mod stats;

@@ -100,7 +100,7 @@ fn main() -> ExitCode {
         return ping(args.get(1));
     }
     let config = match Config::from_args(&args) {
-        Ok(Invocation::Run(c)) => c,
+        Ok(Invocation::Run(c)) => *c,
         Ok(Invocation::Version) => {
             println!("rudis v={VERSION} redis_compat={REDIS_VERSION}");
             return ExitCode::SUCCESS;

@@ -22,6 +22,7 @@ use crate::stats::WorkerStats;
 pub struct Hot {
     proto_max_bulk_len: AtomicI64,
     query_buffer_limit: AtomicU64,
+    hll_sparse_max_bytes: AtomicU64,
     timeout: AtomicU64,
     maxclients: AtomicU32,
     hz: AtomicU32,
@@ -38,6 +39,7 @@ impl Hot {
         Hot {
             proto_max_bulk_len: AtomicI64::new(c.proto_max_bulk_len),
             query_buffer_limit: AtomicU64::new(c.client_query_buffer_limit),
+            hll_sparse_max_bytes: AtomicU64::new(c.hll_sparse_max_bytes),
             timeout: AtomicU64::new(c.timeout),
             maxclients: AtomicU32::new(c.maxclients),
             hz: AtomicU32::new(c.hz),
@@ -54,6 +56,8 @@ impl Hot {
         self.query_buffer_limit
             .store(c.client_query_buffer_limit, Relaxed);
         self.timeout.store(c.timeout, Relaxed);
+        self.hll_sparse_max_bytes
+            .store(c.hll_sparse_max_bytes, Relaxed);
         self.maxclients.store(c.maxclients, Relaxed);
         self.hz.store(c.hz, Relaxed);
         self.protected_mode.store(c.protected_mode, Relaxed);
@@ -69,6 +73,9 @@ impl Hot {
     }
     pub fn query_buffer_limit(&self) -> u64 {
         self.query_buffer_limit.load(Relaxed)
+    }
+    pub fn hll_sparse_max_bytes(&self) -> u64 {
+        self.hll_sparse_max_bytes.load(Relaxed)
     }
     pub fn timeout(&self) -> u64 {
         self.timeout.load(Relaxed)

@@ -269,7 +269,13 @@ fn randomized_commands_match_redis() {
                 .join(" ");
             history.push(line.clone());
             if let Some(diff) = pair.run(&argv, how) {
-                let recent = history[history.len().saturating_sub(8)..].join("\n      ");
+                let recent = history[history.len().saturating_sub(
+                    std::env::var("RUDIS_DIFF_RECENT")
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(8),
+                )..]
+                    .join("\n      ");
                 let _ = writeln!(
                     failures,
                     "seed {seed}, command #{i} (resp3={resp3}): {line}\n{diff}\n    recent:\n      {recent}"
@@ -328,4 +334,66 @@ fn corpus_covers_every_command() {
         missing.is_empty(),
         "commands with no line in tests/differential/*.txt: {missing:?}"
     );
+}
+
+/// HyperLogLog values move between the servers as plain strings: one
+/// built by Redis (sparse, and dense after many elements) counts the same
+/// in rudis, and one built by rudis counts the same in Redis, and both
+/// keep accepting elements identically.
+#[test]
+fn hll_values_interchange_with_redis() {
+    let Some(redis) = reference() else { return };
+    let rudis = common::rudis(&[]);
+    let (mut r, mut u) = (redis.client(), rudis.client());
+    let elements = |from: usize, n: usize| {
+        (from..from + n)
+            .map(|i| format!("e{i}"))
+            .collect::<Vec<_>>()
+    };
+    for (n, name) in [(20, "sparse"), (5000, "dense")] {
+        let _: () = redis::cmd("PFADD")
+            .arg("r")
+            .arg(elements(0, n))
+            .query(&mut r)
+            .unwrap();
+        let _: () = redis::cmd("PFADD")
+            .arg("u")
+            .arg(elements(0, n))
+            .query(&mut u)
+            .unwrap();
+        let from_redis: Vec<u8> = redis::cmd("GET").arg("r").query(&mut r).unwrap();
+        let from_rudis: Vec<u8> = redis::cmd("GET").arg("u").query(&mut u).unwrap();
+        assert_eq!(
+            from_redis, from_rudis,
+            "{name}: the same elements give the same bytes"
+        );
+        // Cross over and keep adding on the other side.
+        let _: () = redis::cmd("SET")
+            .arg("x")
+            .arg(&from_redis)
+            .query(&mut u)
+            .unwrap();
+        let _: () = redis::cmd("SET")
+            .arg("x")
+            .arg(&from_rudis)
+            .query(&mut r)
+            .unwrap();
+        for c in [&mut r, &mut u] {
+            let _: () = redis::cmd("PFADD")
+                .arg("x")
+                .arg(elements(n, 300))
+                .query(c)
+                .unwrap();
+        }
+        let count = |c: &mut redis::Connection| -> (i64, Vec<u8>) {
+            let n: i64 = redis::cmd("PFCOUNT").arg("x").query(c).unwrap();
+            (n, redis::cmd("GET").arg("x").query(c).unwrap())
+        };
+        let (in_redis, in_rudis) = (count(&mut r), count(&mut u));
+        assert!(in_redis.0 > 0);
+        assert_eq!(
+            in_redis, in_rudis,
+            "{name}: count and bytes after crossing over"
+        );
+    }
 }

@@ -44,6 +44,8 @@ pub(crate) static GROUPS: &[&[Command]] = &[
     server::info::COMMANDS,
     server::monitor::COMMANDS,
     string::COMMANDS,
+    string::bitmap::COMMANDS,
+    string::hll::COMMANDS,
 ];
 
 /// A command line: byte ranges into the connection's read buffer, so no

@@ -8,6 +8,10 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 
 pub const INLINE_CAP: usize = 22;
+/// Set in an inline blob's length byte: the string is not a candidate for
+/// Redis's `int` encoding even if it reads as an integer (Redis leaves the
+/// results of INCRBYFLOAT and HINCRBYFLOAT as `embstr`).
+const PLAIN: u8 = 0x80;
 
 #[derive(Clone)]
 pub enum Blob {
@@ -35,13 +39,30 @@ impl Blob {
         }
     }
 
+    /// A short string that OBJECT ENCODING reports as `embstr` even when
+    /// it is an integer.
+    pub fn new_plain(b: &[u8]) -> Blob {
+        match Blob::new(b) {
+            Blob::Inline { len, buf } => Blob::Inline {
+                len: len | PLAIN,
+                buf,
+            },
+            other => other,
+        }
+    }
+
+    /// See `new_plain`.
+    pub fn is_plain(&self) -> bool {
+        matches!(self, Blob::Inline { len, .. } if len & PLAIN != 0)
+    }
+
     pub fn from_i64(v: i64) -> Blob {
         Blob::new(itoa::Buffer::new().format(v).as_bytes())
     }
 
     pub fn as_slice(&self) -> &[u8] {
         match self {
-            Blob::Inline { len, buf } => &buf[..*len as usize],
+            Blob::Inline { len, buf } => &buf[..(*len & !PLAIN) as usize],
             Blob::Boxed(b) => b,
             Blob::Growable(v) => v,
         }
@@ -120,5 +141,8 @@ mod tests {
         g.make_mut().extend_from_slice(b"cd");
         assert_eq!(g.as_slice(), b"abcd");
         assert_eq!(g, Blob::new(b"abcd"));
+        let plain = Blob::new_plain(b"12");
+        assert!(plain.is_plain() && !Blob::new(b"12").is_plain());
+        assert_eq!(plain.as_slice(), b"12");
     }
 }

@@ -23,6 +23,7 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(Blob::Growable(_)) => "raw",
+            Value::Str(b) if b.is_plain() => "embstr",
             Value::Str(b) if b.len() <= 20 && resp::num::parse_i64(b.as_slice()).is_some() => "int",
             Value::Str(b) if b.len() <= 44 => "embstr",
             Value::Str(_) => "raw",
@@ -33,6 +34,7 @@ impl Value {
     pub fn is_shared_integer(&self) -> bool {
         match self {
             Value::Str(Blob::Growable(_)) => false,
+            Value::Str(b) if b.is_plain() => false,
             Value::Str(b) => {
                 resp::num::parse_i64(b.as_slice()).is_some_and(|v| (0..10000).contains(&v))
             }

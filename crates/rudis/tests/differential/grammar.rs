@@ -41,6 +41,26 @@ const INTS: &[&str] = &[
     "-9223372036854775808",
     "99999999999999999999",
 ];
+const FLOATS: &[&str] = &[
+    "0",
+    "1",
+    "-1",
+    "0.1",
+    "10.5",
+    "-3.25",
+    "1e3",
+    "1.5e-3",
+    "1e400",
+    "1e5000",
+    "inf",
+    "nan",
+    "x",
+    " 1",
+    "0x10",
+    "1e-30",
+    "123456789.123456789",
+];
+const BIT_OFFSETS: &[&str] = &["0", "1", "7", "8", "13", "100", "-1", "x", "4294967296"];
 /// Times that do not expire during a run: far future, or already past.
 const SECONDS: &[&str] = &["100", "1000", "0", "-5", "abc", "9223372036854775807"];
 const MILLIS: &[&str] = &["100000", "2000000", "0", "-1", "x"];
@@ -124,6 +144,25 @@ pub fn command(rng: &mut impl Rng) -> (Compare, Vec<Vec<u8>>) {
         "SWAPDB",
         "ECHO",
         "PING",
+        "GETRANGE",
+        "SUBSTR",
+        "SETRANGE",
+        "INCRBYFLOAT",
+        "INCRBYFLOAT",
+        "LCS",
+        "SETBIT",
+        "SETBIT",
+        "GETBIT",
+        "BITCOUNT",
+        "BITPOS",
+        "BITOP",
+        "BITFIELD",
+        "BITFIELD",
+        "BITFIELD_RO",
+        "PFADD",
+        "PFADD",
+        "PFCOUNT",
+        "PFMERGE",
     ]
     .choose(rng)
     .unwrap();
@@ -194,7 +233,7 @@ pub fn command(rng: &mut impl Rng) -> (Compare, Vec<Vec<u8>>) {
                 a.pop();
             }
         }
-        "GETRANGE" => {
+        "GETRANGE" | "SUBSTR" => {
             a.push(k(rng).into());
             a.push(pick(rng, &["0", "1", "-1", "-3", "5", "100", "x"]).into());
             a.push(pick(rng, &["0", "2", "-1", "-2", "50", "9223372036854775807"]).into());
@@ -207,6 +246,92 @@ pub fn command(rng: &mut impl Rng) -> (Compare, Vec<Vec<u8>>) {
         "INCRBY" | "DECRBY" => {
             a.push(k(rng).into());
             a.push(pick(rng, INTS).into());
+        }
+        "INCRBYFLOAT" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, FLOATS).into());
+        }
+        "LCS" => {
+            a.push(k(rng).into());
+            a.push(k(rng).into());
+            let mut opts: Vec<&str> = Vec::new();
+            for _ in 0..rng.gen_range(0..3) {
+                match rng.gen_range(0..5) {
+                    0 => opts.push("LEN"),
+                    1 => opts.push("IDX"),
+                    2 => opts.push("WITHMATCHLEN"),
+                    3 => opts.extend(["MINMATCHLEN", pick(rng, &["0", "1", "2", "-1", "x"])]),
+                    _ => opts.push("bogus"),
+                }
+            }
+            a.extend(opts.into_iter().map(String::from));
+        }
+        "SETBIT" | "GETBIT" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, BIT_OFFSETS).into());
+            if name == "SETBIT" {
+                a.push(pick(rng, &["0", "1", "1", "2", "-1", "x"]).into());
+            }
+        }
+        "BITCOUNT" | "BITPOS" => {
+            a.push(k(rng).into());
+            if name == "BITPOS" {
+                a.push(pick(rng, &["0", "1", "1", "2", "x"]).into());
+            }
+            let n = rng.gen_range(0..5);
+            for i in 0..n {
+                a.push(if i == 2 {
+                    pick(rng, &["BIT", "BYTE", "bit", "bogus"]).into()
+                } else {
+                    pick(rng, &["0", "1", "-1", "2", "-2", "5", "17", "-30", "x"]).into()
+                });
+            }
+        }
+        "BITOP" => {
+            a.push(pick(rng, &["AND", "OR", "XOR", "NOT", "not", "NAND"]).into());
+            a.push(k(rng).into());
+            for _ in 0..rng.gen_range(1..4) {
+                a.push(k(rng).into());
+            }
+        }
+        "BITFIELD" | "BITFIELD_RO" => {
+            a.push(k(rng).into());
+            for _ in 0..rng.gen_range(0..4) {
+                let op = if name == "BITFIELD_RO" && maybe(rng, 0.8) {
+                    "GET"
+                } else {
+                    pick(rng, &["GET", "SET", "INCRBY", "OVERFLOW", "bogus"])
+                };
+                a.push(op.into());
+                if op == "OVERFLOW" {
+                    a.push(pick(rng, &["WRAP", "SAT", "FAIL", "fail", "x"]).into());
+                    continue;
+                }
+                a.push(
+                    pick(
+                        rng,
+                        &[
+                            "i8", "u8", "i1", "u1", "i64", "u63", "u64", "i5", "u17", "x8",
+                        ],
+                    )
+                    .into(),
+                );
+                a.push(pick(rng, &["0", "3", "13", "#1", "#2", "-1", "100"]).into());
+                if op == "SET" || op == "INCRBY" {
+                    a.push(pick(rng, INTS).into());
+                }
+            }
+        }
+        "PFADD" => {
+            a.push(k(rng).into());
+            for _ in 0..rng.gen_range(0..6) {
+                a.push(pick(rng, VALUES).into());
+            }
+        }
+        "PFCOUNT" | "PFMERGE" => {
+            for _ in 0..rng.gen_range(1..4) {
+                a.push(k(rng).into());
+            }
         }
         "KEYS" => a.push(pick(rng, &["*", "k?", "k[0-1]", "{t}*", "*a*", "k[^0]", "\\{*"]).into()),
         "SCAN" => {

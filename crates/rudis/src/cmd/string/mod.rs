@@ -1,10 +1,14 @@
-//! String commands.
+//! String commands. Bit operations live in `bitmap`, HyperLogLog in `hll`.
+
+pub mod bitmap;
+pub mod hll;
 
 use super::flags::*;
 use super::{acl, Begin, Find, KeySpec};
 use super::{is, parse_int, row, Args, Argv, Command, Ctx};
 use crate::db::{Blob, Clock, Table, Value};
 use crate::errors::{self, CmdResult, Error};
+use crate::ldouble::LongDouble;
 
 pub static COMMANDS: &[Command] = &[
     row("get", 2, READONLY | FAST, get)
@@ -91,6 +95,16 @@ pub static COMMANDS: &[Command] = &[
     row("decrby", 3, WRITE | DENYOOM | FAST, decrby)
         .acl(acl::STRING)
         .keys(&[KeySpec::at(1, &["RW", "access", "update"])]),
+    row("incrbyfloat", 3, WRITE | DENYOOM | FAST, incrbyfloat)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::at(1, &["RW", "access", "update"])]),
+    row("lcs", -3, READONLY, lcs)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::new(
+            &["RO", "access"],
+            Begin::Index(1),
+            Find::Range(1, 1, 0),
+        )]),
 ];
 
 /// SET's key flags for one command line (Redis's `setGetKeys`): with GET
@@ -110,6 +124,17 @@ pub fn string_at<'t>(t: &'t mut Table, key: &[u8], now: Clock) -> Result<Option<
         Some(e) => match &e.value {
             Value::Str(b) => Ok(Some(b)),
         },
+    }
+}
+
+/// The position of the string at `key` for a writer (not counted as a
+/// keyspace hit or miss): `None` if missing, WRONGTYPE if another type.
+pub fn find_string(t: &mut Table, key: &[u8], now: Clock) -> Result<Option<usize>, Error> {
+    let Some(i) = t.find(key, now) else {
+        return Ok(None);
+    };
+    match &t.at(i).1.value {
+        Value::Str(_) => Ok(Some(i)),
     }
 }
 
@@ -567,4 +592,190 @@ fn decrby(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         return Err(errors::DECREMENT_OVERFLOW.into());
     }
     incr_by(ctx, key, -by)
+}
+
+/// INCRBYFLOAT key increment
+fn incrbyfloat(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let (key, by) = (args.arg(), args.arg());
+    let now = ctx.now;
+    let t = ctx.table(key);
+    let found = find_string(t, key, now)?;
+    let current = match found {
+        None => LongDouble::ZERO,
+        Some(i) => {
+            let Value::Str(s) = &t.at(i).1.value;
+            LongDouble::parse(s.as_slice()).ok_or(Error::Static(errors::NOT_FLOAT))?
+        }
+    };
+    let by = LongDouble::parse(by).ok_or(Error::Static(errors::NOT_FLOAT))?;
+    let sum = current + by;
+    if !sum.is_finite() {
+        return Err(errors::NAN_OR_INFINITY.into());
+    }
+    let text = sum.to_human();
+    let value = Value::Str(Blob::new_plain(&text));
+    match found {
+        // Overwriting keeps the key's time to live.
+        Some(i) => t.at_mut(i).value = value,
+        None => {
+            t.set(key, value, 0, now);
+        }
+    }
+    ctx.out.bulk(&text);
+    Ok(())
+}
+
+/// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]
+fn lcs(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let (ka, kb) = (args.arg(), args.arg());
+    let now = ctx.now;
+    // Both lookups come before option parsing, as in Redis.
+    let mut fetch = |key: &[u8]| -> Result<Vec<u8>, Error> {
+        match ctx.keys.table(ctx.db, key).get(key, now).map(|e| &e.value) {
+            None => Ok(Vec::new()),
+            Some(Value::Str(b)) => Ok(b.as_slice().to_vec()),
+        }
+    };
+    let (a, b) = match (fetch(ka), fetch(kb)) {
+        (Ok(a), Ok(b)) => (a, b),
+        _ => return Err(errors::LCS_NOT_STRINGS.into()),
+    };
+    let (mut get_len, mut get_idx, mut with_len, mut min_len) = (false, false, false, 0i64);
+    while let Some(opt) = args.next_arg() {
+        if is(opt, "idx") {
+            get_idx = true;
+        } else if is(opt, "len") {
+            get_len = true;
+        } else if is(opt, "withmatchlen") {
+            with_len = true;
+        } else if is(opt, "minmatchlen") && args.remaining() > 0 {
+            min_len = args.int()?.max(0);
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+    }
+    if get_idx && get_len {
+        return Err(errors::LCS_IDX_AND_LEN.into());
+    }
+    let cells = (a.len() as u64 + 1) * (b.len() as u64 + 1);
+    if cells * 4 > ctx.server.hot.proto_max_bulk_len() as u64 {
+        return Err(errors::LCS_TOO_BIG.into());
+    }
+    let table = LcsTable::build(&a, &b).ok_or(Error::Static(errors::LCS_ALLOC_FAILED))?;
+    let total = table.at(a.len(), b.len());
+    if get_len {
+        ctx.out.int(total as i64);
+        return Ok(());
+    }
+    let (common, ranges) = table.walk(&a, &b, min_len as u64);
+    if !get_idx {
+        ctx.out.bulk(&common);
+        return Ok(());
+    }
+    ctx.out.map(2);
+    ctx.out.bulk(b"matches");
+    ctx.out.array(ranges.len());
+    for r in &ranges {
+        ctx.out.array(2 + with_len as usize);
+        ctx.out.array(2);
+        ctx.out.int(r.a.0 as i64);
+        ctx.out.int(r.a.1 as i64);
+        ctx.out.array(2);
+        ctx.out.int(r.b.0 as i64);
+        ctx.out.int(r.b.1 as i64);
+        if with_len {
+            ctx.out.int((r.a.1 - r.a.0 + 1) as i64);
+        }
+    }
+    ctx.out.bulk(b"len");
+    ctx.out.int(total as i64);
+    Ok(())
+}
+
+/// The dynamic-programming table of common subsequence lengths: cell
+/// (i, j) is the LCS length of `a[..i]` and `b[..j]`.
+struct LcsTable {
+    cells: Vec<u32>,
+    width: usize,
+}
+
+/// One matching range, inclusive positions in each string.
+struct LcsRange {
+    a: (usize, usize),
+    b: (usize, usize),
+}
+
+impl LcsTable {
+    fn build(a: &[u8], b: &[u8]) -> Option<LcsTable> {
+        let width = b.len() + 1;
+        let mut cells = Vec::new();
+        cells.try_reserve_exact((a.len() + 1) * width).ok()?;
+        cells.resize((a.len() + 1) * width, 0u32);
+        for i in 1..=a.len() {
+            for j in 1..=b.len() {
+                cells[i * width + j] = if a[i - 1] == b[j - 1] {
+                    cells[(i - 1) * width + j - 1] + 1
+                } else {
+                    cells[(i - 1) * width + j].max(cells[i * width + j - 1])
+                };
+            }
+        }
+        Some(LcsTable { cells, width })
+    }
+
+    fn at(&self, i: usize, j: usize) -> u32 {
+        self.cells[i * self.width + j]
+    }
+
+    /// Walks back from the end, as Redis does: the common subsequence, and
+    /// the contiguous matching ranges from last to first (ranges shorter
+    /// than `min_len` left out). On a tie Redis steps back in `b`.
+    fn walk(&self, a: &[u8], b: &[u8], min_len: u64) -> (Vec<u8>, Vec<LcsRange>) {
+        let mut common = vec![0u8; self.at(a.len(), b.len()) as usize];
+        let mut left = common.len();
+        let mut ranges = Vec::new();
+        let mut current: Option<LcsRange> = None;
+        let (mut i, mut j) = (a.len(), b.len());
+        while i > 0 && j > 0 {
+            let mut emit = false;
+            if a[i - 1] == b[j - 1] {
+                common[left - 1] = a[i - 1];
+                left -= 1;
+                match &mut current {
+                    None => {
+                        current = Some(LcsRange {
+                            a: (i - 1, i - 1),
+                            b: (j - 1, j - 1),
+                        })
+                    }
+                    // Still contiguous in both strings: extend backwards.
+                    Some(r) if r.a.0 == i && r.b.0 == j => {
+                        r.a.0 -= 1;
+                        r.b.0 -= 1;
+                    }
+                    Some(_) => emit = true,
+                }
+                if current.as_ref().is_some_and(|r| r.a.0 == 0 || r.b.0 == 0) {
+                    emit = true;
+                }
+                i -= 1;
+                j -= 1;
+            } else {
+                if self.at(i - 1, j) > self.at(i, j - 1) {
+                    i -= 1;
+                } else {
+                    j -= 1;
+                }
+                emit = current.is_some();
+            }
+            if emit {
+                if let Some(r) = current.take() {
+                    if (r.a.1 - r.a.0 + 1) as u64 >= min_len {
+                        ranges.push(r);
+                    }
+                }
+            }
+        }
+        (common, ranges)
+    }
 }
