@@ -449,3 +449,59 @@ fn ranges_of_strings() {
     assert_eq!(int(c, &["SETRANGE", "n", "0", "9"]), 5);
     assert_eq!(ok(c, &["OBJECT", "ENCODING", "n"]), bulk("raw"));
 }
+
+/// Values of a megabyte keep the read buffer they arrived in instead of
+/// being copied: whatever the pipelining around them, each key gets its
+/// own bytes, and later writes to such a value do not touch the others.
+#[test]
+fn large_values_survive_buffer_hand_off() {
+    let server = rudis(&[]);
+    let mut raw = server.raw();
+    let big = |fill: u8, len: usize| -> Vec<u8> {
+        (0..len)
+            .map(|i| fill.wrapping_add((i % 251) as u8))
+            .collect()
+    };
+    let (a, b, c) = (big(1, 1 << 20), big(7, (1 << 20) + 3), big(9, 70_000));
+    // Three large SETs and a GET in one write, so several large commands
+    // share one read buffer, then one arriving in two halves.
+    let mut batch = common::encode(&[b"SET", b"a", &a]);
+    batch.extend(common::encode(&[b"SET", b"b", &b, b"EX", b"100"]));
+    batch.extend(common::encode(&[b"GETSET", b"c", &c]));
+    batch.extend(common::encode(&[b"STRLEN", b"a"]));
+    raw.send(&batch);
+    raw.expect(b"+OK\r\n");
+    raw.expect(b"+OK\r\n");
+    raw.expect(b"$-1\r\n");
+    raw.expect(b":1048576\r\n");
+    let late = common::encode(&[b"SET", b"d", &a]);
+    raw.send(&late[..late.len() / 2]);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    raw.send(&late[late.len() / 2..]);
+    raw.expect(b"+OK\r\n");
+    let mut c2 = server.client();
+    for (key, want) in [("a", &a), ("b", &b), ("c", &c), ("d", &a)] {
+        let got: Vec<u8> = cmd("GET").arg(key).query(&mut c2).unwrap();
+        assert!(got == *want, "{key}: {} bytes back", got.len());
+    }
+    // Writing into one value leaves the others (and the buffers) intact.
+    assert_eq!(int(&mut c2, &["SETRANGE", "a", "0", "XYZ"]), 1 << 20);
+    assert_eq!(int(&mut c2, &["APPEND", "d", "!"]), (1 << 20) + 1);
+    let got: Vec<u8> = cmd("GETRANGE")
+        .arg("a")
+        .arg(0)
+        .arg(4)
+        .query(&mut c2)
+        .unwrap();
+    assert_eq!(got, [b'X', b'Y', b'Z', a[3], a[4]]);
+    let got: Vec<u8> = cmd("GET").arg("b").query(&mut c2).unwrap();
+    assert!(got == b);
+    assert!(int(&mut c2, &["TTL", "b"]) > 0);
+    let got: Vec<u8> = cmd("GETRANGE")
+        .arg("d")
+        .arg(0)
+        .arg(2)
+        .query(&mut c2)
+        .unwrap();
+    assert_eq!(got, a[..3]);
+}

@@ -18,12 +18,13 @@ pub mod table;
 use std::ops::Range;
 use std::sync::atomic::Ordering::Relaxed;
 
+use bytes::Bytes;
 use parking_lot::MutexGuard;
 use resp::Reply;
 use smallvec::SmallVec;
 
 use crate::client::Client;
-use crate::db::{shard_of, Clock, Shard, Table};
+use crate::db::{shard_of, Blob, Clock, Shard, Table};
 use crate::errors::{self, CmdResult, Error};
 use crate::server::Server;
 use crate::stats::WorkerStats;
@@ -54,11 +55,42 @@ pub(crate) static GROUPS: &[&[Command]] = &[
 pub struct Argv<'a> {
     buf: &'a [u8],
     ranges: &'a [Range<usize>],
+    /// For a large command, the read buffer it was handed off in: a
+    /// string value can then keep its bytes without copying them.
+    shared: Option<&'a Bytes>,
 }
 
 impl<'a> Argv<'a> {
     pub fn new(buf: &'a [u8], ranges: &'a [Range<usize>]) -> Self {
-        Argv { buf, ranges }
+        Argv {
+            buf,
+            ranges,
+            shared: None,
+        }
+    }
+
+    /// A command line whose bytes are `shared` (see `Blob::Shared`).
+    pub fn new_shared(shared: &'a Bytes, ranges: &'a [Range<usize>]) -> Self {
+        Argv {
+            buf: shared,
+            ranges,
+            shared: Some(shared),
+        }
+    }
+
+    /// Argument `i` as a stored string. The bytes of a large value that
+    /// fills most of its handed-off buffer are kept as they are; anything
+    /// else is copied.
+    pub fn blob(&self, i: usize) -> Blob {
+        let Some(r) = self.ranges.get(i) else {
+            return Blob::new(b"");
+        };
+        match self.shared {
+            Some(b) if r.len() >= BIG_VALUE && r.len() >= b.len() / 8 * 7 => {
+                Blob::from_shared(b.slice(r.clone()))
+            }
+            _ => Blob::new(&self.buf[r.clone()]),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -82,8 +114,8 @@ impl<'a> Argv<'a> {
     /// The arguments from position `from` on.
     pub fn from(&self, from: usize) -> Argv<'a> {
         Argv {
-            buf: self.buf,
             ranges: &self.ranges[from.min(self.ranges.len())..],
+            ..*self
         }
     }
 }
@@ -136,7 +168,17 @@ impl<'a> Args<'a> {
     pub fn int(&mut self) -> Result<i64, Error> {
         parse_int(self.arg())
     }
+
+    /// The next argument as a string value to store (see `Argv::blob`).
+    pub fn blob(&mut self) -> Blob {
+        let b = self.argv.blob(self.pos);
+        self.pos += 1;
+        b
+    }
 }
+
+/// Values at least this large may keep the read buffer they arrived in.
+pub const BIG_VALUE: usize = 64 * 1024;
 
 /// An integer argument, with Redis's `string2ll` rules.
 pub fn parse_int(a: &[u8]) -> Result<i64, Error> {

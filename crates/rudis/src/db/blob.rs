@@ -7,6 +7,8 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
+use bytes::Bytes;
+
 pub const INLINE_CAP: usize = 22;
 /// Set in an inline blob's length byte: the string is not a candidate for
 /// Redis's `int` encoding even if it reads as an integer (Redis leaves the
@@ -23,6 +25,9 @@ pub enum Blob {
     /// A string that was appended to: keeps spare capacity so repeated
     /// APPEND / SETRANGE stay amortised O(1), at one more indirection.
     Growable(Box<Vec<u8>>),
+    /// A large value that kept the read buffer it arrived in, so SET of a
+    /// megabyte copies nothing (the buffer holds little besides it).
+    Shared(Box<Bytes>),
 }
 
 impl Blob {
@@ -37,6 +42,10 @@ impl Blob {
         } else {
             Blob::Boxed(b.into())
         }
+    }
+
+    pub fn from_shared(b: Bytes) -> Blob {
+        Blob::Shared(Box::new(b))
     }
 
     /// A short string that OBJECT ENCODING reports as `embstr` even when
@@ -65,6 +74,7 @@ impl Blob {
             Blob::Inline { len, buf } => &buf[..(*len & !PLAIN) as usize],
             Blob::Boxed(b) => b,
             Blob::Growable(v) => v,
+            Blob::Shared(b) => b,
         }
     }
 
@@ -93,6 +103,7 @@ impl Blob {
             Blob::Inline { .. } => 0,
             Blob::Boxed(b) => b.len(),
             Blob::Growable(v) => v.capacity() + std::mem::size_of::<Vec<u8>>(),
+            Blob::Shared(b) => b.len() + std::mem::size_of::<Bytes>(),
         }
     }
 }

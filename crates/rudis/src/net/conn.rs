@@ -78,8 +78,13 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream) {
         // by what the client merely declared.
         let missing = conn.parser.missing(conn.rbuf.len());
         let want = missing.min(conn.rbuf.len().max(READ_CHUNK)).max(READ_CHUNK);
-        if conn.rbuf.capacity() - conn.rbuf.len() < want / 2 {
-            conn.rbuf.reserve(want);
+        if conn.rbuf.capacity() - conn.rbuf.len() < want / 2 && !conn.rbuf.try_reclaim(want) {
+            // Exact growth rather than Vec's doubling: the last step of a
+            // large request then leaves the buffer just big enough for the
+            // request, which can be handed off whole (see `process`).
+            let mut bigger = BytesMut::with_capacity(conn.rbuf.len() + want);
+            bigger.extend_from_slice(&conn.rbuf);
+            conn.rbuf = bigger;
         }
         let idle = server.hot.timeout();
         let read = stream.read_buf(&mut conn.rbuf);
@@ -158,6 +163,21 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream) {
     }
 }
 
+/// CLIENT REPLY OFF / SKIP: drops the reply of the command just run
+/// (`mode` is the mode it ran under, `mark` where its reply starts).
+fn apply_reply_mode(client: &mut Client, out: &mut Reply, mode: ReplyMode, mark: usize) {
+    match (mode, client.reply_mode) {
+        (ReplyMode::Skip, after) => {
+            out.truncate(mark);
+            if after == ReplyMode::Skip {
+                client.reply_mode = ReplyMode::On;
+            }
+        }
+        (ReplyMode::Off, ReplyMode::Off) => out.truncate(mark),
+        _ => {}
+    }
+}
+
 /// Executes every complete request in the read buffer.
 fn process(server: &Server, stats: &WorkerStats, client: &mut Client, conn: &mut Conn) -> Outcome {
     let limits = Limits {
@@ -183,17 +203,28 @@ fn process(server: &Server, stats: &WorkerStats, client: &mut Client, conn: &mut
                     }
                     let mode = client.reply_mode;
                     let mark = conn.out.len();
-                    cmd::execute(server, stats, client, &mut conn.out, argv, now);
-                    match (mode, client.reply_mode) {
-                        (ReplyMode::Skip, after) => {
-                            conn.out.truncate(mark);
-                            if after == ReplyMode::Skip {
-                                client.reply_mode = ReplyMode::On;
-                            }
+                    let capacity = conn.rbuf.capacity();
+                    if n >= cmd::BIG_VALUE && capacity <= (pos + n) / 7 * 8 {
+                        // A large command that fills its buffer: hand the
+                        // buffer to the command, so a value stored from it
+                        // is not copied, and read on in a new buffer of the
+                        // same size (which this client has just filled).
+                        let head = conn.rbuf.split_to(pos + n).freeze().slice(pos..);
+                        let mut fresh = BytesMut::with_capacity(capacity);
+                        fresh.extend_from_slice(&conn.rbuf);
+                        conn.rbuf = fresh;
+                        pos = 0;
+                        let argv = Argv::new_shared(&head, &conn.ranges);
+                        cmd::execute(server, stats, client, &mut conn.out, argv, now);
+                        apply_reply_mode(client, &mut conn.out, mode, mark);
+                        if client.close_after_reply {
+                            outcome = Outcome::Close;
+                            break;
                         }
-                        (ReplyMode::Off, ReplyMode::Off) => conn.out.truncate(mark),
-                        _ => {}
+                        continue;
                     }
+                    cmd::execute(server, stats, client, &mut conn.out, argv, now);
+                    apply_reply_mode(client, &mut conn.out, mode, mark);
                 }
                 pos += n;
                 if client.close_after_reply {

@@ -261,7 +261,7 @@ fn expire_arg(ctx: &Ctx, arg: &[u8], absolute: bool, unit: Unit) -> Result<u64, 
 /// EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]
 fn set(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let key = args.arg();
-    let value = args.arg();
+    let value = args.blob();
     let opts = StringOpts::parse(args, true)?;
     let expire = opts.expire_at(ctx)?;
     let now = ctx.now;
@@ -283,12 +283,7 @@ fn set(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         Some(i) if opts.keepttl => t.at(i).1.expire_at(),
         _ => 0,
     };
-    t.set(
-        key,
-        Value::Str(Blob::new(value)),
-        expire.unwrap_or(keep),
-        now,
-    );
+    t.set(key, Value::Str(value), expire.unwrap_or(keep), now);
     if !opts.get {
         ctx.out.ok();
     }
@@ -310,11 +305,10 @@ fn setnx(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 }
 
 fn set_with_expire(ctx: &mut Ctx, args: &mut Args, unit: Unit) -> CmdResult {
-    let (key, time, value) = (args.arg(), args.arg(), args.arg());
+    let (key, time, value) = (args.arg(), args.arg(), args.blob());
     let at = expire_arg(ctx, time, false, unit)?;
     let now = ctx.now;
-    ctx.table(key)
-        .set(key, Value::Str(Blob::new(value)), at, now);
+    ctx.table(key).set(key, Value::Str(value), at, now);
     ctx.out.ok();
     Ok(())
 }
@@ -331,11 +325,10 @@ fn psetex(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 
 /// GETSET key value
 fn getset(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    let (key, value) = (args.arg(), args.arg());
+    let (key, value) = (args.arg(), args.blob());
     reply_string(ctx, key)?;
     let now = ctx.now;
-    ctx.table(key)
-        .set(key, Value::Str(Blob::new(value)), 0, now);
+    ctx.table(key).set(key, Value::Str(value), 0, now);
     Ok(())
 }
 
