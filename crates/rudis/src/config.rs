@@ -48,6 +48,10 @@ pub struct Config {
     /// A sparse HyperLogLog larger than this (header included) becomes
     /// dense.
     pub hll_sparse_max_bytes: u64,
+    /// A hash stays compact up to this many pairs...
+    pub hash_max_listpack_entries: u64,
+    /// ...and while every field and value is at most this long.
+    pub hash_max_listpack_value: u64,
     /// The default user's password ("": none, every client is
     /// authenticated on connect).
     pub requirepass: String,
@@ -77,6 +81,8 @@ impl Default for Config {
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             hll_sparse_max_bytes: 3000,
+            hash_max_listpack_entries: 512,
+            hash_max_listpack_value: 64,
             requirepass: String::new(),
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
@@ -165,6 +171,17 @@ fn memory(args: &[String], min: u64, max: u64) -> Result<u64, String> {
 
 fn yn(b: bool) -> String {
     if b { "yes" } else { "no" }.into()
+}
+
+// Shared by each directive and its old `ziplist` alias.
+fn set_hash_entries(c: &mut Config, a: &[String]) -> Result<(), String> {
+    c.hash_max_listpack_entries = int(a, 0, i64::MAX)? as u64;
+    Ok(())
+}
+
+fn set_hash_value(c: &mut Config, a: &[String]) -> Result<(), String> {
+    c.hash_max_listpack_value = memory(a, 0, i64::MAX as u64)?;
+    Ok(())
 }
 
 pub static DIRECTIVES: &[Directive] = &[
@@ -291,6 +308,30 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.proto_max_bulk_len.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "hash-max-listpack-entries",
+        set: set_hash_entries,
+        get: |c| c.hash_max_listpack_entries.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "hash-max-ziplist-entries",
+        set: set_hash_entries,
+        get: |c| c.hash_max_listpack_entries.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "hash-max-listpack-value",
+        set: set_hash_value,
+        get: |c| c.hash_max_listpack_value.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "hash-max-ziplist-value",
+        set: set_hash_value,
+        get: |c| c.hash_max_listpack_value.to_string(),
         change: Change::Live,
     },
     Directive {

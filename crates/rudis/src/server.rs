@@ -23,6 +23,8 @@ pub struct Hot {
     proto_max_bulk_len: AtomicI64,
     query_buffer_limit: AtomicU64,
     hll_sparse_max_bytes: AtomicU64,
+    hash_max_listpack_entries: AtomicU64,
+    hash_max_listpack_value: AtomicU64,
     timeout: AtomicU64,
     maxclients: AtomicU32,
     hz: AtomicU32,
@@ -40,6 +42,8 @@ impl Hot {
             proto_max_bulk_len: AtomicI64::new(c.proto_max_bulk_len),
             query_buffer_limit: AtomicU64::new(c.client_query_buffer_limit),
             hll_sparse_max_bytes: AtomicU64::new(c.hll_sparse_max_bytes),
+            hash_max_listpack_entries: AtomicU64::new(c.hash_max_listpack_entries),
+            hash_max_listpack_value: AtomicU64::new(c.hash_max_listpack_value),
             timeout: AtomicU64::new(c.timeout),
             maxclients: AtomicU32::new(c.maxclients),
             hz: AtomicU32::new(c.hz),
@@ -58,6 +62,10 @@ impl Hot {
         self.timeout.store(c.timeout, Relaxed);
         self.hll_sparse_max_bytes
             .store(c.hll_sparse_max_bytes, Relaxed);
+        self.hash_max_listpack_entries
+            .store(c.hash_max_listpack_entries, Relaxed);
+        self.hash_max_listpack_value
+            .store(c.hash_max_listpack_value, Relaxed);
         self.maxclients.store(c.maxclients, Relaxed);
         self.hz.store(c.hz, Relaxed);
         self.protected_mode.store(c.protected_mode, Relaxed);
@@ -73,6 +81,12 @@ impl Hot {
     }
     pub fn query_buffer_limit(&self) -> u64 {
         self.query_buffer_limit.load(Relaxed)
+    }
+    pub fn hash_limits(&self) -> crate::db::hash::Limits {
+        crate::db::hash::Limits {
+            entries: self.hash_max_listpack_entries.load(Relaxed) as usize,
+            value: self.hash_max_listpack_value.load(Relaxed) as usize,
+        }
     }
     pub fn hll_sparse_max_bytes(&self) -> u64 {
         self.hll_sparse_max_bytes.load(Relaxed)

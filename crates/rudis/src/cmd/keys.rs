@@ -184,7 +184,7 @@ fn keys(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 
 /// Redis parses SCAN cursors with `strtoul`: an optional sign, digits, no
 /// leading space; the empty string is cursor 0.
-fn parse_cursor(a: &[u8]) -> Result<u64, Error> {
+pub fn parse_cursor(a: &[u8]) -> Result<u64, Error> {
     let invalid = || Error::Static(errors::INVALID_CURSOR);
     let (neg, digits) = match a.first() {
         Some(b'-') => (true, &a[1..]),
@@ -204,6 +204,48 @@ fn parse_cursor(a: &[u8]) -> Result<u64, Error> {
     Ok(if neg { v.wrapping_neg() } else { v })
 }
 
+/// The options of SCAN and of HSCAN, SSCAN, ZSCAN (which have no TYPE),
+/// as Redis's `scanGenericCommand` reads them.
+pub struct ScanOpts<'a> {
+    pub count: usize,
+    pub pattern: Option<Pattern>,
+    pub type_name: Option<&'a [u8]>,
+}
+
+impl<'a> ScanOpts<'a> {
+    pub fn parse(args: &mut Args<'a>, allow_type: bool) -> Result<ScanOpts<'a>, Error> {
+        let mut o = ScanOpts {
+            count: 10,
+            pattern: None,
+            type_name: None,
+        };
+        while let Some(opt) = args.next_arg() {
+            if args.remaining() == 0 {
+                return Err(errors::SYNTAX.into());
+            }
+            if is(opt, "count") {
+                let c = parse_int(args.arg())?;
+                if c < 1 {
+                    return Err(errors::SYNTAX.into());
+                }
+                o.count = c as usize;
+            } else if is(opt, "match") {
+                let p = args.arg();
+                o.pattern = (p != b"*").then(|| Pattern::new(p, false));
+            } else if is(opt, "type") && allow_type {
+                o.type_name = Some(args.arg());
+            } else {
+                return Err(errors::SYNTAX.into());
+            }
+        }
+        Ok(o)
+    }
+
+    pub fn matches(&self, s: &[u8]) -> bool {
+        self.pattern.as_ref().is_none_or(|p| p.matches(s))
+    }
+}
+
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 ///
 /// The cursor holds the shard in its high bits and, in its low 32 bits,
@@ -212,28 +254,11 @@ fn parse_cursor(a: &[u8]) -> Result<u64, Error> {
 /// iteration is returned.
 fn scan(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let cursor = parse_cursor(args.arg())?;
-    let mut count = 10usize;
-    let mut pattern = None;
-    let mut type_name = None;
-    while let Some(opt) = args.next_arg() {
-        if args.remaining() == 0 {
-            return Err(errors::SYNTAX.into());
-        }
-        if is(opt, "count") {
-            let c = parse_int(args.arg())?;
-            if c < 1 {
-                return Err(errors::SYNTAX.into());
-            }
-            count = c as usize;
-        } else if is(opt, "match") {
-            let p = args.arg();
-            pattern = (p != b"*").then(|| Pattern::new(p, false));
-        } else if is(opt, "type") {
-            type_name = Some(args.arg());
-        } else {
-            return Err(errors::SYNTAX.into());
-        }
-    }
+    let ScanOpts {
+        count,
+        pattern,
+        type_name,
+    } = ScanOpts::parse(args, true)?;
     let mut shard = (cursor >> 32) as usize;
     let mut pos = match cursor & 0xFFFF_FFFF {
         0 => None,

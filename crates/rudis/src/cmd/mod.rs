@@ -10,6 +10,7 @@
 pub mod client;
 pub mod connection;
 mod docs;
+pub mod hash;
 pub mod keys;
 pub mod server;
 pub mod string;
@@ -47,6 +48,7 @@ pub(crate) static GROUPS: &[&[Command]] = &[
     string::COMMANDS,
     string::bitmap::COMMANDS,
     string::hll::COMMANDS,
+    hash::COMMANDS,
 ];
 
 /// A command line: byte ranges into the connection's read buffer, so no

@@ -10,6 +10,7 @@
 
 pub mod blob;
 pub mod expire;
+pub mod hash;
 pub mod lazyfree;
 pub mod table;
 pub mod value;

@@ -119,6 +119,7 @@ impl Table {
                 Some(old)
             }
             None => {
+                self.make_room();
                 self.map.insert(Blob::new(key), entry);
                 None
             }
@@ -128,7 +129,18 @@ impl Table {
     /// Inserts an entry under a key that is not in the table.
     pub fn insert_new(&mut self, key: Blob, entry: Entry) {
         self.expires += (entry.expire_at() != 0) as usize;
+        self.make_room();
         self.map.insert(key, entry);
+    }
+
+    /// Grows the entry vector by a quarter when full. Left to itself,
+    /// IndexMap grows it to the index table's capacity, which after a
+    /// doubling leaves up to half the 64-byte slots unused for a long time.
+    fn make_room(&mut self) {
+        let len = self.map.len();
+        if len == self.map.capacity() {
+            self.map.reserve_exact((len / 4).max(8));
+        }
     }
 
     /// Changes the expiry of the entry at `i` (0: persist).

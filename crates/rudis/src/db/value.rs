@@ -1,12 +1,15 @@
-//! The values a key can hold. Only strings exist so far; every other type
-//! joins this enum, so TYPE, WRONGTYPE and OBJECT ENCODING have one place
-//! to look.
+//! The values a key can hold: every type is a variant here, so TYPE,
+//! WRONGTYPE and OBJECT ENCODING have one place to look.
 
 use super::blob::Blob;
+use super::hash;
 
 #[derive(Clone, Debug)]
 pub enum Value {
     Str(Blob),
+    /// A small hash, compact (see `hash.rs`).
+    Hash(Box<[u8]>),
+    HashTable(Box<hash::Map>),
 }
 
 impl Value {
@@ -14,6 +17,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Hash(_) | Value::HashTable(_) => "hash",
         }
     }
 
@@ -27,6 +31,8 @@ impl Value {
             Value::Str(b) if b.len() <= 20 && resp::num::parse_i64(b.as_slice()).is_some() => "int",
             Value::Str(b) if b.len() <= 44 => "embstr",
             Value::Str(_) => "raw",
+            Value::Hash(_) => "listpack",
+            Value::HashTable(_) => "hashtable",
         }
     }
 
@@ -38,6 +44,7 @@ impl Value {
             Value::Str(b) => {
                 resp::num::parse_i64(b.as_slice()).is_some_and(|v| (0..10000).contains(&v))
             }
+            _ => false,
         }
     }
 
@@ -46,6 +53,24 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(b) => b.heap_size(),
+            Value::Hash(b) => b.len(),
+            Value::HashTable(m) => hash::table_heap_size(m),
+        }
+    }
+}
+
+impl Value {
+    pub fn as_str(&self) -> Option<&Blob> {
+        match self {
+            Value::Str(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub fn as_str_mut(&mut self) -> Option<&mut Blob> {
+        match self {
+            Value::Str(b) => Some(b),
+            _ => None,
         }
     }
 }

@@ -60,6 +60,7 @@ const FLOATS: &[&str] = &[
     "1e-30",
     "123456789.123456789",
 ];
+const FIELDS: &[&str] = &["f1", "f2", "f3", "x", "", "1"];
 const BIT_OFFSETS: &[&str] = &["0", "1", "7", "8", "13", "100", "-1", "x", "4294967296"];
 /// Times that do not expire during a run: far future, or already past.
 const SECONDS: &[&str] = &["100", "1000", "0", "-5", "abc", "9223372036854775807"];
@@ -71,8 +72,8 @@ const ABS_MILLIS: &[&str] = &["1", "4102444800000", "-1"];
 /// why. Compared as the `Compare` says instead of byte for byte.
 pub fn variable(name: &str) -> Compare {
     match name {
-        // The chosen key is random.
-        "RANDOMKEY" => Compare::Shape,
+        // The chosen key or field is random.
+        "RANDOMKEY" | "HRANDFIELD" => Compare::Shape,
         // The cursor encodes the server's own table layout, and so does
         // which keys one call returns.
         "SCAN" => Compare::Shape,
@@ -163,6 +164,26 @@ pub fn command(rng: &mut impl Rng) -> (Compare, Vec<Vec<u8>>) {
         "PFADD",
         "PFCOUNT",
         "PFMERGE",
+        "HSET",
+        "HSET",
+        "HSET",
+        "HMSET",
+        "HSETNX",
+        "HGET",
+        "HGET",
+        "HMGET",
+        "HDEL",
+        "HDEL",
+        "HLEN",
+        "HSTRLEN",
+        "HEXISTS",
+        "HKEYS",
+        "HVALS",
+        "HGETALL",
+        "HINCRBY",
+        "HINCRBYFLOAT",
+        "HRANDFIELD",
+        "HSCAN",
     ]
     .choose(rng)
     .unwrap();
@@ -331,6 +352,59 @@ pub fn command(rng: &mut impl Rng) -> (Compare, Vec<Vec<u8>>) {
         "PFCOUNT" | "PFMERGE" => {
             for _ in 0..rng.gen_range(1..4) {
                 a.push(k(rng).into());
+            }
+        }
+        "HSET" | "HMSET" => {
+            a.push(k(rng).into());
+            for _ in 0..rng.gen_range(1..4) {
+                a.push(pick(rng, FIELDS).into());
+                a.push(pick(rng, VALUES).into());
+            }
+            if maybe(rng, 0.05) {
+                a.pop();
+            }
+        }
+        "HSETNX" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, FIELDS).into());
+            a.push(pick(rng, VALUES).into());
+        }
+        "HGET" | "HSTRLEN" | "HEXISTS" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, FIELDS).into());
+        }
+        "HMGET" | "HDEL" => {
+            a.push(k(rng).into());
+            for _ in 0..rng.gen_range(1..4) {
+                a.push(pick(rng, FIELDS).into());
+            }
+        }
+        "HLEN" | "HKEYS" | "HVALS" | "HGETALL" => a.push(k(rng).into()),
+        "HINCRBY" | "HINCRBYFLOAT" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, FIELDS).into());
+            // Not 1e400: its 401 digits would turn the hash into a table,
+            // whose order (HGETALL, HKEYS) is each server's own.
+            let floats: Vec<&str> = FLOATS.iter().copied().filter(|f| *f != "1e400").collect();
+            a.push(pick(rng, if name == "HINCRBY" { INTS } else { &floats }).into());
+        }
+        "HRANDFIELD" => {
+            a.push(k(rng).into());
+            if maybe(rng, 0.8) {
+                a.push(pick(rng, &["0", "1", "-1", "3", "-5", "100", "x"]).into());
+                if maybe(rng, 0.5) {
+                    a.push(pick(rng, &["WITHVALUES", "withvalues", "bogus"]).into());
+                }
+            }
+        }
+        "HSCAN" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, &["0", "0", "x"]).into());
+            if maybe(rng, 0.4) {
+                a.extend(["MATCH".into(), pick(rng, &["f*", "*", "x"]).into()]);
+            }
+            if maybe(rng, 0.3) {
+                a.extend(["COUNT".into(), pick(rng, &["1", "10", "0"]).into()]);
             }
         }
         "KEYS" => a.push(pick(rng, &["*", "k?", "k[0-1]", "{t}*", "*a*", "k[^0]", "\\{*"]).into()),

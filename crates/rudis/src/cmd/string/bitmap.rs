@@ -75,7 +75,7 @@ fn bits_for_write<'t>(
             t.find(key, now).expect("just set")
         }
     };
-    let Value::Str(s) = &mut t.at_mut(i).value;
+    let s = super::str_mut(t, i);
     // Redis unshares the value into a raw string before writing.
     let v = s.make_mut();
     if v.len() < len {
@@ -393,9 +393,7 @@ fn combine(out: &mut [u8], src: &[u8], f: impl Fn(u64, u64) -> u64) {
 fn bits_for_read_quiet<'t>(ctx: &'t mut Ctx, key: &[u8], now: Clock) -> Option<&'t [u8]> {
     let t = ctx.keys.table(ctx.db, key);
     let i = t.find(key, now)?;
-    match &t.at(i).1.value {
-        Value::Str(b) => Some(b.as_slice()),
-    }
+    t.at(i).1.value.as_str().map(Blob::as_slice)
 }
 
 #[derive(Clone, Copy, PartialEq)]

@@ -15,7 +15,7 @@
 use super::super::flags::*;
 use super::super::{acl, row, Args, Begin, Command, Ctx, Find, KeySpec};
 use crate::db::{Blob, Clock, Table, Value};
-use crate::errors::{CmdResult, Error};
+use crate::errors::{self, CmdResult, Error};
 
 pub static COMMANDS: &[Command] = &[
     row("pfadd", -2, WRITE | DENYOOM | FAST, pfadd)
@@ -466,7 +466,7 @@ fn hll_mut<'t>(t: &'t mut Table, key: &[u8], now: Clock) -> Result<Option<&'t mu
     let Some(i) = super::find_string(t, key, now)? else {
         return Ok(None);
     };
-    let Value::Str(s) = &mut t.at_mut(i).value;
+    let s = super::str_mut(t, i);
     check(s.as_slice())?;
     Ok(Some(s.make_mut()))
 }
@@ -518,7 +518,7 @@ fn pfcount(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         for key in keys.iter() {
             let t = ctx.keys.table(ctx.db, key);
             let Some(e) = t.get(key, now) else { continue };
-            let Value::Str(s) = &e.value;
+            let s = e.value.as_str().ok_or(Error::Static(errors::WRONGTYPE))?;
             check(s.as_slice())?;
             if !merge_into(s.as_slice(), &mut max) {
                 return Err(CORRUPT.into());
@@ -556,7 +556,7 @@ fn pfmerge(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     for key in std::iter::once(dest).chain(args.rest().iter()) {
         let t = ctx.keys.table(ctx.db, key);
         let Some(e) = t.get(key, now) else { continue };
-        let Value::Str(s) = &e.value;
+        let s = e.value.as_str().ok_or(Error::Static(errors::WRONGTYPE))?;
         check(s.as_slice())?;
         use_dense |= s.as_slice()[4] == DENSE;
         if !merge_into(s.as_slice(), &mut max) {

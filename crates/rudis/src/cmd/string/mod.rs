@@ -123,6 +123,7 @@ pub fn string_at<'t>(t: &'t mut Table, key: &[u8], now: Clock) -> Result<Option<
         None => Ok(None),
         Some(e) => match &e.value {
             Value::Str(b) => Ok(Some(b)),
+            _ => Err(errors::WRONGTYPE.into()),
         },
     }
 }
@@ -135,7 +136,16 @@ pub fn find_string(t: &mut Table, key: &[u8], now: Clock) -> Result<Option<usize
     };
     match &t.at(i).1.value {
         Value::Str(_) => Ok(Some(i)),
+        _ => Err(errors::WRONGTYPE.into()),
     }
+}
+
+/// The string at position `i`, which `find_string` has vouched for.
+pub fn str_mut(t: &mut Table, i: usize) -> &mut Blob {
+    t.at_mut(i)
+        .value
+        .as_str_mut()
+        .expect("find_string checked the type")
 }
 
 fn reply_string(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
@@ -374,7 +384,7 @@ fn mget(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     for key in keys.iter() {
         match ctx.keys.table(ctx.db, key).get(key, now).map(|e| &e.value) {
             Some(Value::Str(b)) => ctx.out.bulk(b.as_slice()),
-            None => ctx.out.null(),
+            _ => ctx.out.null(),
         }
     }
     Ok(())
@@ -427,13 +437,13 @@ fn append(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let now = ctx.now;
     let max = ctx.server.hot.proto_max_bulk_len() as usize;
     let t = ctx.keys.table(ctx.db, key);
-    let len = match t.find(key, now) {
+    let len = match find_string(t, key, now)? {
         None => {
             t.set(key, Value::Str(Blob::new(value)), 0, now);
             value.len()
         }
         Some(i) => {
-            let Value::Str(s) = &mut t.at_mut(i).value;
+            let s = str_mut(t, i);
             if s.len() + value.len() > max {
                 return Err(errors::STRING_TOO_LONG.into());
             }
@@ -492,7 +502,7 @@ fn setrange(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     };
     let now = ctx.now;
     let t = ctx.keys.table(ctx.db, key);
-    let i = match t.find(key, now) {
+    let i = match find_string(t, key, now)? {
         None if value.is_empty() => {
             ctx.out.int(0);
             return Ok(());
@@ -505,7 +515,7 @@ fn setrange(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             t.find(key, now).expect("just set")
         }
         Some(i) => {
-            let Value::Str(s) = &t.at(i).1.value;
+            let s = str_mut(t, i);
             if value.is_empty() {
                 ctx.out.int(s.len() as i64);
                 return Ok(());
@@ -516,7 +526,7 @@ fn setrange(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             i
         }
     };
-    let Value::Str(s) = &mut t.at_mut(i).value;
+    let s = str_mut(t, i);
     // A string written into by offset is kept growable (Redis: raw).
     let v = s.make_mut();
     let end = offset as usize + value.len();
@@ -542,14 +552,13 @@ fn strlen(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
     let now = ctx.now;
     let t = ctx.table(key);
-    let value = match t.find(key, now) {
+    let value = match find_string(t, key, now)? {
         None => {
             t.set(key, Value::Str(Blob::from_i64(by)), 0, now);
             by
         }
         Some(i) => {
-            let e = t.at_mut(i);
-            let Value::Str(s) = &mut e.value;
+            let s = str_mut(t, i);
             let old = parse_int(s.as_slice())?;
             let new = old.checked_add(by).ok_or(Error::Static(errors::OVERFLOW))?;
             *s = Blob::from_i64(new);
@@ -596,7 +605,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let current = match found {
         None => LongDouble::ZERO,
         Some(i) => {
-            let Value::Str(s) = &t.at(i).1.value;
+            let s = str_mut(t, i);
             LongDouble::parse(s.as_slice()).ok_or(Error::Static(errors::NOT_FLOAT))?
         }
     };
@@ -627,6 +636,7 @@ fn lcs(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         match ctx.keys.table(ctx.db, key).get(key, now).map(|e| &e.value) {
             None => Ok(Vec::new()),
             Some(Value::Str(b)) => Ok(b.as_slice().to_vec()),
+            Some(_) => Err(errors::LCS_NOT_STRINGS.into()),
         }
     };
     let (a, b) = match (fetch(ka), fetch(kb)) {
