@@ -65,6 +65,7 @@ pub const BAD_CLIENT_NAME: &str =
     "ERR Client names cannot contain spaces, newlines or special characters.";
 pub const INVALID_COMMAND: &str = "ERR Invalid command specified";
 pub const NO_KEY_ARGUMENTS: &str = "ERR The command has no key arguments";
+pub const INVALID_ARGUMENTS: &str = "ERR Invalid arguments specified for command";
 pub const INVALID_ARGUMENT_COUNT: &str = "ERR Invalid number of arguments specified for command";
 pub const NO_CONFIG_FILE: &str = "ERR The server is running without a config file";
 pub const NO_SUCH_CLIENT: &str = "ERR No such client";

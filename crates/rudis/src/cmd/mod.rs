@@ -267,25 +267,18 @@ impl Locked<'_> {
 /// Locks the shards of the command's keys in ascending shard order: two
 /// commands can never wait for each other's locks in a cycle.
 fn lock_keys<'a>(server: &'a Server, cmd: &Command, argv: Argv) -> Locked<'a> {
-    let mut positions = cmd.key_positions(argv.len());
-    let Some(first) = positions.next() else {
-        return Locked::None;
-    };
-    let first_shard = shard_of(argv.get(first).unwrap_or_default());
-    let mut shards: SmallVec<[usize; 8]> = SmallVec::new();
-    for i in positions {
-        let s = shard_of(argv.get(i).unwrap_or_default());
-        if s != first_shard {
-            shards.push(s);
-        }
-    }
-    if shards.is_empty() {
-        return Locked::One((first_shard, server.store.lock(first_shard)));
-    }
-    shards.push(first_shard);
+    let positions = cmd.key_positions(argv, false).unwrap_or_default();
+    let mut shards: SmallVec<[usize; 8]> = positions
+        .iter()
+        .map(|&(i, _)| shard_of(argv.get(i).unwrap_or_default()))
+        .collect();
     shards.sort_unstable();
     shards.dedup();
-    Locked::Many(shards.iter().map(|&s| (s, server.store.lock(s))).collect())
+    match shards.as_slice() {
+        [] => Locked::None,
+        [one] => Locked::One((*one, server.store.lock(*one))),
+        _ => Locked::Many(shards.iter().map(|&s| (s, server.store.lock(s))).collect()),
+    }
 }
 
 /// What a handler works with: the server, the calling client, the reply

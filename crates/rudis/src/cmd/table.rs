@@ -6,6 +6,7 @@
 //! from the key specs exactly as Redis derives it, so key positions are
 //! stated once.
 
+use smallvec::SmallVec;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -303,15 +304,38 @@ impl Command {
 
     /// Positions of the key arguments in a command line of `argc`
     /// arguments.
-    pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
-        let ((first, last, step), _) = self.legacy_range();
-        let (first, last, step) = if first == 0 {
-            (1, 0, 1)
-        } else {
-            let last = if last < 0 { argc as i32 + last } else { last };
-            (first as usize, last.max(0) as usize, step.max(1) as usize)
-        };
-        (first..=last.min(argc.saturating_sub(1))).step_by(step)
+    /// The positions of a command line's keys, each with the index of the
+    /// key spec that found it (Redis's `getKeysUsingKeySpecs`). A spec
+    /// that does not fit the line (a bad key count, a range past the end)
+    /// makes the answer `None` when `strict` (COMMAND GETKEYS), and is
+    /// skipped otherwise (locking: the command itself reports the error).
+    pub fn key_positions(
+        &self,
+        argv: super::Argv,
+        strict: bool,
+    ) -> Option<SmallVec<[(usize, usize); 8]>> {
+        let argc = argv.len() as i64;
+        let mut keys = SmallVec::new();
+        for (n, spec) in self.key_specs.iter().enumerate() {
+            let Some((first, last, step)) = spec_range(spec, argv, argc) else {
+                if strict {
+                    return None;
+                }
+                continue;
+            };
+            if last >= argc || last < first || first >= argc {
+                if strict {
+                    return None;
+                }
+                continue;
+            }
+            let mut i = first;
+            while i <= last {
+                keys.push((i as usize, n));
+                i += step.max(1);
+            }
+        }
+        Some(keys)
     }
 
     /// The subcommand named `name` (case-insensitive).
@@ -320,6 +344,51 @@ impl Command {
             .iter()
             .find(|c| c.short_name().as_bytes().eq_ignore_ascii_case(name))
     }
+}
+
+/// Where one key spec's keys are: (first, last, step), or `None` when its
+/// begin keyword or key count is missing or malformed.
+fn spec_range(spec: &KeySpec, argv: super::Argv, argc: i64) -> Option<(i64, i64, i64)> {
+    let first = match spec.begin {
+        Begin::Index(i) => i as i64,
+        Begin::Keyword(word, from) => {
+            // From `from` (negative: from the end) towards the other end;
+            // the keys start after the keyword.
+            let found = if from >= 0 {
+                (from as i64..argc).find(|&i| is_word(argv, i, word))
+            } else {
+                (1..=argc + from as i64)
+                    .rev()
+                    .find(|&i| is_word(argv, i, word))
+            };
+            found? + 1
+        }
+    };
+    match spec.find {
+        Find::Range(lastkey, step, limit) => {
+            let last = if lastkey >= 0 {
+                first + lastkey as i64
+            } else if limit == 0 {
+                argc + lastkey as i64
+            } else {
+                first + ((argc - first) / limit as i64 + lastkey as i64)
+            };
+            Some((first, last, step as i64))
+        }
+        Find::Keynum(keynum_at, first_key, step) => {
+            let numkeys = argv
+                .get((first + keynum_at as i64) as usize)
+                .and_then(resp::num::parse_i64)
+                .filter(|n| *n >= 0)?;
+            let start = first + first_key as i64;
+            Some((start, start + numkeys - 1, step as i64))
+        }
+    }
+}
+
+fn is_word(argv: super::Argv, i: i64, word: &str) -> bool {
+    argv.get(i as usize)
+        .is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()))
 }
 
 /// Every command and subcommand, by full name, with its index for

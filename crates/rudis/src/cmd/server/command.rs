@@ -296,27 +296,25 @@ fn keys_of<'a>(args: &mut Args<'a>) -> Result<Vec<KeyAndFlags<'a>>, errors::Erro
     if (cmd.arity > 0 && cmd.arity != argc) || argc < -cmd.arity {
         return Err(errors::INVALID_ARGUMENT_COUNT.into());
     }
-    let mut keys = Vec::new();
     let cmdline = if cmd.name.contains('|') {
         line.from(1)
     } else {
         line
     };
-    for spec in cmd.key_specs {
-        let flags = match cmd.key_flags {
-            Some(f) if spec.flags.contains(&"variable_flags") => f(cmdline),
-            _ => spec.flags,
-        };
-        let (Begin::Index(first), Find::Range(last, step, _)) = (spec.begin, spec.find) else {
-            continue;
-        };
-        let last = if last >= 0 { first + last } else { argc + last };
-        let mut i = first;
-        while i <= last && i < argc {
-            keys.push((line.get(i as usize).unwrap_or_default(), flags));
-            i += step.max(1);
-        }
-    }
+    let positions = cmd
+        .key_positions(line, true)
+        .ok_or(errors::Error::Static(errors::INVALID_ARGUMENTS))?;
+    let keys = positions
+        .iter()
+        .map(|&(i, n)| {
+            let spec = &cmd.key_specs[n];
+            let flags = match cmd.key_flags {
+                Some(f) if spec.flags.contains(&"variable_flags") => f(cmdline),
+                _ => spec.flags,
+            };
+            (line.get(i).unwrap_or_default(), flags)
+        })
+        .collect();
     Ok(keys)
 }
 
