@@ -52,6 +52,8 @@ pub struct Config {
     pub hash_max_listpack_entries: u64,
     /// ...and while every field and value is at most this long.
     pub hash_max_listpack_value: u64,
+    /// A set of integers stays an intset up to this many members.
+    pub set_max_intset_entries: u64,
     /// The default user's password ("": none, every client is
     /// authenticated on connect).
     pub requirepass: String,
@@ -83,6 +85,7 @@ impl Default for Config {
             hll_sparse_max_bytes: 3000,
             hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
             requirepass: String::new(),
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
@@ -332,6 +335,15 @@ pub static DIRECTIVES: &[Directive] = &[
         name: "hash-max-ziplist-value",
         set: set_hash_value,
         get: |c| c.hash_max_listpack_value.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "set-max-intset-entries",
+        set: |c, a| {
+            c.set_max_intset_entries = int(a, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+        get: |c| c.set_max_intset_entries.to_string(),
         change: Change::Live,
     },
     Directive {

@@ -25,6 +25,7 @@ pub struct Hot {
     hll_sparse_max_bytes: AtomicU64,
     hash_max_listpack_entries: AtomicU64,
     hash_max_listpack_value: AtomicU64,
+    set_max_intset_entries: AtomicU64,
     timeout: AtomicU64,
     maxclients: AtomicU32,
     hz: AtomicU32,
@@ -44,6 +45,7 @@ impl Hot {
             hll_sparse_max_bytes: AtomicU64::new(c.hll_sparse_max_bytes),
             hash_max_listpack_entries: AtomicU64::new(c.hash_max_listpack_entries),
             hash_max_listpack_value: AtomicU64::new(c.hash_max_listpack_value),
+            set_max_intset_entries: AtomicU64::new(c.set_max_intset_entries),
             timeout: AtomicU64::new(c.timeout),
             maxclients: AtomicU32::new(c.maxclients),
             hz: AtomicU32::new(c.hz),
@@ -66,6 +68,8 @@ impl Hot {
             .store(c.hash_max_listpack_entries, Relaxed);
         self.hash_max_listpack_value
             .store(c.hash_max_listpack_value, Relaxed);
+        self.set_max_intset_entries
+            .store(c.set_max_intset_entries, Relaxed);
         self.maxclients.store(c.maxclients, Relaxed);
         self.hz.store(c.hz, Relaxed);
         self.protected_mode.store(c.protected_mode, Relaxed);
@@ -87,6 +91,9 @@ impl Hot {
             entries: self.hash_max_listpack_entries.load(Relaxed) as usize,
             value: self.hash_max_listpack_value.load(Relaxed) as usize,
         }
+    }
+    pub fn set_max_intset_entries(&self) -> usize {
+        self.set_max_intset_entries.load(Relaxed) as usize
     }
     pub fn hll_sparse_max_bytes(&self) -> u64 {
         self.hll_sparse_max_bytes.load(Relaxed)

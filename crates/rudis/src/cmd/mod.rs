@@ -13,6 +13,7 @@ mod docs;
 pub mod hash;
 pub mod keys;
 pub mod server;
+pub mod set;
 pub mod string;
 pub mod table;
 
@@ -49,6 +50,7 @@ pub(crate) static GROUPS: &[&[Command]] = &[
     string::bitmap::COMMANDS,
     string::hll::COMMANDS,
     hash::COMMANDS,
+    set::COMMANDS,
 ];
 
 /// A command line: byte ranges into the connection's read buffer, so no
@@ -111,6 +113,14 @@ impl<'a> Argv<'a> {
     pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
         let buf = self.buf;
         self.ranges.iter().map(move |r| &buf[r.clone()])
+    }
+
+    /// The first `n` arguments.
+    pub fn first(&self, n: usize) -> Argv<'a> {
+        Argv {
+            ranges: &self.ranges[..n.min(self.ranges.len())],
+            ..*self
+        }
     }
 
     /// The arguments from position `from` on.
@@ -258,6 +268,24 @@ impl Locked<'_> {
                     .binary_search_by_key(&shard, |(s, _)| *s)
                     .expect("a command touches only keys listed in its table row");
                 &mut guards[i].1.dbs[db]
+            }
+            Locked::None => panic!("a command without keys asked for a key's table"),
+        }
+    }
+}
+
+impl Locked<'_> {
+    /// Read-only access to the table holding `key`, so a command can hold
+    /// several keys' values at once (after looking each up with `table`).
+    pub fn table_ref(&self, db: usize, key: &[u8]) -> &Table {
+        match self {
+            Locked::One((_, guard)) => &guard.dbs[db],
+            Locked::Many(guards) => {
+                let shard = shard_of(key);
+                let i = guards
+                    .binary_search_by_key(&shard, |(s, _)| *s)
+                    .expect("a command touches only keys listed in its table row");
+                &guards[i].1.dbs[db]
             }
             Locked::None => panic!("a command without keys asked for a key's table"),
         }

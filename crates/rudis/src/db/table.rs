@@ -85,6 +85,13 @@ impl Table {
         Some(&self.map[i])
     }
 
+    /// The entry of `key` as it stands, expired or not, uncounted: for a
+    /// second look at keys a command has already looked up (and so
+    /// expired) under the same lock.
+    pub fn peek(&self, key: &[u8]) -> Option<&Entry> {
+        self.map.get(key)
+    }
+
     pub fn hits(&self) -> u64 {
         self.hits
     }

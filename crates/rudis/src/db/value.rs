@@ -3,6 +3,7 @@
 
 use super::blob::Blob;
 use super::hash;
+use super::set;
 
 #[derive(Clone, Debug)]
 pub enum Value {
@@ -10,6 +11,9 @@ pub enum Value {
     /// A small hash, compact (see `hash.rs`).
     Hash(Box<[u8]>),
     HashTable(Box<hash::Map>),
+    /// A small set of integers, sorted (see `set.rs`).
+    IntSet(Box<[i64]>),
+    Set(Box<set::SetMap>),
 }
 
 impl Value {
@@ -18,6 +22,7 @@ impl Value {
         match self {
             Value::Str(_) => "string",
             Value::Hash(_) | Value::HashTable(_) => "hash",
+            Value::IntSet(_) | Value::Set(_) => "set",
         }
     }
 
@@ -32,7 +37,8 @@ impl Value {
             Value::Str(b) if b.len() <= 44 => "embstr",
             Value::Str(_) => "raw",
             Value::Hash(_) => "listpack",
-            Value::HashTable(_) => "hashtable",
+            Value::HashTable(_) | Value::Set(_) => "hashtable",
+            Value::IntSet(_) => "intset",
         }
     }
 
@@ -55,6 +61,8 @@ impl Value {
             Value::Str(b) => b.heap_size(),
             Value::Hash(b) => b.len(),
             Value::HashTable(m) => hash::table_heap_size(m),
+            Value::IntSet(v) => v.len() * 8,
+            Value::Set(m) => set::table_heap_size(m),
         }
     }
 }

@@ -61,6 +61,8 @@ const FLOATS: &[&str] = &[
     "123456789.123456789",
 ];
 const FIELDS: &[&str] = &["f1", "f2", "f3", "x", "", "1"];
+/// Set members: integers (intsets) and strings (hash sets).
+const MEMBERS: &[&str] = &["1", "2", "3", "-7", "10", "a", "b", "", "01"];
 const BIT_OFFSETS: &[&str] = &["0", "1", "7", "8", "13", "100", "-1", "x", "4294967296"];
 /// Times that do not expire during a run: far future, or already past.
 const SECONDS: &[&str] = &["100", "1000", "0", "-5", "abc", "9223372036854775807"];
@@ -73,7 +75,12 @@ const ABS_MILLIS: &[&str] = &["1", "4102444800000", "-1"];
 pub fn variable(name: &str) -> Compare {
     match name {
         // The chosen key or field is random.
-        "RANDOMKEY" | "HRANDFIELD" => Compare::Shape,
+        "RANDOMKEY" | "HRANDFIELD" | "SRANDMEMBER" => Compare::Shape,
+        // A hash set's order is each server's own (an intset's is not,
+        // and compares equal either way).
+        "SMEMBERS" | "SINTER" | "SUNION" | "SDIFF" | "SPOP" => Compare::Unordered,
+        // A hash set's scan returns a server-specific part per call.
+        "SSCAN" => Compare::Shape,
         // The cursor encodes the server's own table layout, and so does
         // which keys one call returns.
         "SCAN" => Compare::Shape,
@@ -184,6 +191,25 @@ pub fn command(rng: &mut impl Rng) -> (Compare, Vec<Vec<u8>>) {
         "HINCRBYFLOAT",
         "HRANDFIELD",
         "HSCAN",
+        "SADD",
+        "SADD",
+        "SADD",
+        "SREM",
+        "SCARD",
+        "SISMEMBER",
+        "SMISMEMBER",
+        "SMEMBERS",
+        "SPOP",
+        "SRANDMEMBER",
+        "SMOVE",
+        "SINTER",
+        "SINTERCARD",
+        "SINTERSTORE",
+        "SUNION",
+        "SUNIONSTORE",
+        "SDIFF",
+        "SDIFFSTORE",
+        "SSCAN",
     ]
     .choose(rng)
     .unwrap();
@@ -405,6 +431,59 @@ pub fn command(rng: &mut impl Rng) -> (Compare, Vec<Vec<u8>>) {
             }
             if maybe(rng, 0.3) {
                 a.extend(["COUNT".into(), pick(rng, &["1", "10", "0"]).into()]);
+            }
+        }
+        "SADD" | "SREM" | "SMISMEMBER" => {
+            a.push(k(rng).into());
+            for _ in 0..rng.gen_range(1..4) {
+                a.push(pick(rng, MEMBERS).into());
+            }
+        }
+        "SCARD" | "SMEMBERS" => a.push(k(rng).into()),
+        "SISMEMBER" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, MEMBERS).into());
+        }
+        // Whole-set or invalid counts only: a partial random pop would
+        // leave the two servers holding different sets.
+        "SPOP" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, &["100", "0", "-1", "x"]).into());
+        }
+        "SRANDMEMBER" => {
+            a.push(k(rng).into());
+            if maybe(rng, 0.7) {
+                a.push(pick(rng, &["0", "1", "-3", "2", "100", "x"]).into());
+            }
+        }
+        "SMOVE" => {
+            a.push(k(rng).into());
+            a.push(k(rng).into());
+            a.push(pick(rng, MEMBERS).into());
+        }
+        "SINTER" | "SUNION" | "SDIFF" | "SINTERSTORE" | "SUNIONSTORE" | "SDIFFSTORE" => {
+            for _ in 0..rng.gen_range(1..4) {
+                a.push(k(rng).into());
+            }
+        }
+        "SINTERCARD" => {
+            let n = rng.gen_range(1..4);
+            a.push(pick(rng, &[&n.to_string(), &n.to_string(), "0", "5", "x"]).into());
+            for _ in 0..n {
+                a.push(k(rng).into());
+            }
+            if maybe(rng, 0.4) {
+                a.extend(["LIMIT".into(), pick(rng, &["0", "1", "2", "-1"]).into()]);
+            }
+        }
+        "SSCAN" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, &["0", "0", "x"]).into());
+            if maybe(rng, 0.4) {
+                a.extend(["MATCH".into(), pick(rng, &["1*", "*", "a*"]).into()]);
+            }
+            if maybe(rng, 0.3) {
+                a.extend(["COUNT".into(), pick(rng, &["1", "100", "0"]).into()]);
             }
         }
         "KEYS" => a.push(pick(rng, &["*", "k?", "k[0-1]", "{t}*", "*a*", "k[^0]", "\\{*"]).into()),
