@@ -52,6 +52,12 @@ impl Reply {
         self.buf.clear();
     }
 
+    /// Appends a reply already encoded (for this connection's protocol)
+    /// elsewhere: a blocked command's, written by the thread that served it.
+    pub fn encoded(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
     /// Drops everything written after `len` (a reply that must not be sent).
     pub fn truncate(&mut self, len: usize) {
         self.buf.truncate(len);

@@ -43,6 +43,8 @@ pub struct ClientHandle {
     /// Set by CLIENT KILL; `kill_signal` wakes the connection.
     pub killed: AtomicBool,
     pub kill_signal: Notify,
+    /// The client's blocked command, for CLIENT UNBLOCK.
+    pub blocked: Mutex<Option<Arc<crate::blocking::Waiter>>>,
 }
 
 impl ClientHandle {
@@ -67,6 +69,7 @@ impl ClientHandle {
             lib_ver: Mutex::new(Vec::new()),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
+            blocked: Mutex::new(None),
         }
     }
 
@@ -98,6 +101,17 @@ pub struct Client {
     pub handle: Arc<ClientHandle>,
     /// Set by MONITOR: the lines to stream to this client.
     pub monitor: Option<tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>>,
+    /// Set by a blocking command that found nothing: what the connection
+    /// waits for before it reads on.
+    pub blocked: Option<Blocked>,
+}
+
+/// A blocked command: its registration, where its reply will come from,
+/// and when it times out (`None`: never).
+pub struct Blocked {
+    pub waiter: Arc<crate::blocking::Waiter>,
+    pub reply: tokio::sync::oneshot::Receiver<Vec<u8>>,
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl Client {
@@ -113,6 +127,7 @@ impl Client {
             no_touch: false,
             handle,
             monitor: None,
+            blocked: None,
         }
     }
 

@@ -96,6 +96,15 @@ pub const NUMKEYS_POSITIVE: &str = "ERR numkeys should be greater than 0";
 pub const NUMKEYS_TOO_MANY: &str = "ERR Number of keys can't be greater than number of args";
 pub const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
 pub const MUST_BE_POSITIVE: &str = "ERR value is out of range, must be positive";
+pub const INDEX_OUT_OF_RANGE: &str = "ERR index out of range";
+pub const RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list";
+pub const COUNT_NEGATIVE: &str = "ERR COUNT can't be negative";
+pub const MAXLEN_NEGATIVE: &str = "ERR MAXLEN can't be negative";
+pub const COUNT_POSITIVE: &str = "ERR count should be greater than 0";
+pub const TIMEOUT_NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
+pub const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
+pub const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+pub const UNBLOCK_REASON: &str = "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR";
 pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
 
 /// Redis's `getRangeLongFromObjectOrReply` message without a custom text.

@@ -39,6 +39,23 @@ impl LongDouble {
         round(v < 0, BigUint::from(v.unsigned_abs()), 0, false)
     }
 
+    /// The nearest f64 (infinities beyond its range).
+    pub fn to_f64(self) -> f64 {
+        match self {
+            LongDouble::Finite { neg, mant, exp } => {
+                let v = mant as f64 * 2f64.powi(exp.clamp(-20000, 20000) as i32);
+                if neg {
+                    -v
+                } else {
+                    v
+                }
+            }
+            LongDouble::Inf { neg: true } => f64::NEG_INFINITY,
+            LongDouble::Inf { neg: false } => f64::INFINITY,
+            LongDouble::Nan => f64::NAN,
+        }
+    }
+
     pub fn is_finite(self) -> bool {
         matches!(self, LongDouble::Finite { .. })
     }

@@ -4,6 +4,7 @@
 //! connection parses requests (`resp`), dispatches them through the command
 //! table (`cmd`), whose handlers work on the sharded keyspace (`db`).
 
+pub mod blocking;
 pub mod client;
 pub mod cmd;
 pub mod config;

@@ -166,6 +166,8 @@ pub struct Server {
     pub config: RwLock<Config>,
     pub hot: Hot,
     pub store: Store,
+    /// Clients blocked on list keys.
+    pub blocking: crate::blocking::Blocking,
     pub stats: Stats,
     next_client_id: AtomicU64,
     /// Becomes true when the server starts shutting down.
@@ -191,6 +193,7 @@ impl Server {
             ops_samples: Mutex::new(VecDeque::new()),
             hot: Hot::from(&config),
             store: Store::new(config.databases),
+            blocking: Default::default(),
             config: RwLock::new(config),
             stats: Stats::default(),
             next_client_id: AtomicU64::new(1),

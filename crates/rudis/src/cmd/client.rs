@@ -30,6 +30,7 @@ static SUBS: &[Command] = &[
     row("client|help", 2, LOADING | STALE, help).acl(acl::CONNECTION),
     row("client|kill", -3, ADMIN_CONN, kill).acl(acl::CONNECTION),
     row("client|unpause", 2, ADMIN_CONN, unpause).acl(acl::CONNECTION),
+    row("client|unblock", -3, ADMIN_CONN, unblock).acl(acl::CONNECTION),
     row("client|reply", 3, CONN, reply).acl(acl::CONNECTION),
     row("client|no-evict", 3, ADMIN_CONN, no_evict).acl(acl::CONNECTION),
     row("client|no-touch", 3, CONN, no_touch).acl(acl::CONNECTION),
@@ -386,6 +387,8 @@ const HELP: &[&str] = &[
     "    Control the replies sent to the current connection.",
     "SETNAME <name>",
     "    Assign the name <name> to the current connection.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
     "SETINFO <option> <value>",
     "    Set client meta attr. Options are:",
     "    * LIB-NAME: the client lib name.",
@@ -395,6 +398,35 @@ const HELP: &[&str] = &[
     "NO-TOUCH (ON|OFF)",
     "    Will not touch LRU/LFU stats when this mode is on.",
 ];
+
+/// CLIENT UNBLOCK client-id [TIMEOUT | ERROR]
+fn unblock(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let id = super::parse_int(args.arg())?;
+    let as_error = match args.next_arg() {
+        None => false,
+        Some(a) if is(a, "timeout") => false,
+        Some(a) if is(a, "error") => true,
+        Some(_) => return Err(errors::UNBLOCK_REASON.into()),
+    };
+    let handle = ctx.server.clients.lock().get(&(id as u64)).cloned();
+    let waiter = handle.and_then(|h| h.blocked.lock().clone());
+    let done = match waiter {
+        Some(w) if ctx.server.blocking.claim(&w) => {
+            let reply = if as_error {
+                let mut r = resp::Reply::new();
+                r.error(errors::UNBLOCKED.as_bytes());
+                r.as_bytes().to_vec()
+            } else {
+                w.timeout_reply()
+            };
+            w.deliver(reply);
+            true
+        }
+        _ => false,
+    };
+    ctx.out.int(done as i64);
+    Ok(())
+}
 
 /// CLIENT HELP
 fn help(ctx: &mut Ctx, args: &mut Args) -> CmdResult {

@@ -12,6 +12,7 @@ pub mod connection;
 mod docs;
 pub mod hash;
 pub mod keys;
+pub mod list;
 pub mod server;
 pub mod set;
 pub mod string;
@@ -51,6 +52,8 @@ pub(crate) static GROUPS: &[&[Command]] = &[
     string::hll::COMMANDS,
     hash::COMMANDS,
     set::COMMANDS,
+    list::COMMANDS,
+    list::blocking::COMMANDS,
 ];
 
 /// A command line: byte ranges into the connection's read buffer, so no
@@ -324,12 +327,24 @@ pub struct Ctx<'a> {
     pub now: Clock,
     pub cmd: &'static Command,
     pub keys: Locked<'a>,
+    /// List keys this command pushed to that have blocked clients: they
+    /// are served once the command has released its locks.
+    pub ready: Vec<Blob>,
 }
 
 impl Ctx<'_> {
     /// The table holding `key` in the selected database.
     pub fn table(&mut self, key: &[u8]) -> &mut Table {
         self.keys.table(self.db, key)
+    }
+
+    /// Notes a push to the list at `key`, for the clients blocked on it.
+    pub fn pushed(&mut self, key: &[u8]) {
+        if self.server.blocking.has_waiters(self.db, key)
+            && !self.ready.iter().any(|k| k.as_slice() == key)
+        {
+            self.ready.push(Blob::new(key));
+        }
     }
 }
 
@@ -387,11 +402,16 @@ pub fn execute(
         now: Clock { ms: now, touch },
         cmd,
         keys,
+        ready: Vec::new(),
     };
     let mut args = Args::new(argv, if cmd.name.contains('|') { 2 } else { 1 });
     let start = quanta::Instant::now();
     let result = (cmd.handler)(&mut ctx, &mut args);
+    let (ready, db) = (std::mem::take(&mut ctx.ready), ctx.db);
     drop(ctx);
+    if !ready.is_empty() {
+        crate::blocking::serve(server, db, ready, now);
+    }
     let nanos = start.elapsed().as_nanos() as u64;
     client.handle.db.store(client.db, Relaxed);
     client

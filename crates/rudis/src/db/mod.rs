@@ -12,6 +12,7 @@ pub mod blob;
 pub mod expire;
 pub mod hash;
 pub mod lazyfree;
+pub mod list;
 pub mod set;
 pub mod table;
 pub mod value;

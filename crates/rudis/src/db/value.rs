@@ -3,6 +3,7 @@
 
 use super::blob::Blob;
 use super::hash;
+use super::list::List;
 use super::set;
 
 #[derive(Clone, Debug)]
@@ -14,6 +15,7 @@ pub enum Value {
     /// A small set of integers, sorted (see `set.rs`).
     IntSet(Box<[i64]>),
     Set(Box<set::SetMap>),
+    List(Box<List>),
 }
 
 impl Value {
@@ -23,6 +25,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::Hash(_) | Value::HashTable(_) => "hash",
             Value::IntSet(_) | Value::Set(_) => "set",
+            Value::List(_) => "list",
         }
     }
 
@@ -39,6 +42,8 @@ impl Value {
             Value::Hash(_) => "listpack",
             Value::HashTable(_) | Value::Set(_) => "hashtable",
             Value::IntSet(_) => "intset",
+            // Redis 7.0 keeps every list as a quicklist.
+            Value::List(_) => "quicklist",
         }
     }
 
@@ -63,6 +68,7 @@ impl Value {
             Value::HashTable(m) => hash::table_heap_size(m),
             Value::IntSet(v) => v.len() * 8,
             Value::Set(m) => set::table_heap_size(m),
+            Value::List(l) => l.heap_size(),
         }
     }
 }

@@ -39,6 +39,9 @@ enum Outcome {
     Close,
     /// CLIENT PAUSE holds the next command back; resume once it ends.
     Paused,
+    /// A blocking command is waiting (`Client::blocked`); the rest of the
+    /// buffer runs once it has its reply.
+    Blocked,
 }
 
 pub async fn serve(server: Arc<Server>, stats: Arc<WorkerStats>, stream: std::net::TcpStream) {
@@ -151,6 +154,26 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream) {
                         _ = server.pause_ended() => {}
                     }
                 }
+                Outcome::Blocked => {
+                    let Some(blocked) = client.blocked.take() else {
+                        continue;
+                    };
+                    let waiter = blocked.waiter.clone();
+                    let reply = tokio::select! {
+                        r = wait_blocked(server, blocked, &mut stream, &mut conn.rbuf) => r,
+                        _ = &mut stop => None,
+                        _ = &mut killed => None,
+                    };
+                    *handle.blocked.lock() = None;
+                    match reply {
+                        Some(bytes) => conn.out.encoded(&bytes),
+                        None => {
+                            // Gone before an answer: leave no waiter behind.
+                            server.blocking.claim(&waiter);
+                            break 'conn;
+                        }
+                    }
+                }
             }
         }
         if handle.killed.load(Relaxed) {
@@ -160,6 +183,49 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream) {
     server.clients.lock().remove(&handle.id);
     if client.monitor.is_some() {
         server.observers.remove_monitor(client.id);
+    }
+}
+
+/// Waits for a blocked command's reply: a server's, or the timeout's
+/// (or CLIENT UNBLOCK's). Meanwhile it keeps reading, so a disconnect is
+/// noticed (`None`) and pipelined requests wait in the buffer.
+async fn wait_blocked(
+    server: &Server,
+    blocked: crate::client::Blocked,
+    stream: &mut TcpStream,
+    rbuf: &mut BytesMut,
+) -> Option<Vec<u8>> {
+    let crate::client::Blocked {
+        waiter,
+        mut reply,
+        deadline,
+    } = blocked;
+    let timeout = async {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d.into()).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(timeout);
+    loop {
+        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 2 {
+            rbuf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            r = &mut reply => return r.ok(),
+            _ = &mut timeout => {
+                if server.blocking.claim(&waiter) {
+                    return Some(waiter.timeout_reply());
+                }
+                // A server claimed it first: its reply is on the way.
+                return reply.await.ok();
+            }
+            n = stream.read_buf(rbuf) => {
+                if !matches!(n, Ok(n) if n > 0) {
+                    return None;
+                }
+            }
+        }
     }
 }
 
@@ -217,6 +283,10 @@ fn process(server: &Server, stats: &WorkerStats, client: &mut Client, conn: &mut
                         let argv = Argv::new_shared(&head, &conn.ranges);
                         cmd::execute(server, stats, client, &mut conn.out, argv, now);
                         apply_reply_mode(client, &mut conn.out, mode, mark);
+                        if client.blocked.is_some() {
+                            outcome = Outcome::Blocked;
+                            break;
+                        }
                         if client.close_after_reply {
                             outcome = Outcome::Close;
                             break;
@@ -225,6 +295,11 @@ fn process(server: &Server, stats: &WorkerStats, client: &mut Client, conn: &mut
                     }
                     cmd::execute(server, stats, client, &mut conn.out, argv, now);
                     apply_reply_mode(client, &mut conn.out, mode, mark);
+                    if client.blocked.is_some() {
+                        pos += n;
+                        outcome = Outcome::Blocked;
+                        break;
+                    }
                 }
                 pos += n;
                 if client.close_after_reply {

@@ -185,6 +185,21 @@ impl Raw {
         );
     }
 
+    /// True if nothing arrives for `wait` (the connection stays usable).
+    pub fn quiet(&mut self, wait: Duration) -> bool {
+        if !self.reader.buffer().is_empty() {
+            return false;
+        }
+        self.reader.get_ref().set_read_timeout(Some(wait)).unwrap();
+        let mut b = [0u8; 1];
+        let nothing = matches!(self.reader.get_ref().peek(&mut b), Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut));
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(DEADLINE))
+            .unwrap();
+        nothing
+    }
+
     /// True when the server closed the connection (after any pending bytes).
     pub fn closed(&mut self) -> bool {
         let mut b = [0u8; 1];

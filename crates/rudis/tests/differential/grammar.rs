@@ -63,6 +63,8 @@ const FLOATS: &[&str] = &[
 const FIELDS: &[&str] = &["f1", "f2", "f3", "x", "", "1"];
 /// Set members: integers (intsets) and strings (hash sets).
 const MEMBERS: &[&str] = &["1", "2", "3", "-7", "10", "a", "b", "", "01"];
+/// Short enough for a run of thousands of commands; never 0 (forever).
+const TIMEOUTS: &[&str] = &["0.001", "0.002", "-1", "x"];
 const BIT_OFFSETS: &[&str] = &["0", "1", "7", "8", "13", "100", "-1", "x", "4294967296"];
 /// Times that do not expire during a run: far future, or already past.
 const SECONDS: &[&str] = &["100", "1000", "0", "-5", "abc", "9223372036854775807"];
@@ -210,6 +212,31 @@ pub fn command(rng: &mut impl Rng) -> (Compare, Vec<Vec<u8>>) {
         "SDIFF",
         "SDIFFSTORE",
         "SSCAN",
+        "LPUSH",
+        "LPUSH",
+        "RPUSH",
+        "RPUSH",
+        "LPUSHX",
+        "RPUSHX",
+        "LPOP",
+        "RPOP",
+        "LLEN",
+        "LRANGE",
+        "LRANGE",
+        "LINDEX",
+        "LSET",
+        "LINSERT",
+        "LREM",
+        "LTRIM",
+        "LPOS",
+        "LMOVE",
+        "RPOPLPUSH",
+        "LMPOP",
+        "BLPOP",
+        "BRPOP",
+        "BLMOVE",
+        "BRPOPLPUSH",
+        "BLMPOP",
     ]
     .choose(rng)
     .unwrap();
@@ -484,6 +511,89 @@ pub fn command(rng: &mut impl Rng) -> (Compare, Vec<Vec<u8>>) {
             }
             if maybe(rng, 0.3) {
                 a.extend(["COUNT".into(), pick(rng, &["1", "100", "0"]).into()]);
+            }
+        }
+        "LPUSH" | "RPUSH" | "LPUSHX" | "RPUSHX" => {
+            a.push(k(rng).into());
+            for _ in 0..rng.gen_range(1..4) {
+                a.push(pick(rng, MEMBERS).into());
+            }
+        }
+        "LPOP" | "RPOP" => {
+            a.push(k(rng).into());
+            if maybe(rng, 0.5) {
+                a.push(pick(rng, &["0", "1", "2", "10", "-1", "x"]).into());
+            }
+        }
+        "LLEN" => a.push(k(rng).into()),
+        "LRANGE" | "LTRIM" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, &["0", "1", "-1", "-3", "5", "x"]).into());
+            a.push(pick(rng, &["0", "2", "-1", "-2", "100"]).into());
+        }
+        "LINDEX" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, &["0", "1", "-1", "5", "-10", "x"]).into());
+        }
+        "LSET" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, &["0", "1", "-1", "5", "x"]).into());
+            a.push(pick(rng, MEMBERS).into());
+        }
+        "LINSERT" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, &["BEFORE", "AFTER", "after", "x"]).into());
+            a.push(pick(rng, MEMBERS).into());
+            a.push(pick(rng, MEMBERS).into());
+        }
+        "LREM" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, &["0", "1", "-1", "2", "-2", "x"]).into());
+            a.push(pick(rng, MEMBERS).into());
+        }
+        "LPOS" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, MEMBERS).into());
+            for _ in 0..rng.gen_range(0..3) {
+                let opt = pick(rng, &["RANK", "COUNT", "MAXLEN", "bogus"]);
+                a.push(opt.into());
+                a.push(pick(rng, &["1", "-1", "2", "0", "-2", "x"]).into());
+            }
+        }
+        "LMOVE" | "BLMOVE" => {
+            a.push(k(rng).into());
+            a.push(k(rng).into());
+            a.push(pick(rng, &["LEFT", "RIGHT", "left", "up"]).into());
+            a.push(pick(rng, &["LEFT", "RIGHT"]).into());
+            if name == "BLMOVE" {
+                a.push(pick(rng, TIMEOUTS).into());
+            }
+        }
+        "RPOPLPUSH" | "BRPOPLPUSH" => {
+            a.push(k(rng).into());
+            a.push(k(rng).into());
+            if name == "BRPOPLPUSH" {
+                a.push(pick(rng, TIMEOUTS).into());
+            }
+        }
+        "BLPOP" | "BRPOP" => {
+            for _ in 0..rng.gen_range(1..3) {
+                a.push(k(rng).into());
+            }
+            a.push(pick(rng, TIMEOUTS).into());
+        }
+        "LMPOP" | "BLMPOP" => {
+            if name == "BLMPOP" {
+                a.push(pick(rng, TIMEOUTS).into());
+            }
+            let n = rng.gen_range(1..3);
+            a.push(pick(rng, &[&n.to_string(), &n.to_string(), "0", "5"]).into());
+            for _ in 0..n {
+                a.push(k(rng).into());
+            }
+            a.push(pick(rng, &["LEFT", "RIGHT", "middle"]).into());
+            if maybe(rng, 0.4) {
+                a.extend(["COUNT".into(), pick(rng, &["1", "3", "0", "x"]).into()]);
             }
         }
         "KEYS" => a.push(pick(rng, &["*", "k?", "k[0-1]", "{t}*", "*a*", "k[^0]", "\\{*"]).into()),

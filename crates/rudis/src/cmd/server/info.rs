@@ -262,7 +262,7 @@ fn section(out: &mut String, name: &str, server: &Server, workers: &[std::sync::
                 "client_recent_max_output_buffer",
                 &max(|c| c.output_buffer.load(Relaxed)),
             );
-            field("blocked_clients", &0);
+            field("blocked_clients", &server.blocking.count());
             field("tracking_clients", &0);
             field("clients_in_timeout_table", &0);
         }

@@ -1,0 +1,196 @@
+//! Blocking list commands with several clients. Expected bytes are Redis
+//! 7.0.15's for the same steps (tried side by side while writing them).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{encode, eventually, rudis, Proc, Raw};
+
+fn blocked_clients(c: &mut Raw) -> usize {
+    let info = c.cmd(&[b"INFO", b"clients"]);
+    let text = String::from_utf8_lossy(&info);
+    text.lines()
+        .find_map(|l| l.strip_prefix("blocked_clients:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("blocked_clients in INFO")
+}
+
+/// Waits until `n` clients are blocked, so the next step's order is known.
+fn wait_blocked(c: &mut Raw, n: usize) {
+    eventually(&format!("{n} blocked clients"), || blocked_clients(c) == n);
+}
+
+fn setup() -> (Proc, Raw, Raw, Raw) {
+    let server = rudis(&[]);
+    let (a, b, c) = (server.raw(), server.raw(), server.raw());
+    (server, a, b, c)
+}
+
+#[test]
+fn timeouts_reply_null_in_each_protocol() {
+    let (server, mut a, _, _) = setup();
+    let start = Instant::now();
+    a.send(&encode(&[b"BLPOP", b"k", b"0.2"]));
+    a.expect(b"*-1\r\n");
+    assert!(start.elapsed() >= Duration::from_millis(150));
+    let mut r3 = server.raw();
+    r3.cmd(&[b"HELLO", b"3"]);
+    r3.send(&encode(&[b"BRPOPLPUSH", b"k", b"d", b"0.05"]));
+    r3.expect(b"_\r\n");
+    assert_eq!(
+        a.cmd(&[b"BLPOP", b"k", b"-1"]),
+        b"-ERR timeout is negative\r\n"
+    );
+    assert_eq!(
+        a.cmd(&[b"BLPOP", b"k", b"x"]),
+        b"-ERR timeout is not a float or out of range\r\n"
+    );
+    assert_eq!(
+        a.cmd(&[b"BLPOP", b"k", b"inf"]),
+        b"-ERR timeout is negative\r\n"
+    );
+}
+
+#[test]
+fn first_come_first_served_across_keys() {
+    let (_server, mut a, mut b, mut c) = setup();
+    a.send(&encode(&[b"BLPOP", b"k1", b"k2", b"0"]));
+    wait_blocked(&mut c, 1);
+    b.send(&encode(&[b"BLPOP", b"k2", b"0"]));
+    wait_blocked(&mut c, 2);
+    assert_eq!(c.cmd(&[b"RPUSH", b"k2", b"x", b"y", b"z"]), b":3\r\n");
+    a.expect(b"*2\r\n$2\r\nk2\r\n$1\r\nx\r\n");
+    b.expect(b"*2\r\n$2\r\nk2\r\n$1\r\ny\r\n");
+    assert_eq!(
+        c.cmd(&[b"LRANGE", b"k2", b"0", b"-1"]),
+        b"*1\r\n$1\r\nz\r\n"
+    );
+    assert_eq!(blocked_clients(&mut c), 0);
+    // One element, two waiters: only the first is served.
+    a.send(&encode(&[b"BRPOP", b"q", b"0"]));
+    wait_blocked(&mut c, 1);
+    b.send(&encode(&[b"BRPOP", b"q", b"0"]));
+    wait_blocked(&mut c, 2);
+    c.cmd(&[b"LPUSH", b"q", b"1"]);
+    a.expect(b"*2\r\n$1\r\nq\r\n$1\r\n1\r\n");
+    assert!(b.quiet(Duration::from_millis(100)));
+    c.cmd(&[b"LPUSH", b"q", b"2"]);
+    b.expect(b"*2\r\n$1\r\nq\r\n$1\r\n2\r\n");
+}
+
+#[test]
+fn moves_and_multi_pops_when_served() {
+    let (_server, mut a, mut b, mut c) = setup();
+    a.send(&encode(&[
+        b"BLMOVE", b"src", b"dst", b"RIGHT", b"LEFT", b"0",
+    ]));
+    wait_blocked(&mut c, 1);
+    c.cmd(&[b"RPUSH", b"src", b"m1", b"m2"]);
+    a.expect(b"$2\r\nm2\r\n");
+    assert_eq!(
+        c.cmd(&[b"LRANGE", b"dst", b"0", b"-1"]),
+        b"*1\r\n$2\r\nm2\r\n"
+    );
+    assert_eq!(
+        c.cmd(&[b"LRANGE", b"src", b"0", b"-1"]),
+        b"*1\r\n$2\r\nm1\r\n"
+    );
+    // A move into a key another client waits on serves that one too.
+    b.send(&encode(&[b"BLPOP", b"dst2", b"0"]));
+    wait_blocked(&mut c, 1);
+    a.send(&encode(&[b"BRPOPLPUSH", b"src2", b"dst2", b"0"]));
+    wait_blocked(&mut c, 2);
+    c.cmd(&[b"RPUSH", b"src2", b"v"]);
+    a.expect(b"$1\r\nv\r\n");
+    b.expect(b"*2\r\n$4\r\ndst2\r\n$1\r\nv\r\n");
+    a.send(&encode(&[
+        b"BLMPOP", b"0", b"2", b"x1", b"x2", b"RIGHT", b"COUNT", b"2",
+    ]));
+    wait_blocked(&mut c, 1);
+    c.cmd(&[b"RPUSH", b"x2", b"1", b"2", b"3"]);
+    a.expect(b"*2\r\n$2\r\nx2\r\n*2\r\n$1\r\n3\r\n$1\r\n2\r\n");
+    // A blocked move into a non-list ends with the type error and leaves
+    // the element in place.
+    c.cmd(&[b"SET", b"str", b"v"]);
+    a.send(&encode(&[b"BLMOVE", b"s3", b"str", b"LEFT", b"LEFT", b"0"]));
+    wait_blocked(&mut c, 1);
+    c.cmd(&[b"RPUSH", b"s3", b"1"]);
+    a.expect(b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+    assert_eq!(c.cmd(&[b"LLEN", b"s3"]), b":1\r\n");
+}
+
+#[test]
+fn client_unblock_and_disconnects() {
+    let (server, mut a, _, mut c) = setup();
+    let id = String::from_utf8(a.cmd(&[b"CLIENT", b"ID"])).unwrap();
+    let id = id.trim_start_matches(':').trim().to_string();
+    a.send(&encode(&[b"BLPOP", b"u", b"0"]));
+    wait_blocked(&mut c, 1);
+    assert_eq!(c.cmd(&[b"CLIENT", b"UNBLOCK", id.as_bytes()]), b":1\r\n");
+    a.expect(b"*-1\r\n");
+    a.send(&encode(&[b"BLPOP", b"u", b"0"]));
+    wait_blocked(&mut c, 1);
+    assert_eq!(
+        c.cmd(&[b"CLIENT", b"UNBLOCK", id.as_bytes(), b"ERROR"]),
+        b":1\r\n"
+    );
+    a.expect(b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n");
+    assert_eq!(c.cmd(&[b"CLIENT", b"UNBLOCK", id.as_bytes()]), b":0\r\n");
+    assert_eq!(
+        c.cmd(&[b"CLIENT", b"UNBLOCK", id.as_bytes(), b"bad"]),
+        b"-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n"
+    );
+    // Requests pipelined behind a blocked one wait for it.
+    let mut batch = encode(&[b"BLPOP", b"p", b"0"]);
+    batch.extend(encode(&[b"PING"]));
+    a.send(&batch);
+    wait_blocked(&mut c, 1);
+    assert!(a.quiet(Duration::from_millis(100)));
+    c.cmd(&[b"RPUSH", b"p", b"1"]);
+    a.expect(b"*2\r\n$1\r\np\r\n$1\r\n1\r\n+PONG\r\n");
+    // A client that goes away while blocked is forgotten: the next push
+    // stays in the list.
+    let mut d = server.raw();
+    d.send(&encode(&[b"BLPOP", b"gone", b"0"]));
+    wait_blocked(&mut c, 1);
+    drop(d);
+    wait_blocked(&mut c, 0);
+    c.cmd(&[b"RPUSH", b"gone", b"1"]);
+    assert_eq!(c.cmd(&[b"LLEN", b"gone"]), b":1\r\n");
+}
+
+/// Many clients blocked at once cost no thread each: 200 waiters on a
+/// 2-thread server are all served.
+#[test]
+fn many_blocked_clients() {
+    let server = rudis(&["--threads", "2"]);
+    let mut c = server.raw();
+    let mut waiters: Vec<Raw> = (0..200).map(|_| server.raw()).collect();
+    for w in &mut waiters {
+        w.send(&encode(&[b"BLPOP", b"many", b"0"]));
+    }
+    wait_blocked(&mut c, 200);
+    let elements: Vec<Vec<u8>> = (0..200).map(|i| format!("e{i}").into_bytes()).collect();
+    let mut push: Vec<&[u8]> = vec![b"RPUSH", b"many"];
+    push.extend(elements.iter().map(Vec::as_slice));
+    c.cmd(&push);
+    let mut got: Vec<Vec<u8>> = waiters.iter_mut().map(|w| w.reply()).collect();
+    got.sort();
+    let mut want: Vec<Vec<u8>> = elements
+        .iter()
+        .map(|e| {
+            [
+                b"*2\r\n$4\r\nmany\r\n$".as_slice(),
+                e.len().to_string().as_bytes(),
+                b"\r\n",
+                e,
+                b"\r\n",
+            ]
+            .concat()
+        })
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    assert_eq!(blocked_clients(&mut c), 0);
+}
