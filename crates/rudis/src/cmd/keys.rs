@@ -126,7 +126,7 @@ fn del(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 fn unlink(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     count_keys(ctx, args, |t, k, now| match t.remove(k, now) {
         Some((_, e)) => {
-            if e.value.heap_size() >= lazyfree::LAZYFREE_THRESHOLD {
+            if e.value.costly_to_free() {
                 lazyfree::free_later(e);
             }
             true

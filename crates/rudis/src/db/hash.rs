@@ -223,14 +223,6 @@ impl Value {
     }
 }
 
-/// Rough heap usage of a hash's table.
-pub fn table_heap_size(m: &Map) -> usize {
-    m.capacity() * 64
-        + m.iter()
-            .map(|(f, v)| f.heap_size() + v.heap_size())
-            .sum::<usize>()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

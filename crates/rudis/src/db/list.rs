@@ -172,12 +172,6 @@ impl List {
         self.chunks.clear();
         self.len = 0;
     }
-
-    /// Rough heap usage.
-    pub fn heap_size(&self) -> usize {
-        self.chunks.iter().map(|c| c.capacity() * 24).sum::<usize>()
-            + self.iter().map(Blob::heap_size).sum::<usize>()
-    }
 }
 
 #[cfg(test)]

@@ -172,11 +172,6 @@ impl Value {
     }
 }
 
-/// Rough heap usage of a hash set.
-pub fn table_heap_size(m: &SetMap) -> usize {
-    m.capacity() * 40 + m.iter().map(Blob::heap_size).sum::<usize>()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -59,16 +59,17 @@ impl Value {
         }
     }
 
-    /// Rough heap usage, for INFO memory and for deciding whether freeing
-    /// this value is worth handing to the lazy-free thread.
-    pub fn heap_size(&self) -> usize {
+    /// Whether freeing this value is worth handing to the lazy-free thread
+    /// (Redis's `lazyfreeGetFreeEffort` over its threshold of 64): a
+    /// collection of many elements, or a large string. O(1).
+    pub fn costly_to_free(&self) -> bool {
+        const MANY: usize = 64;
         match self {
-            Value::Str(b) => b.heap_size(),
-            Value::Hash(b) => b.len(),
-            Value::HashTable(m) => hash::table_heap_size(m),
-            Value::IntSet(v) => v.len() * 8,
-            Value::Set(m) => set::table_heap_size(m),
-            Value::List(l) => l.heap_size(),
+            Value::Str(b) => b.heap_size() >= super::lazyfree::LAZYFREE_THRESHOLD,
+            Value::Hash(_) | Value::IntSet(_) => false,
+            Value::HashTable(m) => m.len() > MANY,
+            Value::Set(m) => m.len() > MANY,
+            Value::List(l) => l.len() > MANY,
         }
     }
 }
