@@ -15,6 +15,7 @@ pub mod keys;
 pub mod list;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod table;
 
@@ -54,6 +55,7 @@ pub(crate) static GROUPS: &[&[Command]] = &[
     set::COMMANDS,
     list::COMMANDS,
     list::blocking::COMMANDS,
+    sort::COMMANDS,
 ];
 
 /// A command line: byte ranges into the connection's read buffer, so no
@@ -298,6 +300,13 @@ impl Locked<'_> {
 /// Locks the shards of the command's keys in ascending shard order: two
 /// commands can never wait for each other's locks in a cycle.
 fn lock_keys<'a>(server: &'a Server, cmd: &Command, argv: Argv) -> Locked<'a> {
+    if cmd.any_key.is_some_and(|f| f(argv)) {
+        return Locked::Many(
+            (0..crate::db::SHARDS)
+                .map(|s| (s, server.store.lock(s)))
+                .collect(),
+        );
+    }
     let positions = cmd.key_positions(argv, false).unwrap_or_default();
     let mut shards: SmallVec<[usize; 8]> = positions
         .iter()

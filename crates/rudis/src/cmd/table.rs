@@ -116,6 +116,8 @@ pub mod acl {
 pub enum Begin {
     Index(i32),
     Keyword(&'static str, i32),
+    /// Only the command's own key-finding knows (SORT's BY, GET, STORE).
+    Unknown,
 }
 
 /// How a key spec finds the keys from where the search began.
@@ -126,6 +128,7 @@ pub enum Find {
     Range(i32, i32, i32),
     /// (keynum index, first key, keystep)
     Keynum(i32, i32, i32),
+    Unknown,
 }
 
 /// One of a command's key specs, as COMMAND INFO prints it.
@@ -171,8 +174,17 @@ pub struct Command {
     /// For key specs flagged `variable_flags`: the flags a given command
     /// line really has (Redis's per-command getkeys function).
     pub key_flags: Option<fn(super::Argv) -> &'static [&'static str]>,
+    /// Keys the specs cannot find (Redis's getkeys procedure): positions
+    /// with the index of the spec whose flags they carry.
+    pub get_keys: Option<fn(super::Argv) -> KeyPositions>,
+    /// Whether this command line may touch keys named by data (SORT's BY
+    /// and GET patterns): it then locks every shard.
+    pub any_key: Option<fn(super::Argv) -> bool>,
     pub handler: Handler,
 }
+
+/// Key positions in a command line, each with its key spec's index.
+pub type KeyPositions = SmallVec<[(usize, usize); 8]>;
 
 /// A table row; refine it with `.acl()`, `.tips()`, `.keys()`, `.subs()`.
 pub const fn row(name: &'static str, arity: i32, flags: u32, handler: Handler) -> Command {
@@ -185,6 +197,8 @@ pub const fn row(name: &'static str, arity: i32, flags: u32, handler: Handler) -
         key_specs: &[],
         subcommands: &[],
         key_flags: None,
+        get_keys: None,
+        any_key: None,
         handler,
     }
 }
@@ -207,6 +221,16 @@ impl Command {
 
     pub const fn key_flags(mut self, f: fn(super::Argv) -> &'static [&'static str]) -> Command {
         self.key_flags = Some(f);
+        self
+    }
+
+    pub const fn get_keys(mut self, f: fn(super::Argv) -> KeyPositions) -> Command {
+        self.get_keys = Some(f);
+        self
+    }
+
+    pub const fn any_key(mut self, f: fn(super::Argv) -> bool) -> Command {
+        self.any_key = Some(f);
         self
     }
 
@@ -309,11 +333,10 @@ impl Command {
     /// that does not fit the line (a bad key count, a range past the end)
     /// makes the answer `None` when `strict` (COMMAND GETKEYS), and is
     /// skipped otherwise (locking: the command itself reports the error).
-    pub fn key_positions(
-        &self,
-        argv: super::Argv,
-        strict: bool,
-    ) -> Option<SmallVec<[(usize, usize); 8]>> {
+    pub fn key_positions(&self, argv: super::Argv, strict: bool) -> Option<KeyPositions> {
+        if let Some(f) = self.get_keys {
+            return Some(f(argv));
+        }
         let argc = argv.len() as i64;
         let mut keys = SmallVec::new();
         for (n, spec) in self.key_specs.iter().enumerate() {
@@ -363,6 +386,7 @@ fn spec_range(spec: &KeySpec, argv: super::Argv, argc: i64) -> Option<(i64, i64,
             };
             found? + 1
         }
+        Begin::Unknown => return None,
     };
     match spec.find {
         Find::Range(lastkey, step, limit) => {
@@ -383,6 +407,7 @@ fn spec_range(spec: &KeySpec, argv: super::Argv, argc: i64) -> Option<(i64, i64,
             let start = first + first_key as i64;
             Some((start, start + numkeys - 1, step as i64))
         }
+        Find::Unknown => None,
     }
 }
 

@@ -41,6 +41,9 @@ const INTS: &[&str] = &[
     "-9223372036854775808",
     "99999999999999999999",
 ];
+/// No overflowing values ("1e5000"): Redis's strtold leaves errno at
+/// ERANGE, which its SORT then misreads in later commands (ACCEPTED.md);
+/// the corpus has those cases.
 const FLOATS: &[&str] = &[
     "0",
     "1",
@@ -50,8 +53,7 @@ const FLOATS: &[&str] = &[
     "-3.25",
     "1e3",
     "1.5e-3",
-    "1e400",
-    "1e5000",
+    "1e300",
     "inf",
     "nan",
     "x",
@@ -83,6 +85,8 @@ pub fn variable(name: &str) -> Compare {
         "SMEMBERS" | "SINTER" | "SUNION" | "SDIFF" | "SPOP" => Compare::Unordered,
         // A hash set's scan returns a server-specific part per call.
         "SSCAN" => Compare::Shape,
+        // A set sorted BY nosort comes out in its own order.
+        "SORT" | "SORT_RO" => Compare::Unordered,
         // The cursor encodes the server's own table layout, and so does
         // which keys one call returns.
         "SCAN" => Compare::Shape,
@@ -237,6 +241,8 @@ pub fn command(rng: &mut impl Rng) -> (Compare, Vec<Vec<u8>>) {
         "BLMOVE",
         "BRPOPLPUSH",
         "BLMPOP",
+        "SORT",
+        "SORT_RO",
     ]
     .choose(rng)
     .unwrap();
@@ -436,9 +442,9 @@ pub fn command(rng: &mut impl Rng) -> (Compare, Vec<Vec<u8>>) {
         "HINCRBY" | "HINCRBYFLOAT" => {
             a.push(k(rng).into());
             a.push(pick(rng, FIELDS).into());
-            // Not 1e400: its 401 digits would turn the hash into a table,
+            // Not 1e300: its 301 digits would turn the hash into a table,
             // whose order (HGETALL, HKEYS) is each server's own.
-            let floats: Vec<&str> = FLOATS.iter().copied().filter(|f| *f != "1e400").collect();
+            let floats: Vec<&str> = FLOATS.iter().copied().filter(|f| *f != "1e300").collect();
             a.push(pick(rng, if name == "HINCRBY" { INTS } else { &floats }).into());
         }
         "HRANDFIELD" => {
@@ -594,6 +600,31 @@ pub fn command(rng: &mut impl Rng) -> (Compare, Vec<Vec<u8>>) {
             a.push(pick(rng, &["LEFT", "RIGHT", "middle"]).into());
             if maybe(rng, 0.4) {
                 a.extend(["COUNT".into(), pick(rng, &["1", "3", "0", "x"]).into()]);
+            }
+        }
+        "SORT" | "SORT_RO" => {
+            a.push(k(rng).into());
+            for _ in 0..rng.gen_range(0..4) {
+                match rng.gen_range(0..8) {
+                    0 => a.push(pick(rng, &["ASC", "DESC", "desc"]).into()),
+                    1 => a.push("ALPHA".into()),
+                    2 => a.extend([
+                        "LIMIT".into(),
+                        pick(rng, &["0", "1", "-1", "x"]).into(),
+                        pick(rng, &["1", "2", "-1", "0"]).into(),
+                    ]),
+                    3 => a.extend([
+                        "BY".into(),
+                        pick(rng, &["nosort", "k*", "{t}*", "k*->f1"]).into(),
+                    ]),
+                    4 => a.extend([
+                        "GET".into(),
+                        pick(rng, &["#", "k*", "{t}*->f1", "x"]).into(),
+                    ]),
+                    5 if name == "SORT" => a.extend(["STORE".into(), k(rng).into()]),
+                    6 => a.push("bogus".into()),
+                    _ => {}
+                }
             }
         }
         "KEYS" => a.push(pick(rng, &["*", "k?", "k[0-1]", "{t}*", "*a*", "k[^0]", "\\{*"]).into()),

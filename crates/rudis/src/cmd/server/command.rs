@@ -153,11 +153,22 @@ fn key_spec(out: &mut Reply, spec: &KeySpec) {
             out.bulk(b"startfrom");
             out.int(start as i64);
         }
+        Begin::Unknown => {
+            out.bulk(b"unknown");
+            out.bulk(b"spec");
+            out.map(0);
+        }
     }
     out.bulk(b"find_keys");
     out.map(2);
     out.bulk(b"type");
     let (kind, fields) = match spec.find {
+        Find::Unknown => {
+            out.bulk(b"unknown");
+            out.bulk(b"spec");
+            out.map(0);
+            return;
+        }
         Find::Range(last, step, limit) => (
             "range",
             [("lastkey", last), ("keystep", step), ("limit", limit)],
