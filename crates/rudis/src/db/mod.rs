@@ -11,6 +11,7 @@
 pub mod blob;
 pub mod expire;
 pub mod hash;
+mod keyindex;
 pub mod lazyfree;
 pub mod list;
 pub mod set;
