@@ -2,6 +2,8 @@
 //! null...) and this is the one place that decides how it looks in RESP2
 //! or RESP3, following Redis 7.0's `addReply*` functions.
 
+use bytes::Bytes;
+
 use crate::num::write_double;
 
 /// A connection's output buffer plus the protocol version it speaks.
@@ -9,6 +11,9 @@ use crate::num::write_double;
 pub struct Reply {
     buf: Vec<u8>,
     resp3: bool,
+    /// Large payloads sent from where they are stored, not copied into
+    /// `buf`: each goes out after `buf[..offset]` (see `bulk_shared`).
+    shared: Vec<(usize, Bytes)>,
 }
 
 /// Where a reply whose length is not known yet begins.
@@ -36,20 +41,51 @@ impl Reply {
         self.resp3 = on;
     }
 
+    /// The encoded replies, for a reply known to hold no shared payload
+    /// (`bulk_shared`); a connection writes `segments()` instead.
     pub fn as_bytes(&self) -> &[u8] {
+        debug_assert!(
+            self.shared.is_empty(),
+            "as_bytes on a reply with shared payloads"
+        );
         &self.buf
     }
 
+    /// The bytes to send, in order: pieces of the buffer and the shared
+    /// payloads between them.
+    pub fn segments(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut from = 0;
+        let mut parts = Vec::with_capacity(self.shared.len() * 2 + 1);
+        for (at, b) in &self.shared {
+            parts.push(&self.buf[from..*at]);
+            parts.push(&b[..]);
+            from = *at;
+        }
+        parts.push(&self.buf[from..]);
+        parts.into_iter().filter(|p| !p.is_empty())
+    }
+
+    /// Bytes written so far, shared payloads included.
     pub fn len(&self) -> usize {
-        self.buf.len()
+        self.buf.len() + self.shared.iter().map(|(_, b)| b.len()).sum::<usize>()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.buf.is_empty()
+        self.buf.is_empty() && self.shared.is_empty()
     }
 
     pub fn clear(&mut self) {
         self.buf.clear();
+        self.shared.clear();
+    }
+
+    /// A bulk string whose payload is sent from `payload` itself, without
+    /// a copy (a large stored value): Redis copies it into its reply
+    /// buffer, this only bumps a reference count.
+    pub fn bulk_shared(&mut self, payload: Bytes) {
+        self.header(b'$', payload.len() as i64);
+        self.shared.push((self.buf.len(), payload));
+        self.buf.extend_from_slice(b"\r\n");
     }
 
     /// Appends a reply already encoded (for this connection's protocol)
@@ -58,9 +94,20 @@ impl Reply {
         self.buf.extend_from_slice(bytes);
     }
 
-    /// Drops everything written after `len` (a reply that must not be sent).
+    /// Drops everything written after `len` (a length from `len()` taken
+    /// before the reply that must not be sent).
     pub fn truncate(&mut self, len: usize) {
-        self.buf.truncate(len);
+        let mut keep = len;
+        let mut n = 0;
+        for (at, b) in &self.shared {
+            if *at + b.len() > keep || *at > keep {
+                break;
+            }
+            keep -= b.len();
+            n += 1;
+        }
+        self.shared.truncate(n);
+        self.buf.truncate(keep);
     }
 
     /// Releases memory after an unusually large reply.
@@ -293,5 +340,33 @@ mod tests {
         });
         assert_eq!(r2, "*2\r\n$1\r\na\r\n$1\r\nb\r\n");
         assert_eq!(r3, "%1\r\n$1\r\na\r\n$1\r\nb\r\n");
+    }
+}
+
+#[cfg(test)]
+mod shared_tests {
+    use super::*;
+
+    fn flat(r: &Reply) -> Vec<u8> {
+        r.segments().flat_map(|s| s.iter().copied()).collect()
+    }
+
+    #[test]
+    fn shared_payloads_go_out_in_place_and_truncate_by_total_length() {
+        let mut r = Reply::new();
+        r.simple(b"OK");
+        let mark = r.len();
+        r.bulk_shared(Bytes::from_static(b"hello"));
+        r.int(7);
+        assert_eq!(flat(&r), b"+OK\r\n$5\r\nhello\r\n:7\r\n");
+        assert_eq!(r.len(), flat(&r).len());
+        let after = r.len();
+        r.bulk_shared(Bytes::from_static(b"xy"));
+        r.truncate(after);
+        assert_eq!(flat(&r), b"+OK\r\n$5\r\nhello\r\n:7\r\n");
+        r.truncate(mark);
+        assert_eq!(flat(&r), b"+OK\r\n");
+        r.clear();
+        assert!(r.is_empty());
     }
 }

@@ -136,8 +136,12 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream) {
             handle.query_buffer.store(conn.rbuf.len(), Relaxed);
             handle.query_capacity.store(conn.rbuf.capacity(), Relaxed);
             if !conn.out.is_empty() {
-                if stream.write_all(conn.out.as_bytes()).await.is_err() {
-                    break 'conn;
+                // Usually one piece; a large stored value goes out from
+                // where it is stored, between the pieces around it.
+                for part in conn.out.segments() {
+                    if stream.write_all(part).await.is_err() {
+                        break 'conn;
+                    }
                 }
                 stats.writes.fetch_add(1, Relaxed);
                 stats.net_output.fetch_add(conn.out.len() as u64, Relaxed);

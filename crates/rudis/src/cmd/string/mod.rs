@@ -151,6 +151,8 @@ pub fn str_mut(t: &mut Table, i: usize) -> &mut Blob {
 fn reply_string(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
     let now = ctx.now;
     match string_at(ctx.keys.table(ctx.db, key), key, now)? {
+        // A value that kept its read buffer is sent from it, uncopied.
+        Some(Blob::Shared(b)) => ctx.out.bulk_shared(b.as_ref().clone()),
         Some(b) => ctx.out.bulk(b.as_slice()),
         None => ctx.out.null(),
     }
