@@ -41,6 +41,8 @@ pub enum BlockOp {
 
 pub struct Waiter {
     pub client_id: u64,
+    /// Has a timeout (INFO clients_in_timeout_table).
+    pub timed: bool,
     pub db: usize,
     pub keys: Vec<Blob>,
     pub op: BlockOp,
@@ -52,6 +54,7 @@ pub struct Waiter {
 impl Waiter {
     pub fn new(
         client_id: u64,
+        timed: bool,
         db: usize,
         keys: Vec<Blob>,
         op: BlockOp,
@@ -60,6 +63,7 @@ impl Waiter {
         let (tx, rx) = oneshot::channel();
         let w = Waiter {
             client_id,
+            timed,
             db,
             keys,
             op,
@@ -92,13 +96,19 @@ type Queues = HashMap<(usize, Blob), VecDeque<Arc<Waiter>>>;
 #[derive(Default)]
 pub struct Blocking {
     queues: Mutex<Queues>,
-    /// Blocked clients (INFO's blocked_clients).
+    /// Blocked clients (INFO's blocked_clients), and those of them with
+    /// a timeout (clients_in_timeout_table).
     count: AtomicUsize,
+    timed: AtomicUsize,
 }
 
 impl Blocking {
     pub fn count(&self) -> usize {
         self.count.load(Relaxed)
+    }
+
+    pub fn timed(&self) -> usize {
+        self.timed.load(Relaxed)
     }
 
     /// Whether pushes need to note their keys at all.
@@ -112,6 +122,7 @@ impl Blocking {
             q.entry((w.db, k.clone())).or_default().push_back(w.clone());
         }
         self.count.fetch_add(1, Relaxed);
+        self.timed.fetch_add(w.timed as usize, Relaxed);
     }
 
     /// The waiters on a key, oldest first.
@@ -142,6 +153,7 @@ impl Blocking {
             }
         }
         self.count.fetch_sub(1, Relaxed);
+        self.timed.fetch_sub(w.timed as usize, Relaxed);
         true
     }
 }

@@ -194,3 +194,23 @@ fn many_blocked_clients() {
     assert_eq!(got, want);
     assert_eq!(blocked_clients(&mut c), 0);
 }
+
+/// INFO and CLIENT LIST show blocked clients as Redis does: a `b` flag,
+/// and only those with a timeout in clients_in_timeout_table.
+#[test]
+fn blocked_clients_in_info_and_client_list() {
+    let (_server, mut a, mut b, mut c) = setup();
+    a.send(&encode(&[b"BLPOP", b"t1", b"100"]));
+    b.send(&encode(&[b"BLPOP", b"t2", b"0"]));
+    wait_blocked(&mut c, 2);
+    let info = String::from_utf8(c.cmd(&[b"INFO", b"clients"])).unwrap();
+    assert!(info.contains("clients_in_timeout_table:1\r\n"), "{info}");
+    let list = String::from_utf8(c.cmd(&[b"CLIENT", b"LIST"])).unwrap();
+    assert_eq!(list.matches("flags=b ").count(), 2, "{list}");
+    assert_eq!(list.matches("cmd=blpop ").count(), 2, "{list}");
+    c.cmd(&[b"RPUSH", b"t1", b"x"]);
+    a.expect(b"*2\r\n$2\r\nt1\r\n$1\r\nx\r\n");
+    let info = String::from_utf8(c.cmd(&[b"INFO", b"clients"])).unwrap();
+    assert!(info.contains("clients_in_timeout_table:0\r\n"), "{info}");
+    assert!(info.contains("blocked_clients:1\r\n"), "{info}");
+}

@@ -51,6 +51,9 @@ pub fn client_line(h: &ClientHandle, argv_mem: usize) -> String {
     let age = h.created.elapsed().as_secs();
     let idle_ms = crate::db::now_ms().saturating_sub(h.last_active.load(Relaxed));
     let mut flags = String::new();
+    if h.blocked.lock().is_some() {
+        flags.push('b');
+    }
     if h.no_evict.load(Relaxed) {
         flags.push('e');
     }

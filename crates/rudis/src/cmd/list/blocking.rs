@@ -74,7 +74,14 @@ fn parse_timeout(a: &[u8]) -> Result<Option<Duration>, Error> {
 
 /// Registers the client as blocked on `keys`.
 fn block(ctx: &mut Ctx, keys: Vec<Blob>, op: BlockOp, timeout: Option<Duration>) {
-    let (waiter, reply) = Waiter::new(ctx.client.id, ctx.db, keys, op, ctx.out.resp3());
+    let (waiter, reply) = Waiter::new(
+        ctx.client.id,
+        timeout.is_some(),
+        ctx.db,
+        keys,
+        op,
+        ctx.out.resp3(),
+    );
     ctx.server.blocking.register(waiter.clone());
     *ctx.client.handle.blocked.lock() = Some(waiter.clone());
     ctx.client.blocked = Some(Blocked {

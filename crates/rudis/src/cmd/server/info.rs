@@ -264,7 +264,7 @@ fn section(out: &mut String, name: &str, server: &Server, workers: &[std::sync::
             );
             field("blocked_clients", &server.blocking.count());
             field("tracking_clients", &0);
-            field("clients_in_timeout_table", &0);
+            field("clients_in_timeout_table", &server.blocking.timed());
         }
         "memory" => {
             let (allocated, active, resident) = allocator();
