@@ -683,8 +683,12 @@ pub fn command(rng: &mut impl Rng) -> (Compare, Vec<Vec<u8>>) {
         "PING" if maybe(rng, 0.5) => a.push(pick(rng, VALUES).into()),
         _ => {}
     }
-    (
-        variable(name),
-        a.into_iter().map(String::into_bytes).collect(),
-    )
+    let mut how = variable(name);
+    // A set sorted BY nosort keeps its own order, so which members a
+    // LIMIT picks is each server's own.
+    let has = |w: &str| a.iter().any(|x| x.eq_ignore_ascii_case(w));
+    if name.starts_with("SORT") && has("nosort") && has("LIMIT") {
+        how = Compare::Shape;
+    }
+    (how, a.into_iter().map(String::into_bytes).collect())
 }
