@@ -214,3 +214,34 @@ fn blocked_clients_in_info_and_client_list() {
     assert!(info.contains("clients_in_timeout_table:0\r\n"), "{info}");
     assert!(info.contains("blocked_clients:1\r\n"), "{info}");
 }
+
+/// A list that arrives under a waited-on key by RENAME, COPY or MOVE
+/// serves the waiter, as Redis signals any key added; a string does not.
+#[test]
+fn lists_arriving_by_rename_copy_move_serve_waiters() {
+    let (_server, mut a, _, mut c) = setup();
+    a.send(&encode(&[b"BLPOP", b"k", b"0"]));
+    wait_blocked(&mut c, 1);
+    c.cmd(&[b"RPUSH", b"src", b"a", b"b"]);
+    assert_eq!(c.cmd(&[b"RENAME", b"src", b"k"]), b"+OK\r\n");
+    a.expect(b"*2\r\n$1\r\nk\r\n$1\r\na\r\n");
+    a.send(&encode(&[b"BLPOP", b"k2", b"0"]));
+    wait_blocked(&mut c, 1);
+    c.cmd(&[b"RPUSH", b"s2", b"x"]);
+    assert_eq!(c.cmd(&[b"COPY", b"s2", b"k2"]), b":1\r\n");
+    a.expect(b"*2\r\n$2\r\nk2\r\n$1\r\nx\r\n");
+    assert_eq!(a.cmd(&[b"SELECT", b"1"]), b"+OK\r\n");
+    a.send(&encode(&[b"BLPOP", b"k3", b"0"]));
+    wait_blocked(&mut c, 1);
+    c.cmd(&[b"RPUSH", b"k3", b"y"]);
+    assert_eq!(c.cmd(&[b"MOVE", b"k3", b"1"]), b":1\r\n");
+    a.expect(b"*2\r\n$2\r\nk3\r\n$1\r\ny\r\n");
+    a.send(&encode(&[b"BLPOP", b"k4", b"0"]));
+    wait_blocked(&mut c, 1);
+    c.cmd(&[b"SELECT", b"1"]);
+    c.cmd(&[b"SET", b"k4", b"str"]);
+    assert!(a.quiet(Duration::from_millis(100)));
+    c.cmd(&[b"DEL", b"k4"]);
+    c.cmd(&[b"RPUSH", b"k4", b"z"]);
+    a.expect(b"*2\r\n$2\r\nk4\r\n$1\r\nz\r\n");
+}

@@ -346,6 +346,7 @@ fn rename_generic(ctx: &mut Ctx, args: &mut Args, nx: bool) -> CmdResult {
     let (_, e) = ctx.table(src).remove_at(i);
     let at = e.expire_at();
     ctx.table(dst).set(dst, e.value, at, now);
+    ctx.pushed(dst);
     if nx {
         ctx.out.int(1);
     } else {
@@ -391,6 +392,7 @@ fn move_(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     }
     let (k, e) = ctx.table(key).remove_at(i);
     ctx.keys.table(dst, key).insert_new(k, e);
+    ctx.pushed_in(dst, key);
     ctx.out.int(1);
     Ok(())
 }
@@ -424,6 +426,7 @@ fn copy(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     }
     let at = e.expire_at();
     target.set(dst, e.value, at, now);
+    ctx.pushed_in(dst_db, dst);
     ctx.out.int(1);
     Ok(())
 }

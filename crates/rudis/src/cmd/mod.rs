@@ -338,7 +338,7 @@ pub struct Ctx<'a> {
     pub keys: Locked<'a>,
     /// List keys this command pushed to that have blocked clients: they
     /// are served once the command has released its locks.
-    pub ready: Vec<Blob>,
+    pub ready: Vec<(usize, Blob)>,
 }
 
 impl Ctx<'_> {
@@ -349,10 +349,20 @@ impl Ctx<'_> {
 
     /// Notes a push to the list at `key`, for the clients blocked on it.
     pub fn pushed(&mut self, key: &[u8]) {
-        if self.server.blocking.has_waiters(self.db, key)
-            && !self.ready.iter().any(|k| k.as_slice() == key)
+        self.pushed_in(self.db, key);
+    }
+
+    /// Notes that a list may now exist at `key` of database `db` (a push,
+    /// or a list moved, renamed or copied there: Redis's
+    /// `signalKeyAsReady` on adding a key).
+    pub fn pushed_in(&mut self, db: usize, key: &[u8]) {
+        if self.server.blocking.has_waiters(db, key)
+            && !self
+                .ready
+                .iter()
+                .any(|(d, k)| *d == db && k.as_slice() == key)
         {
-            self.ready.push(Blob::new(key));
+            self.ready.push((db, Blob::new(key)));
         }
     }
 }
@@ -416,10 +426,10 @@ pub fn execute(
     let mut args = Args::new(argv, if cmd.name.contains('|') { 2 } else { 1 });
     let start = quanta::Instant::now();
     let result = (cmd.handler)(&mut ctx, &mut args);
-    let (ready, db) = (std::mem::take(&mut ctx.ready), ctx.db);
+    let ready = std::mem::take(&mut ctx.ready);
     drop(ctx);
-    if !ready.is_empty() {
-        crate::blocking::serve(server, db, ready, now);
+    for (db, key) in ready {
+        crate::blocking::serve(server, db, vec![key], now);
     }
     let nanos = start.elapsed().as_nanos() as u64;
     client.handle.db.store(client.db, Relaxed);
