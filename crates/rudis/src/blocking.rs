@@ -133,6 +133,18 @@ impl Blocking {
             .unwrap_or_default()
     }
 
+    /// The keys waited on in database `db`.
+    pub fn keys_in(&self, db: usize) -> Vec<Blob> {
+        if !self.any() {
+            return Vec::new();
+        }
+        let q = self.queues.lock();
+        q.keys()
+            .filter(|(d, _)| *d == db)
+            .map(|(_, k)| k.clone())
+            .collect()
+    }
+
     pub fn has_waiters(&self, db: usize, key: &[u8]) -> bool {
         self.any() && self.queues.lock().contains_key(&(db, Blob::new(key)))
     }

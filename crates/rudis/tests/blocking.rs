@@ -245,3 +245,15 @@ fn lists_arriving_by_rename_copy_move_serve_waiters() {
     c.cmd(&[b"RPUSH", b"k4", b"z"]);
     a.expect(b"*2\r\n$2\r\nk4\r\n$1\r\nz\r\n");
 }
+
+/// SWAPDB serves clients blocked on keys that hold a list after the swap.
+#[test]
+fn swapdb_serves_waiters() {
+    let (_server, mut a, _, mut c) = setup();
+    a.send(&encode(&[b"BLPOP", b"sw", b"0"]));
+    wait_blocked(&mut c, 1);
+    c.cmd(&[b"SELECT", b"1"]);
+    c.cmd(&[b"RPUSH", b"sw", b"v"]);
+    assert_eq!(c.cmd(&[b"SWAPDB", b"0", b"1"]), b"+OK\r\n");
+    a.expect(b"*2\r\n$2\r\nsw\r\n$1\r\nv\r\n");
+}

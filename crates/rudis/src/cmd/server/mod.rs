@@ -102,6 +102,12 @@ fn swapdb(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             let (left, right) = shard.dbs.split_at_mut(hi);
             left[lo].swap(&mut right[0]);
         }
+        // Clients blocked in either database may find a list now.
+        for db in [lo, hi] {
+            for key in ctx.server.blocking.keys_in(db) {
+                ctx.pushed_in(db, key.as_slice());
+            }
+        }
     }
     ctx.out.ok();
     Ok(())
