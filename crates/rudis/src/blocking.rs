@@ -285,10 +285,7 @@ fn serve_one(server: &Server, db: usize, key: &Blob, w: &Arc<Waiter>, now: u64) 
         let t = &mut guards[di].1.dbs[db];
         let p = match t.find(dst.as_slice(), clock) {
             Some(p) => p,
-            None => {
-                t.set(dst.as_slice(), Value::List(Box::default()), 0, clock);
-                t.find(dst.as_slice(), clock).expect("just set")
-            }
+            None => t.add(dst.as_slice(), Value::List(Box::default()), clock),
         };
         if let Value::List(l) = &mut t.at_mut(p).value {
             l.push(*to, v);

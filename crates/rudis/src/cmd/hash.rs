@@ -102,10 +102,7 @@ fn hash_mut(t: &mut Table, i: usize) -> &mut Value {
 fn hash_or_new<'t>(t: &'t mut Table, key: &[u8], now: Clock) -> Result<&'t mut Value, Error> {
     let i = match find_hash(t, key, now)? {
         Some(i) => i,
-        None => {
-            t.set(key, new_hash(), 0, now);
-            t.find(key, now).expect("just set")
-        }
+        None => t.add(key, new_hash(), now),
     };
     Ok(hash_mut(t, i))
 }

@@ -120,10 +120,7 @@ fn sadd(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let t = ctx.table(key);
     let i = match find_set(t, key, now)? {
         Some(i) => i,
-        None => {
-            t.set(key, new_set_for(members.get(0).unwrap_or_default()), 0, now);
-            t.find(key, now).expect("just set")
-        }
+        None => t.add(key, new_set_for(members.get(0).unwrap_or_default()), now),
     };
     let v = &mut t.at_mut(i).value;
     let added = members.iter().filter(|m| v.set_add(m, max)).count();
@@ -404,10 +401,7 @@ fn smove(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let t = ctx.table(dst);
     let di = match t.find(dst, now) {
         Some(di) => di,
-        None => {
-            t.set(dst, new_set_for(member), 0, now);
-            t.find(dst, now).expect("just set")
-        }
+        None => t.add(dst, new_set_for(member), now),
     };
     t.at_mut(di).value.set_add(member, max);
     ctx.out.int(1);

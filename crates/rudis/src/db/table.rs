@@ -142,6 +142,13 @@ impl Table {
         }
     }
 
+    /// Adds `value` without expiry under `key`, which is not in the table
+    /// (a writer just looked), and returns its position.
+    pub fn add(&mut self, key: &[u8], value: Value, now: Clock) -> usize {
+        self.insert_new(Blob::new(key), Entry::new(value, 0, now));
+        self.map.len() - 1
+    }
+
     /// Inserts an entry under a key that is not in the table.
     pub fn insert_new(&mut self, key: Blob, entry: Entry) {
         self.expires += (entry.expire_at() != 0) as usize;

@@ -123,10 +123,7 @@ fn push(ctx: &mut Ctx, args: &mut Args, end: End, only_existing: bool) -> CmdRes
             ctx.out.int(0);
             return Ok(());
         }
-        None => {
-            t.set(key, Value::List(Box::default()), 0, now);
-            t.find(key, now).expect("just set")
-        }
+        None => t.add(key, Value::List(Box::default()), now),
     };
     let l = list_mut(t, i);
     for e in elements.iter() {
@@ -490,10 +487,7 @@ pub fn move_one(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> Re
     let t = ctx.keys.table(ctx.db, dst);
     let di = match find_list(t, dst, now)? {
         Some(i) => i,
-        None => {
-            t.set(dst, Value::List(Box::default()), 0, now);
-            t.find(dst, now).expect("just set")
-        }
+        None => t.add(dst, Value::List(Box::default()), now),
     };
     list_mut(t, di).push(to, v);
     ctx.pushed(dst);

@@ -70,10 +70,7 @@ fn bits_for_write<'t>(
     let len = (max_bit >> 3) as usize + 1;
     let i = match find_string(t, key, now)? {
         Some(i) => i,
-        None => {
-            t.set(key, Value::Str(Blob::new(b"")), 0, now);
-            t.find(key, now).expect("just set")
-        }
+        None => t.add(key, Value::Str(Blob::new(b"")), now),
     };
     let s = super::str_mut(t, i);
     // Redis unshares the value into a raw string before writing.

@@ -477,13 +477,17 @@ fn hll_or_new<'t>(
     key: &[u8],
     now: Clock,
 ) -> Result<(&'t mut Vec<u8>, bool), Error> {
-    if hll_mut(t, key, now)?.is_none() {
-        let mut b = Blob::new(b"");
-        *b.make_mut() = empty();
-        t.set(key, Value::Str(b), 0, now);
-        return Ok((hll_mut(t, key, now)?.expect("just created"), true));
-    }
-    Ok((hll_mut(t, key, now)?.expect("checked above"), false))
+    let (i, created) = match super::find_string(t, key, now)? {
+        Some(i) => (i, false),
+        None => {
+            let mut b = Blob::new(b"");
+            *b.make_mut() = empty();
+            (t.add(key, Value::Str(b), now), true)
+        }
+    };
+    let s = super::str_mut(t, i);
+    check(s.as_slice())?;
+    Ok((s.make_mut(), created))
 }
 
 /// PFADD key [element [element ...]]

@@ -513,8 +513,7 @@ fn setrange(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             if !fits() {
                 return Err(errors::STRING_TOO_LONG.into());
             }
-            t.set(key, Value::Str(Blob::new(b"")), 0, now);
-            t.find(key, now).expect("just set")
+            t.add(key, Value::Str(Blob::new(b"")), now)
         }
         Some(i) => {
             let s = str_mut(t, i);
