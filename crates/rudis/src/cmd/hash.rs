@@ -3,7 +3,7 @@
 use rand::Rng;
 
 use super::flags::*;
-use super::keys::{parse_cursor, ScanOpts};
+use super::keys::{parse_cursor, scan_window, ScanOpts};
 use super::{acl, is, row, Args, Command, Ctx, KeySpec};
 use crate::db::hash::{new_hash, HashRef};
 use crate::db::{Clock, Table, Value};
@@ -389,19 +389,9 @@ fn hscan(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     };
     if let (Some(h), Some(opts)) = (h, &opts) {
         if h.is_table() {
-            let mut left = match cursor as usize {
-                0 => h.len(),
-                c => c.min(h.len()),
-            };
-            let mut visited = 0;
-            while left > 0 && visited < opts.count {
-                left -= 1;
-                visited += 1;
-                if let Some(pair) = h.nth(left) {
-                    found.push(pair);
-                }
-            }
-            next = left;
+            let (positions, after) = scan_window(h.len(), cursor, opts.count);
+            found.extend(positions.filter_map(|i| h.nth(i)));
+            next = after;
         } else {
             found.extend(h.iter());
         }

@@ -204,6 +204,23 @@ pub fn parse_cursor(a: &[u8]) -> Result<u64, Error> {
     Ok(if neg { v.wrapping_neg() } else { v })
 }
 
+/// One HSCAN / SSCAN call over a collection's table of `len` positions,
+/// walked from the top down as `Table::scan` walks keys (a member present
+/// for the whole scan is always returned): the positions to visit, highest
+/// first, and the next cursor (how many positions are left; 0: done).
+pub fn scan_window(
+    len: usize,
+    cursor: u64,
+    count: usize,
+) -> (std::iter::Rev<std::ops::Range<usize>>, u64) {
+    let left = match cursor as usize {
+        0 => len,
+        c => c.min(len),
+    };
+    let next = left.saturating_sub(count);
+    ((next..left).rev(), next as u64)
+}
+
 /// The options of SCAN and of HSCAN, SSCAN, ZSCAN (which have no TYPE),
 /// as Redis's `scanGenericCommand` reads them.
 pub struct ScanOpts<'a> {

@@ -4,7 +4,7 @@
 use rand::Rng;
 
 use super::flags::*;
-use super::keys::{parse_cursor, ScanOpts};
+use super::keys::{parse_cursor, scan_window, ScanOpts};
 use super::{acl, is, row, Args, Argv, Begin, Command, Ctx, Find, KeySpec};
 use crate::db::set::{new_set_for, Member, SetRef};
 use crate::db::{Clock, Table, Value};
@@ -514,17 +514,9 @@ fn sscan(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         if s.is_ints() {
             found.extend(s.iter());
         } else {
-            let mut left = match cursor as usize {
-                0 => s.len(),
-                c => c.min(s.len()),
-            };
-            let mut visited = 0;
-            while left > 0 && visited < opts.count {
-                left -= 1;
-                visited += 1;
-                found.extend(s.nth(left));
-            }
-            next = left;
+            let (positions, after) = scan_window(s.len(), cursor, opts.count);
+            found.extend(positions.filter_map(|i| s.nth(i)));
+            next = after;
         }
     }
     let mut buf = itoa::Buffer::new();
