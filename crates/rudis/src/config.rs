@@ -203,7 +203,15 @@ pub static DIRECTIVES: &[Directive] = &[
             if a.is_empty() {
                 return Err("wrong number of arguments".into());
             }
-            c.bind = a.to_vec();
+            // One argument may hold several addresses, as Redis splits it.
+            c.bind = a
+                .iter()
+                .flat_map(|w| w.split_whitespace())
+                .map(String::from)
+                .collect();
+            if c.bind.is_empty() {
+                return Err("wrong number of arguments".into());
+            }
             Ok(())
         },
         get: |c| c.bind.join(" "),

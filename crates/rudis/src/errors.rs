@@ -41,6 +41,8 @@ impl fmt::Display for Error {
 pub type CmdResult = Result<(), Error>;
 
 pub const SYNTAX: &str = "ERR syntax error";
+/// The reply to a command that hit a bug (a caught panic); rudis's own.
+pub const INTERNAL: &str = "ERR internal error while running the command; closing the connection";
 pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";

@@ -4,6 +4,8 @@
 //! connection parses requests (`resp`), dispatches them through the command
 //! table (`cmd`), whose handlers work on the sharded keyspace (`db`).
 
+#![deny(unsafe_code)]
+
 pub mod blocking;
 pub mod client;
 pub mod cmd;

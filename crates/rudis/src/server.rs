@@ -129,6 +129,8 @@ pub struct Stats {
     pub total_connections: AtomicU64,
     pub rejected_connections: AtomicU64,
     pub connected_clients: AtomicUsize,
+    /// Commands that ended in a panic (a bug): INFO rudis_command_panics.
+    pub command_panics: AtomicU64,
     /// Time spent in active expiry cycles, and cycles that ran out of time.
     pub expire_cycle_micros: AtomicU64,
     pub expire_time_cap_reached: AtomicU64,

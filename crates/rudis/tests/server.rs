@@ -4,11 +4,11 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{eventually, rudis, rudis_bin, DEADLINE};
+use common::{connect_from, eventually, rudis, rudis_bin, DEADLINE};
 use redis::Commands;
 
 #[test]
@@ -252,17 +252,6 @@ fn maxclients_rejects_with_redis_error() {
         c.send(b"PING\r\n");
         c.reply() == b"+PONG\r\n"
     });
-}
-
-fn connect_from(src: &str, port: u16) -> TcpStream {
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    let from: SocketAddr = format!("{src}:0").parse().unwrap();
-    sock.bind(&from.into()).unwrap();
-    let to: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    sock.connect(&to.into()).unwrap();
-    let s: TcpStream = sock.into();
-    s.set_read_timeout(Some(DEADLINE)).unwrap();
-    s
 }
 
 #[test]

@@ -339,11 +339,44 @@ fn hrandfield(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let size = h.len();
     let n = count.unsigned_abs() as usize;
     let mut rng = rand::thread_rng();
-    // Which pairs, by position; distinct ones for a positive count.
+    let pairs = with_values && !resp3;
+    if count < 0 || n == 1 {
+        // Picks with repetition: produced one by one, never reserved, from
+        // the pairs listed once (finding a compact hash's n-th pair walks it).
+        let reply = super::Generated::start(
+            ctx.server,
+            ctx.out,
+            n as u64,
+            if with_values { 2 } else { 1 },
+        )?;
+        let listed: Vec<(&[u8], &[u8])> = if h.is_table() {
+            Vec::new()
+        } else {
+            h.iter().collect()
+        };
+        ctx.out.array(n * if pairs { 2 } else { 1 });
+        for _ in 0..n {
+            reply.check(ctx.out)?;
+            let i = rng.gen_range(0..size);
+            let pair = if h.is_table() {
+                h.nth(i)
+            } else {
+                listed.get(i).copied()
+            };
+            let (f, v) = pair.unwrap_or_default();
+            if with_values && resp3 {
+                ctx.out.array(2);
+            }
+            ctx.out.bulk(f);
+            if with_values {
+                ctx.out.bulk(v);
+            }
+        }
+        return Ok(());
+    }
+    // Which pairs, by position: distinct ones.
     let picks: Vec<usize> = if count == 0 {
         Vec::new()
-    } else if count < 0 || n == 1 {
-        (0..n).map(|_| rng.gen_range(0..size)).collect()
     } else if n >= size {
         (0..size).collect()
     } else {

@@ -194,6 +194,46 @@ impl<'a> Args<'a> {
     }
 }
 
+/// A reply whose size the client's count decides rather than stored data
+/// (random picks with repetition). Redis builds such a reply whatever its
+/// size, so one `SRANDMEMBER s -100000000000` fills the machine's memory;
+/// here it is held to `proto-max-bulk-len`, the largest value a client may
+/// send: a count that cannot fit is refused before anything is written,
+/// and a reply that outgrows it while being built is replaced by the
+/// error. Either way the connection stays usable.
+pub struct Generated {
+    mark: usize,
+    limit: usize,
+}
+
+/// The smallest reply an element can have (`$0\r\n\r\n`).
+const MIN_ELEMENT_REPLY: u64 = 6;
+
+impl Generated {
+    /// Starts a reply of `n` elements of at least `per` minimal elements
+    /// each.
+    pub fn start(server: &Server, out: &Reply, n: u64, per: u64) -> Result<Generated, Error> {
+        let limit = server.hot.proto_max_bulk_len().max(0) as u64;
+        if n.saturating_mul(per.saturating_mul(MIN_ELEMENT_REPLY)) > limit {
+            return Err(errors::VALUE_OUT_OF_RANGE.into());
+        }
+        Ok(Generated {
+            mark: out.len(),
+            limit: limit as usize,
+        })
+    }
+
+    /// Call once per element: fails (dropping what was written) once the
+    /// reply is over the limit.
+    pub fn check(&self, out: &mut Reply) -> Result<(), Error> {
+        if out.len() - self.mark > self.limit {
+            out.truncate(self.mark);
+            return Err(errors::VALUE_OUT_OF_RANGE.into());
+        }
+        Ok(())
+    }
+}
+
 /// Values at least this large may keep the read buffer they arrived in.
 pub const BIG_VALUE: usize = 64 * 1024;
 
@@ -378,6 +418,54 @@ pub fn execute(
     now: u64,
 ) {
     let name = argv.get(0).unwrap_or_default();
+    guarded(server, stats, client, out, name, |client, out| {
+        run(server, stats, client, out, argv, now)
+    });
+}
+
+/// Runs `f`, containing a panic in it. A panic is a bug, never a way to
+/// end a command: the shards' locks are released as the stack unwinds
+/// (their guards live in `f`), the partial reply is dropped, the client
+/// gets an error and is closed once it is written, and the panic is
+/// logged with the command's name and counted (INFO
+/// rudis_command_panics). See docs/architecture.md on what a panic leaves
+/// in a shard.
+pub fn guarded(
+    server: &Server,
+    stats: &WorkerStats,
+    client: &mut Client,
+    out: &mut Reply,
+    name: &[u8],
+    f: impl FnOnce(&mut Client, &mut Reply),
+) {
+    let mark = out.len();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(client, out)));
+    if caught.is_err() {
+        out.truncate(mark);
+        client.close_after_reply = true;
+        if let Some(b) = client.blocked.take() {
+            server.blocking.claim(&b.waiter);
+        }
+        server.stats.command_panics.fetch_add(1, Relaxed);
+        tracing::error!(
+            "Command '{}' of client id={} panicked; the client is closed",
+            String::from_utf8_lossy(&name[..name.len().min(64)]),
+            client.id
+        );
+        stats.count_error(errors::INTERNAL.as_bytes());
+        out.error(errors::INTERNAL.as_bytes());
+    }
+}
+
+fn run(
+    server: &Server,
+    stats: &WorkerStats,
+    client: &mut Client,
+    out: &mut Reply,
+    argv: Argv,
+    now: u64,
+) {
+    let name = argv.get(0).unwrap_or_default();
     let Some((mut cmd, mut index)) = lookup_indexed(name) else {
         reject(
             stats,
@@ -464,4 +552,35 @@ fn reject(stats: &WorkerStats, out: &mut Reply, index: Option<usize>, e: Error) 
     }
     stats.count_error(e.as_bytes());
     out.error(e.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::ClientHandle;
+    use crate::config::Config;
+    use std::sync::Arc;
+
+    #[test]
+    fn a_panicking_handler_ends_in_an_error_and_a_close() {
+        let server = Server::new(Config::default());
+        let addr = "127.0.0.1:1".parse().expect("addr");
+        let handle = Arc::new(ClientHandle::new(1, addr, addr, -1));
+        let mut client = Client::new(handle, true);
+        let mut out = Reply::new();
+        out.ok();
+        let stats = WorkerStats::new(1);
+        guarded(&server, &stats, &mut client, &mut out, b"boom", |_, out| {
+            out.array(3);
+            out.bulk(b"partial");
+            panic!("a bug");
+        });
+        // The earlier reply stays, the partial one is gone.
+        assert_eq!(
+            out.as_bytes(),
+            format!("+OK\r\n-{}\r\n", errors::INTERNAL).as_bytes()
+        );
+        assert!(client.close_after_reply);
+        assert_eq!(server.stats.command_panics.load(Relaxed), 1);
+    }
 }

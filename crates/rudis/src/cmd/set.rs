@@ -479,9 +479,19 @@ fn srandmember(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let mut rng = rand::thread_rng();
     let picks: Vec<usize> = match count {
         None => vec![rng.gen_range(0..size)],
-        Some(c) if c < 0 => (0..c.unsigned_abs())
-            .map(|_| rng.gen_range(0..size))
-            .collect(),
+        Some(c) if c < 0 => {
+            // Picks with repetition: produced one by one, never reserved.
+            let n = c.unsigned_abs();
+            let reply = super::Generated::start(ctx.server, ctx.out, n, 1)?;
+            ctx.out.array(n as usize);
+            let mut buf = itoa::Buffer::new();
+            for _ in 0..n {
+                reply.check(ctx.out)?;
+                let m = s.nth(rng.gen_range(0..size)).unwrap_or(Member::Bytes(b""));
+                ctx.out.bulk(m.bytes(&mut buf));
+            }
+            return Ok(());
+        }
         Some(c) if c as usize >= size => (0..size).collect(),
         Some(c) => rand::seq::index::sample(&mut rng, size, c as usize).into_vec(),
     };

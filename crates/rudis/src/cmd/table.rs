@@ -405,7 +405,8 @@ fn spec_range(spec: &KeySpec, argv: super::Argv, argc: i64) -> Option<(i64, i64,
                 .and_then(resp::num::parse_i64)
                 .filter(|n| *n >= 0)?;
             let start = first + first_key as i64;
-            Some((start, start + numkeys - 1, step as i64))
+            // A client's count: past the arguments it is caught by the caller.
+            Some((start, start.saturating_add(numkeys) - 1, step as i64))
         }
         Find::Unknown => None,
     }

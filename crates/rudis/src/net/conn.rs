@@ -45,13 +45,39 @@ enum Outcome {
 }
 
 pub async fn serve(server: Arc<Server>, stats: Arc<WorkerStats>, stream: std::net::TcpStream) {
+    let mut slot = Slot {
+        server: &server,
+        handle: None,
+    };
     if let Ok(stream) = TcpStream::from_std(stream) {
-        run(&server, stats, stream).await;
+        run(&server, stats, stream, &mut slot).await;
     }
-    server.stats.connected_clients.fetch_sub(1, Relaxed);
 }
 
-async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream) {
+/// A connection's place in the server: its `connected_clients` count,
+/// its registry entry, a MONITOR or blocked registration. Released on
+/// drop, so however the connection ends (a panic included) nothing is
+/// left behind to count against `maxclients` or to be served.
+struct Slot<'a> {
+    server: &'a Server,
+    handle: Option<Arc<ClientHandle>>,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            self.server.clients.lock().remove(&handle.id);
+            self.server.observers.remove_monitor(handle.id);
+            let waiter = handle.blocked.lock().take();
+            if let Some(w) = waiter {
+                self.server.blocking.claim(&w);
+            }
+        }
+        self.server.stats.connected_clients.fetch_sub(1, Relaxed);
+    }
+}
+
+async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream, slot: &mut Slot<'_>) {
     let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
         return;
     };
@@ -62,6 +88,7 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream) {
         stream.as_raw_fd(),
     ));
     server.clients.lock().insert(handle.id, handle.clone());
+    slot.handle = Some(handle.clone());
     let mut client = Client::new(handle.clone(), !server.hot.auth_required());
     let mut conn = Conn {
         rbuf: BytesMut::with_capacity(READ_CHUNK),
@@ -109,8 +136,11 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream) {
                         line.extend_from_slice(&more);
                     }
                 }
-                if stream.write_all(&line).await.is_err() {
-                    break;
+                tokio::select! {
+                    biased;
+                    r = stream.write_all(&line) => if r.is_err() { break },
+                    _ = &mut stop => break,
+                    _ = &mut killed => break,
                 }
                 continue;
             }
@@ -139,8 +169,13 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream) {
                 // Usually one piece; a large stored value goes out from
                 // where it is stored, between the pieces around it.
                 for part in conn.out.segments() {
-                    if stream.write_all(part).await.is_err() {
-                        break 'conn;
+                    // A client that does not read holds up neither
+                    // shutdown nor CLIENT KILL.
+                    tokio::select! {
+                        biased;
+                        r = stream.write_all(part) => if r.is_err() { break 'conn },
+                        _ = &mut stop => break 'conn,
+                        _ = &mut killed => break 'conn,
                     }
                 }
                 stats.writes.fetch_add(1, Relaxed);
@@ -183,10 +218,6 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream) {
         if handle.killed.load(Relaxed) {
             break;
         }
-    }
-    server.clients.lock().remove(&handle.id);
-    if client.monitor.is_some() {
-        server.observers.remove_monitor(client.id);
     }
 }
 
@@ -250,15 +281,18 @@ fn apply_reply_mode(client: &mut Client, out: &mut Reply, mode: ReplyMode, mark:
 
 /// Executes every complete request in the read buffer.
 fn process(server: &Server, stats: &WorkerStats, client: &mut Client, conn: &mut Conn) -> Outcome {
-    let limits = Limits {
-        max_bulk_len: server.hot.proto_max_bulk_len(),
-        unauthenticated: client.must_auth(server.hot.auth_required()),
-    };
+    let max_bulk_len = server.hot.proto_max_bulk_len();
     let mut pos = 0;
     let mut outcome = Outcome::Read;
     let now = now_ms();
     client.handle.touch(now);
     loop {
+        // Each request is held to the limits of the state it finds: one
+        // pipelined behind a successful AUTH is an authenticated client's.
+        let limits = Limits {
+            max_bulk_len,
+            unauthenticated: client.must_auth(server.hot.auth_required()),
+        };
         match conn
             .parser
             .parse(&mut conn.rbuf[pos..], &mut conn.ranges, &limits)

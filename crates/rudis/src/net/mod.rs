@@ -6,6 +6,8 @@
 //! right there, with no handoff per request (see `conn`).
 
 mod conn;
+#[allow(unsafe_code)]
+pub mod fdlimit;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -28,7 +30,14 @@ use crate::server::Server;
 
 /// Runs the server until SIGINT or SIGTERM; returns once every connection
 /// has written its last reply.
-pub fn run(config: Config) -> io::Result<()> {
+pub fn run(mut config: Config) -> io::Result<()> {
+    match fdlimit::adjust(config.maxclients, config.threads, true) {
+        fdlimit::Adjusted::Enough => {}
+        fdlimit::Adjusted::Reduced(n) => config.maxclients = n,
+        fdlimit::Adjusted::TooLow(_) => {
+            return Err(io::Error::other("The open file limit is too low to start."))
+        }
+    }
     let listeners = bind_all(&config)?;
     let threads = config.threads;
     let port = config.port;
@@ -180,13 +189,30 @@ async fn accept_loop(
     workers: Arc<Vec<UnboundedSender<std::net::TcpStream>>>,
     next: Arc<AtomicUsize>,
 ) {
+    // One descriptor held back: out of descriptors, it is freed to take
+    // the waiting connection and refuse it, instead of leaving the client
+    // hanging in the accept queue.
+    let mut spare = std::fs::File::open("/dev/null").ok();
+    let mut warned: Option<std::time::Instant> = None;
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(s) => s,
             Err(e) => {
-                // Out of file descriptors and the like: back off briefly.
-                warn!("Accepting client connection: {e}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                if warned.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                    warn!("Accepting client connection: {e}");
+                    warned = Some(std::time::Instant::now());
+                }
+                if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) && spare.is_some()
+                {
+                    drop(spare.take());
+                    if let Ok((s, _)) = listener.accept().await {
+                        let _ = s.try_write(format!("-{}\r\n", errors::MAX_CLIENTS).as_bytes());
+                        server.stats.rejected_connections.fetch_add(1, Relaxed);
+                    }
+                    spare = std::fs::File::open("/dev/null").ok();
+                } else {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
                 continue;
             }
         };
@@ -197,7 +223,8 @@ async fn accept_loop(
             server.stats.rejected_connections.fetch_add(1, Relaxed);
             continue;
         }
-        if server.hot.protected_mode() && !is_loopback(peer.ip()) {
+        // Redis's rule: only while the default user has no password.
+        if server.hot.protected_mode() && !server.hot.auth_required() && !is_loopback(peer.ip()) {
             let _ = stream.try_write(errors::DENIED.as_bytes());
             continue;
         }

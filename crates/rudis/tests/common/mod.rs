@@ -269,3 +269,16 @@ pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     }
     panic!("timed out waiting for: {what}");
 }
+
+/// A connection to 127.0.0.1:`port` from the local address `src` (such as
+/// 127.0.0.2, which Redis counts as remote).
+pub fn connect_from(src: &str, port: u16) -> TcpStream {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let from: std::net::SocketAddr = format!("{src}:0").parse().unwrap();
+    sock.bind(&from.into()).unwrap();
+    let to: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    sock.connect(&to.into()).unwrap();
+    let s: TcpStream = sock.into();
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    s
+}

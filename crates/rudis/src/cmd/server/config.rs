@@ -132,6 +132,17 @@ fn set(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             ));
         }
     }
+    let threads = next.threads;
+    if next.maxclients > ctx.server.hot.maxclients() {
+        use crate::net::fdlimit::{adjust, Adjusted};
+        if let Adjusted::Reduced(n) = adjust(next.maxclients, threads, true) {
+            tracing::warn!("Failed applying new configuration. Possibly related to new maxclients setting. Restoring previous settings.");
+            return Err(set_failed(
+                "maxclients",
+                &format!("The operating system is not able to handle the specified number of clients, try with {n}"),
+            ));
+        }
+    }
     ctx.server.hot.store(&next);
     if let Some(apply) = SET_LOG_LEVEL.get() {
         apply(next.loglevel);

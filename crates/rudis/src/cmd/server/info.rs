@@ -452,6 +452,10 @@ fn section(out: &mut String, name: &str, server: &Server, workers: &[std::sync::
                 "rejected_connections",
                 &server.stats.rejected_connections.load(Relaxed),
             );
+            field(
+                "rudis_command_panics",
+                &server.stats.command_panics.load(Relaxed),
+            );
             zero(
                 &mut field,
                 &["sync_full", "sync_partial_ok", "sync_partial_err"],

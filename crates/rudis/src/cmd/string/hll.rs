@@ -222,6 +222,10 @@ fn sparse_set(v: &mut Vec<u8>, index: usize, count: u8, sparse_max: usize) -> Se
     if span == 0 || p >= v.len() {
         return Set::Corrupt;
     }
+    // A value cut inside an XZERO: its missing byte reads as zero (what
+    // Redis reads there, its string's terminator), and the cut opcode is
+    // replaced as a whole, never past the end.
+    oplen = oplen.min(v.len() - p);
     let op = v[p];
     let last = first + span - 1;
     // Step 2: the cases that update in place.
