@@ -10,13 +10,28 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-/// Whether replies are sent (CLIENT REPLY).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum ReplyMode {
-    On,
-    Off,
-    /// Suppress the reply of the next command only.
-    Skip,
+/// Whether replies are sent (CLIENT REPLY), as Redis's three flags.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct ReplyMode {
+    /// CLIENT REPLY OFF.
+    pub off: bool,
+    /// The running command's reply is dropped.
+    pub skip: bool,
+    /// Set by CLIENT REPLY SKIP: the next command's reply is dropped.
+    pub skip_next: bool,
+}
+
+impl ReplyMode {
+    /// Whether a reply written now is dropped.
+    pub fn silent(&self) -> bool {
+        self.off || self.skip
+    }
+
+    /// Moves on to the next command (Redis's `resetClient`).
+    pub fn next(&mut self) {
+        self.skip = self.skip_next;
+        self.skip_next = false;
+    }
 }
 
 /// The part of a client other threads may see.
@@ -45,6 +60,8 @@ pub struct ClientHandle {
     pub kill_signal: Notify,
     /// The client's blocked command, for CLIENT UNBLOCK.
     pub blocked: Mutex<Option<Arc<crate::blocking::Waiter>>>,
+    /// Held back by CLIENT PAUSE.
+    pub paused: AtomicBool,
 }
 
 impl ClientHandle {
@@ -70,6 +87,7 @@ impl ClientHandle {
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
             blocked: Mutex::new(None),
+            paused: AtomicBool::new(false),
         }
     }
 
@@ -123,7 +141,7 @@ impl Client {
             db: 0,
             close_after_reply: false,
             authenticated,
-            reply_mode: ReplyMode::On,
+            reply_mode: ReplyMode::default(),
             no_touch: false,
             handle,
             monitor: None,

@@ -131,6 +131,8 @@ pub struct Stats {
     pub connected_clients: AtomicUsize,
     /// Commands that ended in a panic (a bug): INFO rudis_command_panics.
     pub command_panics: AtomicU64,
+    /// Clients whose next command CLIENT PAUSE holds back.
+    pub paused_clients: AtomicUsize,
     /// Time spent in active expiry cycles, and cycles that ran out of time.
     pub expire_cycle_micros: AtomicU64,
     pub expire_time_cap_reached: AtomicU64,

@@ -112,6 +112,17 @@ fn client_reply_off_skip_on() {
 }
 
 #[test]
+fn client_reply_on_clears_a_skip_and_skips_stack() {
+    let s = rudis(&[]);
+    let mut c = s.raw();
+    // Redis 7.0.15: ON while skipped replies; SKIP twice skips one reply;
+    // SKIP then OFF stays silent until ON.
+    c.send(b"CLIENT REPLY SKIP\r\nCLIENT REPLY ON\r\nPING\r\nCLIENT REPLY SKIP\r\nCLIENT REPLY SKIP\r\nPING\r\nPING\r\nCLIENT REPLY SKIP\r\nCLIENT REPLY OFF\r\nPING\r\nCLIENT REPLY ON\r\nPING\r\n");
+    c.expect(b"+OK\r\n+PONG\r\n+PONG\r\n+OK\r\n+PONG\r\n");
+    assert!(c.quiet(std::time::Duration::from_millis(200)));
+}
+
+#[test]
 fn client_pause_holds_writes_until_it_ends() {
     let s = rudis(&[]);
     let mut admin = s.raw();
@@ -133,6 +144,11 @@ fn client_pause_holds_writes_until_it_ends() {
         std::io::Read::read(&mut writer.reader, &mut buf).is_err(),
         "write ran during pause"
     );
+    // Held, it counts as blocked (Redis 7.0.15: blocked_clients:1, flags=b).
+    let info = String::from_utf8_lossy(&admin.cmd(&[b"INFO", b"clients"])).into_owned();
+    assert!(info.contains("blocked_clients:1\r\n"), "{info}");
+    let list = String::from_utf8_lossy(&admin.cmd(&[b"CLIENT", b"LIST"])).into_owned();
+    assert!(list.contains(" flags=b "), "{list}");
     writer
         .reader
         .get_ref()
@@ -140,6 +156,8 @@ fn client_pause_holds_writes_until_it_ends() {
         .unwrap();
     assert_eq!(admin.cmd(&[b"CLIENT", b"UNPAUSE"]), b"+OK\r\n");
     writer.expect(b"+OK\r\n");
+    let info = String::from_utf8_lossy(&admin.cmd(&[b"INFO", b"clients"])).into_owned();
+    assert!(info.contains("blocked_clients:0\r\n"), "{info}");
     // A pause ends by itself at its deadline.
     let start = Instant::now();
     assert_eq!(admin.cmd(&[b"CLIENT", b"PAUSE", b"300"]), b"+OK\r\n");
@@ -315,4 +333,25 @@ fn client_list_idle_counts_seconds_since_the_last_command() {
     });
     quiet.cmd(&[b"PING"]);
     assert!(idle_of_quiet(&mut watcher) <= 1);
+}
+
+#[test]
+fn client_list_counts_the_running_command_in_qbuf() {
+    let s = rudis(&[]);
+    let mut c = s.raw();
+    assert_eq!(c.cmd(&[b"PING"]), b"+PONG\r\n");
+    // Redis 7.0.15: the 26 bytes of `*2 $6 client $4 list` are in the
+    // query buffer while it runs; the PING reply was already written.
+    let list = String::from_utf8_lossy(&c.cmd(&[b"client", b"list"])).into_owned();
+    assert!(list.contains(" qbuf=26 "), "{list}");
+    assert!(list.contains(" obl=0 "), "{list}");
+    // The whole batch is in the query buffer, and replies queued before
+    // the command are counted in obl (Redis: qbuf=19 obl=7).
+    c.send(b"PING\r\nCLIENT INFO\r\n");
+    assert_eq!(c.reply(), b"+PONG\r\n");
+    let info = String::from_utf8_lossy(&c.reply()).into_owned();
+    assert!(
+        info.contains(" qbuf=19 ") && info.contains(" obl=7 "),
+        "{info}"
+    );
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::connection::valid_client_name;
 use super::flags::*;
 use super::{acl, all_indexed, is, parse_int_in, row, Args, Command, Ctx};
-use crate::client::{ClientHandle, ReplyMode};
+use crate::client::ClientHandle;
 use crate::errors::{self, CmdResult, Error};
 
 pub static COMMANDS: &[Command] = &[row("client", -2, 0, |_, _| Ok(())).subs(SUBS)];
@@ -51,7 +51,7 @@ pub fn client_line(h: &ClientHandle, argv_mem: usize) -> String {
     let age = h.created.elapsed().as_secs();
     let idle_ms = crate::db::now_ms().saturating_sub(h.last_active.load(Relaxed));
     let mut flags = String::new();
-    if h.blocked.lock().is_some() {
+    if h.blocked.lock().is_some() || h.paused.load(Relaxed) {
         flags.push('b');
     }
     if h.no_evict.load(Relaxed) {
@@ -312,14 +312,17 @@ fn unpause(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
 /// CLIENT REPLY <ON | OFF | SKIP>
 fn reply(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let mode = args.arg();
+    let r = &mut ctx.client.reply_mode;
     if is(mode, "on") {
-        ctx.client.reply_mode = ReplyMode::On;
+        // Cleared before replying, so this OK is sent even when skipped.
+        r.off = false;
+        r.skip = false;
         ctx.out.ok();
     } else if is(mode, "off") {
-        ctx.client.reply_mode = ReplyMode::Off;
+        r.off = true;
     } else if is(mode, "skip") {
-        if ctx.client.reply_mode == ReplyMode::On {
-            ctx.client.reply_mode = ReplyMode::Skip;
+        if !r.off {
+            r.skip_next = true;
         }
     } else {
         return Err(errors::SYNTAX.into());

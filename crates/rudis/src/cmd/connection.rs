@@ -183,7 +183,7 @@ fn reset(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
     use std::sync::atomic::Ordering::Relaxed;
     let c = &mut *ctx.client;
     c.db = 0;
-    c.reply_mode = crate::client::ReplyMode::On;
+    c.reply_mode = crate::client::ReplyMode::default();
     c.authenticated = !ctx.server.hot.auth_required();
     *c.handle.name.lock() = None;
     c.handle.no_evict.store(false, Relaxed);

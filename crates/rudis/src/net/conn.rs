@@ -12,7 +12,7 @@ use resp::{Limits, Parsed, Parser, Reply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::client::{Client, ClientHandle, ReplyMode};
+use crate::client::{Client, ClientHandle};
 use crate::cmd::{self, Argv};
 use crate::db::now_ms;
 use crate::errors;
@@ -182,11 +182,14 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream, sl
                 stats.net_output.fetch_add(conn.out.len() as u64, Relaxed);
                 conn.out.clear();
                 conn.out.shrink(KEEP_OUTPUT);
+                handle.output_buffer.store(0, Relaxed);
             }
             match outcome {
                 Outcome::Read => break,
                 Outcome::Close => break 'conn,
                 Outcome::Paused => {
+                    // Counted as blocked while held, as Redis counts them.
+                    let _held = Held::new(server, &handle);
                     tokio::select! {
                         _ = &mut stop => break 'conn,
                         _ = &mut killed => break 'conn,
@@ -218,6 +221,28 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream, sl
         if handle.killed.load(Relaxed) {
             break;
         }
+    }
+}
+
+/// A client held back by CLIENT PAUSE, for INFO blocked_clients and the
+/// `b` flag of CLIENT LIST.
+struct Held<'a> {
+    server: &'a Server,
+    handle: &'a ClientHandle,
+}
+
+impl<'a> Held<'a> {
+    fn new(server: &'a Server, handle: &'a ClientHandle) -> Held<'a> {
+        server.stats.paused_clients.fetch_add(1, Relaxed);
+        handle.paused.store(true, Relaxed);
+        Held { server, handle }
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.handle.paused.store(false, Relaxed);
+        self.server.stats.paused_clients.fetch_sub(1, Relaxed);
     }
 }
 
@@ -264,24 +289,23 @@ async fn wait_blocked(
     }
 }
 
-/// CLIENT REPLY OFF / SKIP: drops the reply of the command just run
-/// (`mode` is the mode it ran under, `mark` where its reply starts).
-fn apply_reply_mode(client: &mut Client, out: &mut Reply, mode: ReplyMode, mark: usize) {
-    match (mode, client.reply_mode) {
-        (ReplyMode::Skip, after) => {
-            out.truncate(mark);
-            if after == ReplyMode::Skip {
-                client.reply_mode = ReplyMode::On;
-            }
-        }
-        (ReplyMode::Off, ReplyMode::Off) => out.truncate(mark),
-        _ => {}
+/// CLIENT REPLY OFF / SKIP: drops the reply of the command just run if
+/// the flags say so once it has run (CLIENT REPLY ON clears them before
+/// its own reply), then moves the flags on to the next command. `mark` is
+/// where the command's reply starts.
+fn apply_reply_mode(client: &mut Client, out: &mut Reply, mark: usize) {
+    if client.reply_mode.silent() {
+        out.truncate(mark);
     }
+    client.reply_mode.next();
 }
 
 /// Executes every complete request in the read buffer.
 fn process(server: &Server, stats: &WorkerStats, client: &mut Client, conn: &mut Conn) -> Outcome {
     let max_bulk_len = server.hot.proto_max_bulk_len();
+    // While the batch runs its commands are in the query buffer, as in
+    // Redis, which trims the buffer only after the batch.
+    client.handle.query_buffer.store(conn.rbuf.len(), Relaxed);
     let mut pos = 0;
     let mut outcome = Outcome::Read;
     let now = now_ms();
@@ -305,8 +329,10 @@ fn process(server: &Server, stats: &WorkerStats, client: &mut Client, conn: &mut
                         outcome = Outcome::Paused;
                         break;
                     }
-                    let mode = client.reply_mode;
                     let mark = conn.out.len();
+                    // What CLIENT LIST / INFO show for this client while
+                    // its command runs: the replies queued before it.
+                    client.handle.output_buffer.store(mark, Relaxed);
                     let capacity = conn.rbuf.capacity();
                     if n >= cmd::BIG_VALUE && capacity <= (pos + n) / 7 * 8 {
                         // A large command that fills its buffer: hand the
@@ -320,7 +346,7 @@ fn process(server: &Server, stats: &WorkerStats, client: &mut Client, conn: &mut
                         pos = 0;
                         let argv = Argv::new_shared(&head, &conn.ranges);
                         cmd::execute(server, stats, client, &mut conn.out, argv, now);
-                        apply_reply_mode(client, &mut conn.out, mode, mark);
+                        apply_reply_mode(client, &mut conn.out, mark);
                         if client.blocked.is_some() {
                             outcome = Outcome::Blocked;
                             break;
@@ -332,7 +358,7 @@ fn process(server: &Server, stats: &WorkerStats, client: &mut Client, conn: &mut
                         continue;
                     }
                     cmd::execute(server, stats, client, &mut conn.out, argv, now);
-                    apply_reply_mode(client, &mut conn.out, mode, mark);
+                    apply_reply_mode(client, &mut conn.out, mark);
                     if client.blocked.is_some() {
                         pos += n;
                         outcome = Outcome::Blocked;

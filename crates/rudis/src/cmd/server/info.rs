@@ -262,7 +262,10 @@ fn section(out: &mut String, name: &str, server: &Server, workers: &[std::sync::
                 "client_recent_max_output_buffer",
                 &max(|c| c.output_buffer.load(Relaxed)),
             );
-            field("blocked_clients", &server.blocking.count());
+            field(
+                "blocked_clients",
+                &(server.blocking.count() + server.stats.paused_clients.load(Relaxed)),
+            );
             field("tracking_clients", &0);
             field("clients_in_timeout_table", &server.blocking.timed());
         }
