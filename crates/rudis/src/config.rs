@@ -52,6 +52,8 @@ pub struct Config {
     pub hash_max_listpack_entries: u64,
     /// ...and while every field and value is at most this long.
     pub hash_max_listpack_value: u64,
+    pub list_max_listpack_size: i64,
+    pub list_compress_depth: usize,
     /// A set of integers stays an intset up to this many members.
     pub set_max_intset_entries: u64,
     /// The default user's password ("": none, every client is
@@ -85,6 +87,8 @@ impl Default for Config {
             hll_sparse_max_bytes: 3000,
             hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
+            list_max_listpack_size: -2,
+            list_compress_depth: 0,
             set_max_intset_entries: 512,
             requirepass: String::new(),
             slowlog_log_slower_than: 10000,
@@ -184,6 +188,11 @@ fn set_hash_entries(c: &mut Config, a: &[String]) -> Result<(), String> {
 
 fn set_hash_value(c: &mut Config, a: &[String]) -> Result<(), String> {
     c.hash_max_listpack_value = memory(a, 0, i64::MAX as u64)?;
+    Ok(())
+}
+
+fn set_list_size(c: &mut Config, a: &[String]) -> Result<(), String> {
+    c.list_max_listpack_size = int(a, i32::MIN as i64, i32::MAX as i64)?;
     Ok(())
 }
 
@@ -343,6 +352,27 @@ pub static DIRECTIVES: &[Directive] = &[
         name: "hash-max-ziplist-value",
         set: set_hash_value,
         get: |c| c.hash_max_listpack_value.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "list-max-listpack-size",
+        set: set_list_size,
+        get: |c| c.list_max_listpack_size.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "list-max-ziplist-size",
+        set: set_list_size,
+        get: |c| c.list_max_listpack_size.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "list-compress-depth",
+        set: |c, a| {
+            c.list_compress_depth = int(a, 0, i32::MAX as i64)? as usize;
+            Ok(())
+        },
+        get: |c| c.list_compress_depth.to_string(),
         change: Change::Live,
     },
     Directive {

@@ -14,6 +14,7 @@ pub mod db;
 pub mod errors;
 pub mod glob;
 pub mod ldouble;
+pub mod lzf;
 pub mod net;
 pub mod server;
 pub mod stats;

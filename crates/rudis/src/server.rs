@@ -39,6 +39,7 @@ pub struct Hot {
 
 impl Hot {
     fn from(c: &Config) -> Hot {
+        crate::db::list::configure(c.list_max_listpack_size, c.list_compress_depth);
         Hot {
             proto_max_bulk_len: AtomicI64::new(c.proto_max_bulk_len),
             query_buffer_limit: AtomicU64::new(c.client_query_buffer_limit),
@@ -58,6 +59,7 @@ impl Hot {
     }
 
     pub fn store(&self, c: &Config) {
+        crate::db::list::configure(c.list_max_listpack_size, c.list_compress_depth);
         self.proto_max_bulk_len.store(c.proto_max_bulk_len, Relaxed);
         self.query_buffer_limit
             .store(c.client_query_buffer_limit, Relaxed);

@@ -1,18 +1,228 @@
-//! Lists: a deque of chunks (Redis's quicklist idea). Each chunk is one
-//! contiguous ring buffer of up to `CHUNK` elements, whose strings of up
-//! to 22 bytes sit inline; pushing and popping at either end is O(1)
-//! without moving other elements, an index walks chunk lengths rather than
-//! elements, and growing a long list never copies it whole.
+//! Lists: a deque of chunks (Redis's quicklist). Each chunk is one
+//! contiguous ring buffer of elements whose strings of up to 22 bytes sit
+//! inline; pushing and popping at either end is O(1) without moving other
+//! elements, an index walks chunk lengths rather than elements, and
+//! growing a long list never copies it whole.
+//!
+//! The chunks follow Redis's two list directives. `list-max-listpack-size`
+//! (alias `list-max-ziplist-size`) bounds a chunk: a positive value by
+//! element count (and 8 KB at most), a negative one by size (-1 to -5:
+//! 4 to 64 KB, counted as a listpack would hold the elements).
+//! `list-compress-depth` N keeps N chunks at each end as they are and
+//! compresses the ones between with LZF once they are inner, as Redis's
+//! quicklist does: a chunk is serialised (length-prefixed elements) and
+//! kept compressed when that saves at least 8 bytes of at least 48. A
+//! compressed chunk is expanded for a change and compressed again after
+//! it; a read expands a copy.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering::Relaxed};
 
 use super::blob::Blob;
 
-const CHUNK: usize = 128;
+/// `list-max-listpack-size` and `list-compress-depth`, set from the
+/// configuration (one server per process).
+static FILL: AtomicI64 = AtomicI64::new(-2);
+static DEPTH: AtomicUsize = AtomicUsize::new(0);
+
+/// Applies the list directives to lists from now on (existing chunks keep
+/// their size; compression is applied as they change).
+pub fn configure(fill: i64, depth: usize) {
+    FILL.store(fill, Relaxed);
+    DEPTH.store(depth, Relaxed);
+}
+
+/// Redis's SIZE_SAFETY_LIMIT and SIZE_ESTIMATE_OVERHEAD.
+const SAFETY_LIMIT: usize = 8192;
+const ESTIMATE_OVERHEAD: usize = 8;
+/// Redis's MIN_COMPRESS_BYTES and MIN_COMPRESS_IMPROVE.
+const MIN_COMPRESS_BYTES: usize = 48;
+const MIN_COMPRESS_IMPROVE: usize = 8;
+/// An empty listpack's header and end byte.
+const EMPTY_BYTES: usize = 7;
+
+/// What one element adds to a listpack: its bytes, an encoding header
+/// and a back-length (Redis's estimate is close enough for sizing).
+fn entry_bytes(b: &Blob) -> usize {
+    let n = b.len();
+    n + if n < 64 {
+        2
+    } else if n < 4096 {
+        4
+    } else {
+        10
+    }
+}
+
+/// Whether a chunk of `count` elements taking `bytes` may take one more
+/// of `add` bytes (Redis's `_quicklistNodeAllowInsert`).
+fn room(count: usize, bytes: usize, add: usize) -> bool {
+    let fill = FILL.load(Relaxed);
+    let size = bytes + add + ESTIMATE_OVERHEAD;
+    if fill >= 0 {
+        count < fill as usize && size <= SAFETY_LIMIT
+    } else {
+        let level = (-fill - 1).min(4) as u32;
+        size <= 4096usize << level
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct Chunk {
+    /// Empty while `packed`.
+    items: VecDeque<Blob>,
+    /// The elements, serialised and LZF-compressed, with the serialised
+    /// length.
+    packed: Option<(Box<[u8]>, u32)>,
+    count: usize,
+    bytes: usize,
+    /// Compression was tried since the last change and did not pay.
+    incompressible: bool,
+}
+
+fn serialise(items: &VecDeque<Blob>) -> Vec<u8> {
+    let mut raw = Vec::new();
+    for b in items {
+        let mut n = b.len();
+        while n >= 0x80 {
+            raw.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        raw.push(n as u8);
+        raw.extend_from_slice(b.as_slice());
+    }
+    raw
+}
+
+fn deserialise(raw: &[u8], count: usize) -> VecDeque<Blob> {
+    let mut items = VecDeque::with_capacity(count);
+    let mut p = 0;
+    while p < raw.len() {
+        let (mut n, mut shift) = (0usize, 0);
+        while let Some(&b) = raw.get(p) {
+            p += 1;
+            n |= ((b & 0x7f) as usize) << shift;
+            shift += 7;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        let end = (p + n).min(raw.len());
+        items.push_back(Blob::new(&raw[p..end]));
+        p = end;
+    }
+    items
+}
+
+impl Chunk {
+    fn new() -> Chunk {
+        Chunk {
+            items: VecDeque::with_capacity(8),
+            bytes: EMPTY_BYTES,
+            ..Default::default()
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.count
+    }
+
+    /// The elements, expanded if compressed (only this process wrote the
+    /// compressed bytes, so they always expand).
+    fn expanded(&self) -> VecDeque<Blob> {
+        match &self.packed {
+            Some((z, raw)) => crate::lzf::decompress(z, *raw as usize)
+                .map(|r| deserialise(&r, self.count))
+                .unwrap_or_default(),
+            None => self.items.clone(),
+        }
+    }
+
+    /// Ready for a change: expanded in place.
+    fn open(&mut self) -> &mut VecDeque<Blob> {
+        if self.packed.is_some() {
+            self.items = self.expanded();
+            self.packed = None;
+        }
+        self.incompressible = false;
+        &mut self.items
+    }
+
+    fn compress(&mut self) {
+        if self.packed.is_some() || self.incompressible {
+            return;
+        }
+        let raw = serialise(&self.items);
+        if raw.len() >= MIN_COMPRESS_BYTES {
+            if let Some(z) = crate::lzf::compress(&raw, MIN_COMPRESS_IMPROVE) {
+                self.packed = Some((z.into_boxed_slice(), raw.len() as u32));
+                self.items = VecDeque::new();
+                return;
+            }
+        }
+        self.incompressible = true;
+    }
+
+    fn recount(&mut self) {
+        self.count = self.items.len();
+        self.bytes = EMPTY_BYTES + self.items.iter().map(entry_bytes).sum::<usize>();
+    }
+}
+
+/// An element as a read sees it: in place, or expanded from a compressed
+/// chunk.
+pub enum Elem<'a> {
+    Ref(&'a Blob),
+    Own(Blob),
+}
+
+impl Elem<'_> {
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            Elem::Ref(b) => b.as_slice(),
+            Elem::Own(b) => b.as_slice(),
+        }
+    }
+}
+
+/// One chunk's elements, front to back or back to front.
+enum ChunkIter<'a> {
+    Ref(std::collections::vec_deque::Iter<'a, Blob>),
+    Own(std::collections::vec_deque::IntoIter<Blob>),
+}
+
+impl<'a> Iterator for ChunkIter<'a> {
+    type Item = Elem<'a>;
+    fn next(&mut self) -> Option<Elem<'a>> {
+        match self {
+            ChunkIter::Ref(i) => i.next().map(Elem::Ref),
+            ChunkIter::Own(i) => i.next().map(Elem::Own),
+        }
+    }
+}
+
+impl DoubleEndedIterator for ChunkIter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        match self {
+            ChunkIter::Ref(i) => i.next_back().map(Elem::Ref),
+            ChunkIter::Own(i) => i.next_back().map(Elem::Own),
+        }
+    }
+}
+
+fn chunk_iter(c: &Chunk, skip: usize) -> ChunkIter<'_> {
+    if c.packed.is_some() {
+        let mut items = c.expanded();
+        items.drain(..skip.min(items.len()));
+        ChunkIter::Own(items.into_iter())
+    } else {
+        ChunkIter::Ref(c.items.range(skip.min(c.items.len())..))
+    }
+}
 
 #[derive(Clone, Debug, Default)]
 pub struct List {
-    chunks: VecDeque<VecDeque<Blob>>,
+    chunks: VecDeque<Chunk>,
     len: usize,
 }
 
@@ -31,49 +241,105 @@ impl List {
         self.len == 0
     }
 
-    pub fn push(&mut self, end: End, v: Blob) {
-        match end {
-            End::Left => {
-                if self.chunks.front().is_none_or(|c| c.len() >= CHUNK) {
-                    self.chunks.push_front(VecDeque::with_capacity(8));
-                }
-                if let Some(c) = self.chunks.front_mut() {
-                    c.push_front(v);
+    /// Chunks within the compress depth of either end are expanded; the
+    /// first one past it at each end is compressed. Enough after a push or
+    /// pop at an end, where only those two can change side.
+    fn settle_ends(&mut self) {
+        let depth = DEPTH.load(Relaxed);
+        if depth == 0 {
+            return;
+        }
+        let n = self.chunks.len();
+        if n <= 2 * depth {
+            // Everything is near an end.
+            for i in [depth - 1, n.saturating_sub(depth)] {
+                if let Some(c) = self.chunks.get_mut(i) {
+                    c.open();
                 }
             }
-            End::Right => {
-                if self.chunks.back().is_none_or(|c| c.len() >= CHUNK) {
-                    self.chunks.push_back(VecDeque::with_capacity(8));
-                }
-                if let Some(c) = self.chunks.back_mut() {
-                    c.push_back(v);
-                }
+            return;
+        }
+        self.chunks[depth - 1].open();
+        self.chunks[n - depth].open();
+        self.chunks[depth].compress();
+        self.chunks[n - 1 - depth].compress();
+    }
+
+    /// Every chunk on its side of the compress depth: after a change in
+    /// the middle, which can shift chunks across it.
+    fn settle_all(&mut self) {
+        let depth = DEPTH.load(Relaxed);
+        if depth == 0 {
+            return;
+        }
+        let n = self.chunks.len();
+        for (i, c) in self.chunks.iter_mut().enumerate() {
+            if depth > 0 && i >= depth && i + depth < n {
+                c.compress();
+            } else if c.packed.is_some() {
+                c.open();
             }
         }
+    }
+
+    pub fn push(&mut self, end: End, v: Blob) {
+        let add = entry_bytes(&v);
+        let at = match end {
+            End::Left => 0,
+            End::Right => self.chunks.len().saturating_sub(1),
+        };
+        let fits = self
+            .chunks
+            .get(at)
+            .is_some_and(|c| room(c.count, c.bytes, add));
+        if !fits {
+            // The end chunk is full and stays so until it is changed:
+            // give back the ring buffer's spare room.
+            if let Some(full) = self.chunks.get_mut(at) {
+                full.items.shrink_to_fit();
+            }
+            match end {
+                End::Left => self.chunks.push_front(Chunk::new()),
+                End::Right => self.chunks.push_back(Chunk::new()),
+            }
+        }
+        let at = match end {
+            End::Left => 0,
+            End::Right => self.chunks.len() - 1,
+        };
+        let c = &mut self.chunks[at];
+        let items = c.open();
+        match end {
+            End::Left => items.push_front(v),
+            End::Right => items.push_back(v),
+        }
+        c.count += 1;
+        c.bytes += add;
         self.len += 1;
+        if !fits {
+            self.settle_ends();
+        }
     }
 
     pub fn pop(&mut self, end: End) -> Option<Blob> {
-        let v = match end {
-            End::Left => {
-                let c = self.chunks.front_mut()?;
-                let v = c.pop_front();
-                if c.is_empty() {
-                    self.chunks.pop_front();
-                }
-                v
-            }
-            End::Right => {
-                let c = self.chunks.back_mut()?;
-                let v = c.pop_back();
-                if c.is_empty() {
-                    self.chunks.pop_back();
-                }
-                v
-            }
+        let at = match end {
+            End::Left => 0,
+            End::Right => self.chunks.len().checked_sub(1)?,
         };
-        self.len -= v.is_some() as usize;
-        v
+        let c = self.chunks.get_mut(at)?;
+        let items = c.open();
+        let v = match end {
+            End::Left => items.pop_front(),
+            End::Right => items.pop_back(),
+        }?;
+        c.count -= 1;
+        c.bytes -= entry_bytes(&v);
+        self.len -= 1;
+        if c.count == 0 {
+            self.chunks.remove(at);
+            self.settle_ends();
+        }
+        Some(v)
     }
 
     /// (chunk, position in it) of element `i`, walking from the nearer end.
@@ -101,15 +367,46 @@ impl List {
         None
     }
 
-    pub fn get(&self, i: usize) -> Option<&Blob> {
+    pub fn get(&self, i: usize) -> Option<Elem<'_>> {
         let (c, p) = self.locate(i)?;
-        self.chunks[c].get(p)
+        let chunk = &self.chunks[c];
+        if chunk.packed.is_some() {
+            return chunk.expanded().swap_remove_back(p).map(Elem::Own);
+        }
+        chunk.items.get(p).map(Elem::Ref)
+    }
+
+    /// Runs `f` on chunk `c` expanded, then puts the list back in shape
+    /// (splitting an overfull chunk, dropping an empty one, compressing).
+    fn change<R>(&mut self, c: usize, f: impl FnOnce(&mut VecDeque<Blob>) -> R) -> R {
+        let before = self.chunks.len();
+        let chunk = &mut self.chunks[c];
+        let r = f(chunk.open());
+        chunk.recount();
+        if chunk.count == 0 {
+            self.chunks.remove(c);
+        } else if chunk.count > 1 && !room(chunk.count - 1, chunk.bytes, 0) {
+            // Overfull after an insert or a longer value: split in two.
+            let mut tail = Chunk::new();
+            tail.items = chunk.items.split_off(chunk.items.len() / 2);
+            chunk.recount();
+            tail.recount();
+            self.chunks.insert(c + 1, tail);
+        }
+        let depth = DEPTH.load(Relaxed);
+        if self.chunks.len() != before {
+            // Chunks after `c` moved: any may have crossed the depth.
+            self.settle_all();
+        } else if depth > 0 && c >= depth && c + depth < self.chunks.len() {
+            self.chunks[c].compress();
+        }
+        r
     }
 
     pub fn set(&mut self, i: usize, v: Blob) -> bool {
         match self.locate(i) {
             Some((c, p)) => {
-                self.chunks[c][p] = v;
+                self.change(c, |items| items[p] = v);
                 true
             }
             None => false,
@@ -124,37 +421,29 @@ impl List {
         let Some((c, p)) = self.locate(i) else {
             return;
         };
-        let chunk = &mut self.chunks[c];
-        chunk.insert(p, v);
+        self.change(c, |items| items.insert(p, v));
         self.len += 1;
-        if chunk.len() > 2 * CHUNK {
-            let tail = chunk.split_off(CHUNK);
-            self.chunks.insert(c + 1, tail);
-        }
     }
 
     /// Removes element `i`.
     pub fn remove(&mut self, i: usize) -> Option<Blob> {
         let (c, p) = self.locate(i)?;
-        let v = self.chunks[c].remove(p);
-        if self.chunks[c].is_empty() {
-            self.chunks.remove(c);
-        }
+        let v = self.change(c, |items| items.remove(p));
         self.len -= v.is_some() as usize;
         v
     }
 
     /// Elements from `from` on, in order.
-    pub fn iter_from(&self, from: usize) -> impl DoubleEndedIterator<Item = &Blob> + '_ {
+    pub fn iter_from(&self, from: usize) -> impl DoubleEndedIterator<Item = Elem<'_>> + '_ {
         let (c, p) = self.locate(from).unwrap_or((self.chunks.len(), 0));
         self.chunks
             .range(c.min(self.chunks.len())..)
             .enumerate()
-            .flat_map(move |(n, chunk)| chunk.range(if n == 0 { p } else { 0 }..))
+            .flat_map(move |(n, chunk)| chunk_iter(chunk, if n == 0 { p } else { 0 }))
     }
 
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Blob> + '_ {
-        self.chunks.iter().flatten()
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = Elem<'_>> + '_ {
+        self.chunks.iter().flat_map(|c| chunk_iter(c, 0))
     }
 
     /// Keeps elements `start..=end` only (both in range, `start <= end`).
@@ -171,6 +460,12 @@ impl List {
     pub fn clear(&mut self) {
         self.chunks.clear();
         self.len = 0;
+    }
+
+    /// Chunks, and how many are compressed (for tests and MEMORY).
+    pub fn shape(&self) -> (usize, usize) {
+        let packed = self.chunks.iter().filter(|c| c.packed.is_some()).count();
+        (self.chunks.len(), packed)
     }
 }
 
@@ -227,5 +522,117 @@ mod tests {
         assert_eq!(l.len(), 591);
         while l.pop(End::Right).is_some() {}
         assert!(l.is_empty());
+    }
+
+    /// Every operation under several chunk sizes and compress depths
+    /// against a plain deque; chunks near the ends are never compressed,
+    /// inner ones are once they pay, chunks respect the fill.
+    #[test]
+    fn any_fill_and_depth_matches_a_plain_deque() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n.max(1) as u64) as usize
+        };
+        for (fill, depth) in [
+            (1, 1),
+            (4, 2),
+            (16, 1),
+            (-1, 3),
+            (0, 1),
+            (-5, 1),
+            (-2, 0),
+            (128, 2),
+        ] {
+            configure(fill, depth);
+            let mut l = List::default();
+            let mut d: VecDeque<Vec<u8>> = VecDeque::new();
+            for step in 0..4000 {
+                // Compressible values of varied length.
+                let v = format!("value-{}-{}", rnd(50), "ab".repeat(rnd(40))).into_bytes();
+                match rnd(10) {
+                    0..=2 => {
+                        l.push(End::Left, Blob::new(&v));
+                        d.push_front(v);
+                    }
+                    3..=5 => {
+                        l.push(End::Right, Blob::new(&v));
+                        d.push_back(v);
+                    }
+                    6 => {
+                        let e = if rnd(2) == 0 { End::Left } else { End::Right };
+                        let got = l.pop(e).map(|b| b.as_slice().to_vec());
+                        let want = if e == End::Left {
+                            d.pop_front()
+                        } else {
+                            d.pop_back()
+                        };
+                        assert_eq!(got, want);
+                    }
+                    7 => {
+                        let i = rnd(d.len() + 1);
+                        l.insert(i, Blob::new(&v));
+                        d.insert(i, v);
+                    }
+                    8 if !d.is_empty() => {
+                        let i = rnd(d.len());
+                        assert_eq!(l.remove(i).map(|b| b.as_slice().to_vec()), d.remove(i));
+                    }
+                    _ if !d.is_empty() => {
+                        let i = rnd(d.len());
+                        assert!(l.set(i, Blob::new(&v)));
+                        d[i] = v;
+                    }
+                    _ => {}
+                }
+                assert_eq!(l.len(), d.len());
+                if !d.is_empty() {
+                    let i = rnd(d.len());
+                    assert_eq!(l.get(i).map(|e| e.as_slice().to_vec()).as_ref(), d.get(i));
+                }
+                if step % 500 == 499 {
+                    let all: Vec<Vec<u8>> = l.iter().map(|e| e.as_slice().to_vec()).collect();
+                    assert_eq!(all, d.iter().cloned().collect::<Vec<_>>());
+                    let back: Vec<Vec<u8>> =
+                        l.iter().rev().map(|e| e.as_slice().to_vec()).collect();
+                    assert_eq!(back, d.iter().rev().cloned().collect::<Vec<_>>());
+                    let n = l.chunks.len();
+                    for (k, c) in l.chunks.iter().enumerate() {
+                        assert_eq!(
+                            c.len(),
+                            if c.packed.is_some() {
+                                c.count
+                            } else {
+                                c.items.len()
+                            }
+                        );
+                        if k < depth || k + depth >= n || depth == 0 {
+                            assert!(
+                                c.packed.is_none(),
+                                "chunk {k} of {n} packed at depth {depth}"
+                            );
+                        }
+                        if fill > 0 {
+                            assert!(c.count <= fill as usize, "{} > {fill}", c.count);
+                        }
+                    }
+                }
+            }
+            for _ in 0..1000 {
+                let v = format!("filler-{}", rnd(10)).repeat(3).into_bytes();
+                l.push(End::Right, Blob::new(&v));
+            }
+            let (chunks, packed) = l.shape();
+            if depth > 0 && chunks > 2 * depth + 1 {
+                assert!(
+                    packed > 0,
+                    "fill {fill} depth {depth}: {chunks} chunks, none packed"
+                );
+            }
+            l.trim(5, l.len() - 5);
+        }
+        configure(-2, 0);
     }
 }

@@ -4,7 +4,7 @@ pub mod blocking;
 
 use super::flags::*;
 use super::{acl, is, parse_int_in, row, Args, Begin, Command, Ctx, Find, KeySpec};
-use crate::db::list::{End, List};
+use crate::db::list::{Elem, End, List};
 use crate::db::{Blob, Clock, Table, Value};
 use crate::errors::{self, CmdResult, Error};
 
@@ -444,7 +444,7 @@ fn lpos(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         Some(0) => usize::MAX,
         Some(c) => c as usize,
     };
-    let matches = |iter: &mut dyn Iterator<Item = (usize, &Blob)>| -> Vec<usize> {
+    let matches = |iter: &mut dyn Iterator<Item = (usize, Elem)>| -> Vec<usize> {
         iter.take(scan)
             .filter(|(_, e)| e.as_slice() == value)
             .map(|(i, _)| i)
