@@ -6,6 +6,8 @@
 
 #![deny(unsafe_code)]
 
+#[allow(unsafe_code)]
+pub mod alloc;
 pub mod blocking;
 pub mod client;
 pub mod cmd;

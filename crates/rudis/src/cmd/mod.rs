@@ -47,6 +47,7 @@ pub(crate) static GROUPS: &[&[Command]] = &[
     server::command::COMMANDS,
     server::config::COMMANDS,
     server::info::COMMANDS,
+    server::memory::COMMANDS,
     server::monitor::COMMANDS,
     string::COMMANDS,
     string::bitmap::COMMANDS,

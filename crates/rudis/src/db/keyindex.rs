@@ -35,6 +35,13 @@ impl KeyIndex {
         self.entries.capacity()
     }
 
+    /// Heap bytes of the map itself: the entry vector and the index.
+    pub fn overhead(&self) -> usize {
+        use super::memory::{alloc_size, buckets_for, hash_table_size};
+        alloc_size(self.entries.capacity() * std::mem::size_of::<(Blob, Entry)>())
+            + hash_table_size(buckets_for(self.slots.capacity()), 4)
+    }
+
     pub fn get_index_of(&self, key: &[u8]) -> Option<usize> {
         let entries = &self.entries;
         self.slots

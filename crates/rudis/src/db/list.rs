@@ -462,6 +462,26 @@ impl List {
         self.len = 0;
     }
 
+    /// Heap bytes of the chunks and their elements (MEMORY USAGE); the
+    /// elements' own allocations are sampled (see `memory::sampled`).
+    pub fn memory(&self, samples: usize) -> usize {
+        use super::memory::{alloc_size, blob_size, sampled};
+        let chunks: usize = self
+            .chunks
+            .iter()
+            .map(|c| match &c.packed {
+                Some((z, _)) => alloc_size(z.len()),
+                None => alloc_size(c.items.capacity() * std::mem::size_of::<Blob>()),
+            })
+            .sum();
+        alloc_size(self.chunks.capacity() * std::mem::size_of::<Chunk>())
+            + chunks
+            + sampled(self.iter(), self.len, samples, |e| match e {
+                Elem::Ref(b) => blob_size(b),
+                Elem::Own(_) => 0,
+            })
+    }
+
     /// Chunks, and how many are compressed (for tests and MEMORY).
     pub fn shape(&self) -> (usize, usize) {
         let packed = self.chunks.iter().filter(|c| c.packed.is_some()).count();

@@ -14,6 +14,7 @@ pub mod hash;
 mod keyindex;
 pub mod lazyfree;
 pub mod list;
+pub mod memory;
 pub mod set;
 pub mod table;
 pub mod value;

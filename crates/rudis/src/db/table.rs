@@ -59,6 +59,11 @@ impl Table {
         self.map.is_empty()
     }
 
+    /// Heap bytes of the table's own structure (MEMORY STATS).
+    pub fn overhead(&self) -> usize {
+        self.map.overhead()
+    }
+
     pub fn expires(&self) -> usize {
         self.expires
     }

@@ -42,6 +42,10 @@ pub fn run(mut config: Config) -> io::Result<()> {
     let threads = config.threads;
     let port = config.port;
     let server = Arc::new(Server::new(config));
+    // What the server holds before any data: INFO used_memory_startup.
+    server
+        .memory_startup
+        .store(crate::alloc::stats().0, Relaxed);
     info!(
         "rudis {VERSION} (Redis {REDIS_VERSION} compatible) started: port={port} threads={threads} pid={}",
         std::process::id()

@@ -77,7 +77,7 @@ pub fn human(n: u64) -> String {
     format!("{}B", n as u64)
 }
 
-fn rss() -> u64 {
+pub fn rss() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
         .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
@@ -94,23 +94,7 @@ fn total_memory() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
-/// (allocated, active, resident) bytes from the allocator.
-fn allocator() -> (u64, u64, u64) {
-    #[cfg(not(target_env = "msvc"))]
-    {
-        use tikv_jemalloc_ctl::{epoch, stats};
-        let _ = epoch::advance();
-        (
-            stats::allocated::read().unwrap_or(0) as u64,
-            stats::active::read().unwrap_or(0) as u64,
-            stats::resident::read().unwrap_or(0) as u64,
-        )
-    }
-    #[cfg(target_env = "msvc")]
-    {
-        (0, 0, 0)
-    }
-}
+pub use crate::alloc::stats as allocator;
 
 /// (system, user) CPU seconds of this process, from /proc/self/stat
 /// (in clock ticks of 1/100 s on Linux).
@@ -270,11 +254,11 @@ fn section(out: &mut String, name: &str, server: &Server, workers: &[std::sync::
             field("clients_in_timeout_table", &server.blocking.timed());
         }
         "memory" => {
-            let (allocated, active, resident) = allocator();
-            let rss = rss();
-            let peak = server.memory_peak(allocated);
-            let startup = server.memory_startup.load(Relaxed);
-            let dataset = allocated.saturating_sub(startup);
+            let m = super::memory::overhead(server);
+            let (allocated, active, resident, rss, peak) =
+                (m.allocated, m.active, m.resident, m.rss, m.peak);
+            let startup = m.startup;
+            let dataset = allocated.saturating_sub(m.total);
             let pct = |a: u64, b: u64| {
                 if b == 0 {
                     0.0
@@ -293,7 +277,7 @@ fn section(out: &mut String, name: &str, server: &Server, workers: &[std::sync::
                 "used_memory_peak_perc",
                 &format!("{:.2}%", pct(allocated, peak)),
             );
-            field("used_memory_overhead", &startup);
+            field("used_memory_overhead", &m.total);
             field("used_memory_startup", &startup);
             field("used_memory_dataset", &dataset);
             field(
@@ -348,12 +332,7 @@ fn section(out: &mut String, name: &str, server: &Server, workers: &[std::sync::
                 &format!("{:.2}", ratio(rss, allocated)),
             );
             field("mem_fragmentation_bytes", &rss.saturating_sub(allocated));
-            let clients_mem: usize = server
-                .clients
-                .lock()
-                .values()
-                .map(|c| c.query_capacity.load(Relaxed) + c.output_buffer.load(Relaxed))
-                .sum();
+            let clients_mem = m.clients_normal;
             for k in [
                 "mem_not_counted_for_evict",
                 "mem_replication_backlog",

@@ -3,6 +3,7 @@
 pub mod command;
 pub mod config;
 pub mod info;
+pub mod memory;
 pub mod monitor;
 
 use super::acl;

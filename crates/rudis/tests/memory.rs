@@ -1,0 +1,150 @@
+//! MEMORY: what a key costs, the server's figures, the doctor, the
+//! allocator's report; redis-cli --memkeys and --bigkeys over them.
+//! Expected texts and errors are Redis 7.0.15's.
+
+mod common;
+
+use common::rudis;
+
+fn usage(c: &mut common::Raw, key: &[u8]) -> i64 {
+    let r = c.cmd(&[b"MEMORY", b"USAGE", key]);
+    String::from_utf8_lossy(&r[1..r.len() - 2]).parse().unwrap()
+}
+
+#[test]
+fn memory_usage_follows_what_a_key_holds() {
+    let s = rudis(&[]);
+    let mut c = s.raw();
+    c.cmd(&[b"SET", b"small", b"b"]);
+    c.cmd(&[b"SET", b"big", &[b'x'; 1000]]);
+    c.cmd(&[b"SET", b"huge", &[b'x'; 100_000]]);
+    let small = usage(&mut c, b"small");
+    let big = usage(&mut c, b"big");
+    let huge = usage(&mut c, b"huge");
+    assert!((32..100).contains(&small), "{small}");
+    assert!((1000..1200).contains(&big), "{big}");
+    // jemalloc's size class for 100,000 bytes is 114,688.
+    assert!((100_000..120_000).contains(&huge), "{huge}");
+    for i in 0..1000 {
+        c.cmd(&[b"HSET", b"h", format!("field{i}").as_bytes(), &[b'v'; 100]]);
+        c.cmd(&[b"RPUSH", b"l", &[b'v'; 100]]);
+        c.cmd(&[
+            b"SADD",
+            b"s",
+            format!("member-{i}-{}", "m".repeat(40)).as_bytes(),
+        ]);
+    }
+    // Every element is counted: 1000 values of 100 bytes and more.
+    for key in [&b"h"[..], b"s"] {
+        let sampled = usage(&mut c, key);
+        let all = c.cmd(&[b"MEMORY", b"USAGE", key, b"SAMPLES", b"0"]);
+        let all: i64 = String::from_utf8_lossy(&all[1..all.len() - 2])
+            .parse()
+            .unwrap();
+        assert!(all > 50_000 && sampled > 50_000, "{key:?}: {sampled} {all}");
+    }
+    assert!(usage(&mut c, b"l") > 100_000);
+    assert_eq!(c.cmd(&[b"MEMORY", b"USAGE", b"nokey"]), b"$-1\r\n");
+    // Options are read before the key is looked up, as Redis does.
+    for (args, reply) in [
+        (&[&b"SAMPLES"[..]][..], &b"-ERR syntax error\r\n"[..]),
+        (&[b"SAMPLES", b"-1"], b"-ERR syntax error\r\n"),
+        (
+            &[b"SAMPLES", b"x"],
+            b"-ERR value is not an integer or out of range\r\n",
+        ),
+        (&[b"foo"], b"-ERR syntax error\r\n"),
+    ] {
+        let mut cmd: Vec<&[u8]> = vec![b"MEMORY", b"USAGE", b"nokey"];
+        cmd.extend_from_slice(args);
+        assert_eq!(c.cmd(&cmd), reply);
+    }
+    assert_eq!(
+        c.cmd(&[b"MEMORY", b"USAGE", b"small", b"SAMPLES", b"0", b"SAMPLES", b"5"]),
+        format!(":{small}\r\n").as_bytes()
+    );
+    c.cmd(&[b"HELLO", b"3"]);
+    assert_eq!(c.cmd(&[b"MEMORY", b"USAGE", b"nokey"]), b"_\r\n");
+}
+
+#[test]
+fn memory_stats_doctor_purge_and_help() {
+    let s = rudis(&[]);
+    let mut c = s.raw();
+    let doctor = c.cmd(&[b"MEMORY", b"DOCTOR"]);
+    assert!(
+        String::from_utf8_lossy(&doctor)
+            .contains("Hi Sam, this instance is empty or is using very little memory"),
+        "{doctor:?}"
+    );
+    for i in 0..10 {
+        c.cmd(&[b"SET", format!("k{i}").as_bytes(), b"v"]);
+    }
+    c.cmd(&[b"SELECT", b"3"]);
+    c.cmd(&[b"SET", b"k", b"v"]);
+    let stats = String::from_utf8_lossy(&c.cmd(&[b"MEMORY", b"STATS"])).into_owned();
+    // 27 fields and one per database holding keys (0 and 3).
+    assert!(
+        stats.starts_with("*58\r\n$14\r\npeak.allocated\r\n:"),
+        "{stats}"
+    );
+    assert!(stats.contains("$4\r\ndb.0\r\n*6\r\n$23\r\noverhead.hashtable.main\r\n:"));
+    assert!(stats.contains("$4\r\ndb.3\r\n"));
+    assert!(stats.contains("$10\r\nkeys.count\r\n:11\r\n"), "{stats}");
+    assert_eq!(c.cmd(&[b"MEMORY", b"PURGE"]), b"+OK\r\n");
+    let report = c.cmd(&[b"MEMORY", b"MALLOC-STATS"]);
+    assert!(String::from_utf8_lossy(&report).contains("___ Begin jemalloc statistics ___"));
+    assert_eq!(
+        c.cmd(&[b"MEMORY", b"STATS", b"x"]),
+        b"-ERR wrong number of arguments for 'memory|stats' command\r\n"
+    );
+    assert_eq!(
+        c.cmd(&[b"MEMORY", b"FOO"]),
+        b"-ERR unknown subcommand 'FOO'. Try MEMORY HELP.\r\n"
+    );
+    let help = String::from_utf8_lossy(&c.cmd(&[b"MEMORY", b"HELP"])).into_owned();
+    assert!(help.starts_with("*14\r\n+MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+DOCTOR\r\n"), "{help}");
+    assert!(help.contains("+    sampled up to <count> times (default: 5, 0 means sample all).\r\n"));
+    c.cmd(&[b"HELLO", b"3"]);
+    let stats = c.cmd(&[b"MEMORY", b"STATS"]);
+    assert!(stats.starts_with(b"%29\r\n"), "{stats:?}");
+    assert!(String::from_utf8_lossy(&stats).contains("$18\r\ndataset.percentage\r\n,"));
+}
+
+#[test]
+fn redis_cli_memkeys_and_bigkeys_report_real_sizes() {
+    let s = rudis(&[]);
+    let mut c = s.raw();
+    c.cmd(&[b"SET", b"small", b"v"]);
+    c.cmd(&[b"SET", b"biggest", &[b'x'; 50_000]]);
+    for i in 0..100 {
+        c.cmd(&[b"RPUSH", b"longlist", format!("{i}").as_bytes()]);
+    }
+    let run = |flag: &str| {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &s.port.to_string(), flag])
+            .output();
+        match out {
+            Ok(o) => Some(String::from_utf8_lossy(&o.stdout).into_owned()),
+            Err(_) => None,
+        }
+    };
+    let Some(mem) = run("--memkeys") else {
+        eprintln!("redis-cli not found: skipped");
+        return;
+    };
+    // rudis's own sizes: the 50,000-byte value in its allocation class.
+    assert!(
+        mem.contains("Biggest string found '\"biggest\"' has 5"),
+        "{mem}"
+    );
+    let big = run("--bigkeys").unwrap();
+    assert!(
+        big.contains("Biggest string found '\"biggest\"' has 50000 bytes"),
+        "{big}"
+    );
+    assert!(
+        big.contains("Biggest   list found '\"longlist\"' has 100 items"),
+        "{big}"
+    );
+}
