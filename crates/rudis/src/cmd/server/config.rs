@@ -124,8 +124,9 @@ fn set(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         };
         (d.set)(&mut next, &words).map_err(|why: String| set_failed(d.name, &why))?;
         // A valid value Redis could apply live but rudis cannot: refused,
-        // never accepted and ignored.
-        if d.change == Change::Restart {
+        // never accepted and ignored. The value it already has is no
+        // change, and succeeds as in Redis.
+        if d.change == Change::Restart && (d.get)(&next) != (d.get)(&ctx.server.config.read()) {
             return Err(set_failed(
                 d.name,
                 "rudis cannot change this at runtime yet",
