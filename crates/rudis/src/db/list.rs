@@ -117,7 +117,7 @@ fn deserialise(raw: &[u8], count: usize) -> VecDeque<Blob> {
 impl Chunk {
     fn new() -> Chunk {
         Chunk {
-            items: VecDeque::with_capacity(8),
+            items: VecDeque::new(),
             bytes: EMPTY_BYTES,
             ..Default::default()
         }
@@ -292,6 +292,11 @@ impl List {
             .chunks
             .get(at)
             .is_some_and(|c| room(c.count, c.bytes, add));
+        if self.chunks.is_empty() {
+            // Most lists are one chunk: room for just that one (a deque's
+            // first growth would make room for four).
+            self.chunks.reserve_exact(1);
+        }
         if !fits {
             // The end chunk is full and stays so until it is changed:
             // give back the ring buffer's spare room.
