@@ -54,6 +54,7 @@ pub struct Config {
     pub hash_max_listpack_value: u64,
     pub list_max_listpack_size: i64,
     pub list_compress_depth: usize,
+    pub latency_monitor_threshold: u64,
     /// A set of integers stays an intset up to this many members.
     pub set_max_intset_entries: u64,
     /// The default user's password ("": none, every client is
@@ -89,6 +90,7 @@ impl Default for Config {
             hash_max_listpack_value: 64,
             list_max_listpack_size: -2,
             list_compress_depth: 0,
+            latency_monitor_threshold: 0,
             set_max_intset_entries: 512,
             requirepass: String::new(),
             slowlog_log_slower_than: 10000,
@@ -352,6 +354,15 @@ pub static DIRECTIVES: &[Directive] = &[
         name: "hash-max-ziplist-value",
         set: set_hash_value,
         get: |c| c.hash_max_listpack_value.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "latency-monitor-threshold",
+        set: |c, a| {
+            c.latency_monitor_threshold = int(a, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+        get: |c| c.latency_monitor_threshold.to_string(),
         change: Change::Live,
     },
     Directive {

@@ -35,6 +35,7 @@ pub struct Hot {
     auth_required: AtomicBool,
     slowlog_slower_than: AtomicI64,
     slowlog_max_len: AtomicUsize,
+    latency_threshold: AtomicU64,
 }
 
 impl Hot {
@@ -55,10 +56,18 @@ impl Hot {
             auth_required: AtomicBool::new(!c.requirepass.is_empty()),
             slowlog_slower_than: AtomicI64::new(c.slowlog_log_slower_than),
             slowlog_max_len: AtomicUsize::new(c.slowlog_max_len),
+            latency_threshold: AtomicU64::new(c.latency_monitor_threshold),
         }
     }
 
+    /// `latency-monitor-threshold` in milliseconds (0: off).
+    pub fn latency_threshold(&self) -> u64 {
+        self.latency_threshold.load(Relaxed)
+    }
+
     pub fn store(&self, c: &Config) {
+        self.latency_threshold
+            .store(c.latency_monitor_threshold, Relaxed);
         crate::db::list::configure(c.list_max_listpack_size, c.list_compress_depth);
         self.proto_max_bulk_len.store(c.proto_max_bulk_len, Relaxed);
         self.query_buffer_limit
@@ -174,6 +183,8 @@ pub struct Server {
     pub store: Store,
     /// Clients blocked on list keys.
     pub blocking: crate::blocking::Blocking,
+    /// LATENCY's event time series.
+    pub latency: crate::cmd::server::latency::Monitor,
     pub stats: Stats,
     next_client_id: AtomicU64,
     /// Becomes true when the server starts shutting down.
@@ -200,6 +211,7 @@ impl Server {
             hot: Hot::from(&config),
             store: Store::new(config.databases),
             blocking: Default::default(),
+            latency: Default::default(),
             config: RwLock::new(config),
             stats: Stats::default(),
             next_client_id: AtomicU64::new(1),

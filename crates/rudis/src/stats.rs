@@ -90,3 +90,23 @@ impl WorkerStats {
 pub fn sum(workers: &[std::sync::Arc<WorkerStats>], f: impl Fn(&WorkerStats) -> &AtomicU64) -> u64 {
     workers.iter().map(|w| f(w).load(Relaxed)).sum()
 }
+
+/// One command's latency histogram over every worker (`None`: not called
+/// since the last reset), for INFO latencystats and LATENCY HISTOGRAM.
+pub fn merged_latency(
+    workers: &[std::sync::Arc<WorkerStats>],
+    cmd: usize,
+) -> Option<Histogram<u64>> {
+    let mut merged: Option<Histogram<u64>> = None;
+    for w in workers {
+        if let Some(h) = &w.latency.lock()[cmd] {
+            match &mut merged {
+                Some(m) => {
+                    let _ = m.add(h);
+                }
+                None => merged = Some(h.clone()),
+            }
+        }
+    }
+    merged
+}

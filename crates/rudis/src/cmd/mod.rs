@@ -47,6 +47,7 @@ pub(crate) static GROUPS: &[&[Command]] = &[
     server::command::COMMANDS,
     server::config::COMMANDS,
     server::info::COMMANDS,
+    server::latency::COMMANDS,
     server::memory::COMMANDS,
     server::monitor::COMMANDS,
     string::COMMANDS,
@@ -531,6 +532,14 @@ fn run(
     s.usec.fetch_add(nanos / 1000, Relaxed);
     stats.commands.fetch_add(1, Relaxed);
     stats.record_latency(index, nanos);
+    let event = if cmd.flags & flags::FAST != 0 {
+        "fast-command"
+    } else {
+        "command"
+    };
+    server
+        .latency
+        .sample_if_needed(server, event, nanos / 1_000_000);
     server.observers.after(
         cmd,
         argv,

@@ -580,18 +580,9 @@ fn section(out: &mut String, name: &str, server: &Server, workers: &[std::sync::
         }
         "latencystats" => {
             for (cmd, i) in all_indexed() {
-                let mut merged: Option<hdrhistogram::Histogram<u64>> = None;
-                for w in workers {
-                    if let Some(h) = &w.latency.lock()[i] {
-                        match &mut merged {
-                            Some(m) => {
-                                let _ = m.add(h);
-                            }
-                            None => merged = Some(h.clone()),
-                        }
-                    }
-                }
-                let Some(h) = merged else { continue };
+                let Some(h) = crate::stats::merged_latency(workers, i) else {
+                    continue;
+                };
                 let p = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
                 field(
                     &format!("latency_percentiles_usec_{}", cmd.name),

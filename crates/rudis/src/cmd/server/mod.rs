@@ -3,6 +3,7 @@
 pub mod command;
 pub mod config;
 pub mod info;
+pub mod latency;
 pub mod memory;
 pub mod monitor;
 
