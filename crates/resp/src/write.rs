@@ -201,6 +201,13 @@ impl Reply {
         self.header(if self.resp3 { b'>' } else { b'*' }, n as i64);
     }
 
+    /// An attribute of `n` pairs before the next reply; RESP3 only (a
+    /// RESP2 client has no such type: the caller leaves it out).
+    pub fn attribute(&mut self, n: usize) {
+        debug_assert!(self.resp3, "attributes exist in RESP3 only");
+        self.header(b'|', n as i64);
+    }
+
     pub fn double(&mut self, v: f64) {
         if self.resp3 {
             self.buf.push(b',');

@@ -183,6 +183,8 @@ pub struct Server {
     pub store: Store,
     /// Clients blocked on list keys.
     pub blocking: crate::blocking::Blocking,
+    /// DEBUG SET-ACTIVE-EXPIRE: whether the background expiry cycle runs.
+    pub active_expire: AtomicBool,
     /// LATENCY's event time series.
     pub latency: crate::cmd::server::latency::Monitor,
     pub stats: Stats,
@@ -212,6 +214,7 @@ impl Server {
             store: Store::new(config.databases),
             blocking: Default::default(),
             latency: Default::default(),
+            active_expire: AtomicBool::new(true),
             config: RwLock::new(config),
             stats: Stats::default(),
             next_client_id: AtomicU64::new(1),

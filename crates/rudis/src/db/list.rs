@@ -24,6 +24,18 @@ use super::blob::Blob;
 /// configuration (one server per process).
 static FILL: AtomicI64 = AtomicI64::new(-2);
 static DEPTH: AtomicUsize = AtomicUsize::new(0);
+/// Elements at least this long get a chunk of their own (Redis's plain
+/// quicklist nodes; DEBUG QUICKLIST-PACKED-THRESHOLD, default 1 GB).
+static PACKED_THRESHOLD: AtomicUsize = AtomicUsize::new(1 << 30);
+
+/// DEBUG QUICKLIST-PACKED-THRESHOLD: 0 restores the default.
+pub fn set_packed_threshold(bytes: usize) {
+    PACKED_THRESHOLD.store(if bytes == 0 { 1 << 30 } else { bytes }, Relaxed);
+}
+
+fn is_large(b: &Blob) -> bool {
+    b.len() >= PACKED_THRESHOLD.load(Relaxed)
+}
 
 /// Applies the list directives to lists from now on (existing chunks keep
 /// their size; compression is applied as they change).
@@ -78,6 +90,8 @@ struct Chunk {
     bytes: usize,
     /// Compression was tried since the last change and did not pay.
     incompressible: bool,
+    /// Holds one large element and takes no other (a plain node).
+    plain: bool,
 }
 
 fn serialise(items: &VecDeque<Blob>) -> Vec<u8> {
@@ -288,10 +302,12 @@ impl List {
             End::Left => 0,
             End::Right => self.chunks.len().saturating_sub(1),
         };
-        let fits = self
-            .chunks
-            .get(at)
-            .is_some_and(|c| room(c.count, c.bytes, add));
+        let large = is_large(&v);
+        let fits = !large
+            && self
+                .chunks
+                .get(at)
+                .is_some_and(|c| !c.plain && room(c.count, c.bytes, add));
         if self.chunks.is_empty() {
             // Most lists are one chunk: room for just that one (a deque's
             // first growth would make room for four).
@@ -313,6 +329,7 @@ impl List {
             End::Right => self.chunks.len() - 1,
         };
         let c = &mut self.chunks[at];
+        c.plain = large;
         let items = c.open();
         match end {
             End::Left => items.push_front(v),
@@ -409,6 +426,12 @@ impl List {
     }
 
     pub fn set(&mut self, i: usize, v: Blob) -> bool {
+        if is_large(&v) && i < self.len {
+            // A large value takes a chunk of its own in the element's place.
+            self.remove(i);
+            self.insert(i, v);
+            return true;
+        }
         match self.locate(i) {
             Some((c, p)) => {
                 self.change(c, |items| items[p] = v);
@@ -426,8 +449,39 @@ impl List {
         let Some((c, p)) = self.locate(i) else {
             return;
         };
+        if is_large(&v) {
+            return self.insert_plain(c, p, v);
+        }
         self.change(c, |items| items.insert(p, v));
+        self.chunks[c].plain = false;
         self.len += 1;
+    }
+
+    /// Puts a large element in a chunk of its own before position `p` of
+    /// chunk `c`, splitting that chunk there.
+    fn insert_plain(&mut self, c: usize, p: usize, v: Blob) {
+        let mut own = Chunk::new();
+        own.items.push_back(v);
+        own.recount();
+        own.plain = true;
+        let chunk = &mut self.chunks[c];
+        chunk.open();
+        let at = if p == 0 {
+            c
+        } else {
+            let mut tail = Chunk::new();
+            tail.items = chunk.items.split_off(p);
+            tail.plain = chunk.plain;
+            chunk.recount();
+            tail.recount();
+            if tail.count > 0 {
+                self.chunks.insert(c + 1, tail);
+            }
+            c + 1
+        };
+        self.chunks.insert(at, own);
+        self.len += 1;
+        self.settle_all();
     }
 
     /// Removes element `i`.
@@ -659,5 +713,37 @@ mod tests {
             l.trim(5, l.len() - 5);
         }
         configure(-2, 0);
+    }
+
+    /// Large elements (DEBUG QUICKLIST-PACKED-THRESHOLD) live in chunks
+    /// of their own, whatever the operation that brings them.
+    #[test]
+    fn large_elements_get_chunks_of_their_own() {
+        set_packed_threshold(10);
+        let mut l = List::default();
+        let mut d: VecDeque<Vec<u8>> = VecDeque::new();
+        let big = |c: u8| vec![c; 12];
+        for c in b"abcd" {
+            l.push(End::Left, Blob::new(&big(*c)));
+            d.push_front(big(*c));
+        }
+        l.push(End::Right, Blob::new(b"small"));
+        d.push_back(b"small".to_vec());
+        for (i, c) in [(1, b'e'), (1, b'f'), (5, b'g'), (0, b'h')] {
+            l.insert(i, Blob::new(&big(c)));
+            d.insert(i, big(c));
+        }
+        l.insert(3, Blob::new(b"x"));
+        d.insert(3, b"x".to_vec());
+        assert!(l.set(4, Blob::new(&big(b'z'))));
+        d[4] = big(b'z');
+        let all: Vec<Vec<u8>> = l.iter().map(|e| e.as_slice().to_vec()).collect();
+        assert_eq!(all, d.iter().cloned().collect::<Vec<_>>());
+        assert!(l.chunks.iter().all(|c| !c.plain || c.count == 1));
+        assert!(l.chunks.iter().filter(|c| c.plain).count() >= 8);
+        while let Some(v) = l.pop(End::Left) {
+            assert_eq!(Some(v.as_slice().to_vec()), d.pop_front());
+        }
+        set_packed_threshold(0);
     }
 }

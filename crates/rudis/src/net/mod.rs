@@ -288,6 +288,10 @@ fn expire_loop(server: Arc<Server>) {
     while !server.shutting_down() {
         let period = Duration::from_millis(1000 / server.hot.hz().max(1) as u64);
         // Redis's ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC: 25% of the period.
+        if !server.active_expire.load(Relaxed) {
+            thread::sleep(period);
+            continue;
+        }
         let start = std::time::Instant::now();
         let report = cycle.run(&server.store, period / 4);
         server.latency.sample_if_needed(

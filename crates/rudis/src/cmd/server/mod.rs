@@ -2,6 +2,7 @@
 
 pub mod command;
 pub mod config;
+pub mod debug;
 pub mod info;
 pub mod latency;
 pub mod memory;
@@ -28,7 +29,12 @@ pub static COMMANDS: &[Command] = &[
     row("lastsave", 1, LOADING | STALE | FAST, lastsave)
         .acl(acl::ADMIN | acl::DANGEROUS)
         .tips(&["nondeterministic_output"]),
-    row("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, debug),
+    row(
+        "debug",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        debug::debug,
+    ),
     row(
         "shutdown",
         -1,
@@ -169,51 +175,3 @@ fn shutdown(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     ctx.server.shutdown.send_replace(true);
     Ok(())
 }
-
-/// DEBUG SLEEP seconds | DEBUG HELP
-///
-/// Only SLEEP so far. As in Redis 7.0 it needs `enable-debug-command`
-/// (`yes`, or `local` for loopback clients). While it sleeps every shard
-/// is locked, so the dataset is frozen as a sleeping Redis's would be;
-/// commands without keys (PING) still run on other threads.
-fn debug(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    let allowed = match ctx.server.config.read().enable_debug_command.as_str() {
-        "yes" => true,
-        "local" => ctx.client.addr.ip().is_loopback(),
-        _ => false,
-    };
-    if !allowed {
-        return Err(errors::DEBUG_NOT_ALLOWED.into());
-    }
-    let sub = args.arg();
-    if is(sub, "help") && args.remaining() == 0 {
-        return super::help(ctx, args, DEBUG_HELP);
-    }
-    if !is(sub, "sleep") || args.remaining() != 1 {
-        return Err(errors::subcommand_syntax(sub, b"DEBUG"));
-    }
-    // Redis reads the time with strtod and sleeps that many seconds (none
-    // for what does not parse, or for a negative time).
-    let text = String::from_utf8_lossy(args.arg()).into_owned();
-    let secs = c_strtod(&text).max(0.0);
-    let frozen = ctx.server.store.lock_all();
-    std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(1e9)));
-    drop(frozen);
-    ctx.out.ok();
-    Ok(())
-}
-
-/// C's `strtod` on a whole argument: the longest numeric prefix, 0 if none.
-fn c_strtod(s: &str) -> f64 {
-    let s = s.trim_start();
-    (1..=s.len())
-        .rev()
-        .filter(|&n| s.is_char_boundary(n))
-        .find_map(|n| s[..n].parse::<f64>().ok())
-        .unwrap_or(0.0)
-}
-
-const DEBUG_HELP: &[&str] = &[
-    "SLEEP <seconds>",
-    "    Stop the server for <seconds>. Decimals allowed.",
-];
