@@ -55,6 +55,10 @@ pub struct Config {
     pub list_max_listpack_size: i64,
     pub list_compress_depth: usize,
     pub latency_monitor_threshold: u64,
+    pub latency_tracking: bool,
+    pub latency_tracking_info_percentiles: Vec<f64>,
+    pub lazyfree_lazy_user_del: bool,
+    pub lazyfree_lazy_user_flush: bool,
     /// A set of integers stays an intset up to this many members.
     pub set_max_intset_entries: u64,
     /// The default user's password ("": none, every client is
@@ -91,6 +95,10 @@ impl Default for Config {
             list_max_listpack_size: -2,
             list_compress_depth: 0,
             latency_monitor_threshold: 0,
+            latency_tracking: true,
+            latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
+            lazyfree_lazy_user_del: false,
+            lazyfree_lazy_user_flush: false,
             set_max_intset_entries: 512,
             requirepass: String::new(),
             slowlog_log_slower_than: 10000,
@@ -190,6 +198,34 @@ fn set_hash_entries(c: &mut Config, a: &[String]) -> Result<(), String> {
 
 fn set_hash_value(c: &mut Config, a: &[String]) -> Result<(), String> {
     c.hash_max_listpack_value = memory(a, 0, i64::MAX as u64)?;
+    Ok(())
+}
+
+/// A percentile as Redis prints it: `%f` without trailing zeros (its
+/// `trimDoubleString`).
+pub fn percentile_text(p: f64) -> String {
+    let s = format!("{p:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+fn set_percentiles(c: &mut Config, a: &[String]) -> Result<(), String> {
+    // One argument may hold them all (CONFIG SET, a quoted file line).
+    let mut out = Vec::new();
+    for w in a.iter().flat_map(|w| w.split_whitespace()) {
+        let v = w
+            .parse::<f64>()
+            .ok()
+            .filter(|v| !v.is_nan())
+            .ok_or("Invalid latency-tracking-info-percentiles parameters")?;
+        if !(0.0..=100.0).contains(&v) {
+            return Err(
+                "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                    .into(),
+            );
+        }
+        out.push(v);
+    }
+    c.latency_tracking_info_percentiles = out;
     Ok(())
 }
 
@@ -363,6 +399,45 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.latency_monitor_threshold.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "latency-tracking",
+        set: |c, a| {
+            c.latency_tracking = yes_no(a)?;
+            Ok(())
+        },
+        get: |c| yn(c.latency_tracking),
+        change: Change::Live,
+    },
+    Directive {
+        name: "latency-tracking-info-percentiles",
+        set: set_percentiles,
+        get: |c| {
+            c.latency_tracking_info_percentiles
+                .iter()
+                .map(|&p| percentile_text(p))
+                .collect::<Vec<_>>()
+                .join(" ")
+        },
+        change: Change::Live,
+    },
+    Directive {
+        name: "lazyfree-lazy-user-del",
+        set: |c, a| {
+            c.lazyfree_lazy_user_del = yes_no(a)?;
+            Ok(())
+        },
+        get: |c| yn(c.lazyfree_lazy_user_del),
+        change: Change::Live,
+    },
+    Directive {
+        name: "lazyfree-lazy-user-flush",
+        set: |c, a| {
+            c.lazyfree_lazy_user_flush = yes_no(a)?;
+            Ok(())
+        },
+        get: |c| yn(c.lazyfree_lazy_user_flush),
         change: Change::Live,
     },
     Directive {

@@ -36,6 +36,9 @@ pub struct Hot {
     slowlog_slower_than: AtomicI64,
     slowlog_max_len: AtomicUsize,
     latency_threshold: AtomicU64,
+    latency_tracking: AtomicBool,
+    lazy_user_del: AtomicBool,
+    lazy_user_flush: AtomicBool,
 }
 
 impl Hot {
@@ -57,6 +60,9 @@ impl Hot {
             slowlog_slower_than: AtomicI64::new(c.slowlog_log_slower_than),
             slowlog_max_len: AtomicUsize::new(c.slowlog_max_len),
             latency_threshold: AtomicU64::new(c.latency_monitor_threshold),
+            latency_tracking: AtomicBool::new(c.latency_tracking),
+            lazy_user_del: AtomicBool::new(c.lazyfree_lazy_user_del),
+            lazy_user_flush: AtomicBool::new(c.lazyfree_lazy_user_flush),
         }
     }
 
@@ -65,7 +71,24 @@ impl Hot {
         self.latency_threshold.load(Relaxed)
     }
 
+    /// `latency-tracking`: per-command latency histograms are kept.
+    pub fn latency_tracking(&self) -> bool {
+        self.latency_tracking.load(Relaxed)
+    }
+    /// `lazyfree-lazy-user-del`: DEL frees as UNLINK does.
+    pub fn lazy_user_del(&self) -> bool {
+        self.lazy_user_del.load(Relaxed)
+    }
+    /// `lazyfree-lazy-user-flush`: FLUSHDB/FLUSHALL without a mode are ASYNC.
+    pub fn lazy_user_flush(&self) -> bool {
+        self.lazy_user_flush.load(Relaxed)
+    }
+
     pub fn store(&self, c: &Config) {
+        self.latency_tracking.store(c.latency_tracking, Relaxed);
+        self.lazy_user_del.store(c.lazyfree_lazy_user_del, Relaxed);
+        self.lazy_user_flush
+            .store(c.lazyfree_lazy_user_flush, Relaxed);
         self.latency_threshold
             .store(c.latency_monitor_threshold, Relaxed);
         crate::db::list::configure(c.list_max_listpack_size, c.list_compress_depth);

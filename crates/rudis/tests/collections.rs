@@ -6,6 +6,15 @@ mod common;
 use common::{eventually, rudis};
 use redis::cmd;
 
+/// INFO lazyfreed_objects: values freed by the lazy-free thread so far.
+fn lazyfreed(c: &mut redis::Connection) -> i64 {
+    let info: String = cmd("INFO").arg("memory").query(c).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("lazyfreed_objects:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("lazyfreed_objects")
+}
+
 /// UNLINK of a million-element list returns at once and the list is
 /// freed by the lazy-free thread (INFO counts it), not by the command.
 #[test]
@@ -21,13 +30,7 @@ fn unlink_frees_big_collections_in_the_background() {
         cmd("LLEN").arg("big").query::<i64>(&mut c).unwrap(),
         1_000_000
     );
-    let freed = |c: &mut redis::Connection| -> i64 {
-        let info: String = cmd("INFO").arg("memory").query(c).unwrap();
-        info.lines()
-            .find_map(|l| l.strip_prefix("lazyfreed_objects:"))
-            .and_then(|v| v.trim().parse().ok())
-            .expect("lazyfreed_objects")
-    };
+    let freed = lazyfreed;
     let before = freed(&mut c);
     assert_eq!(
         cmd("UNLINK")
@@ -152,4 +155,33 @@ fn list_directives_have_redis_names_and_ranges() {
         c.cmd(&[b"RPUSH", b"l", format!("{i}").as_bytes()]);
     }
     assert_eq!(c.cmd(&[b"LINDEX", b"l", b"50"]), b"$2\r\n50\r\n");
+}
+
+/// lazyfree-lazy-user-del makes DEL free as UNLINK does, and
+/// lazyfree-lazy-user-flush makes a FLUSHALL without a mode ASYNC.
+#[test]
+fn lazyfree_user_switches_move_freeing_to_the_background() {
+    let server = rudis(&["--lazyfree-lazy-user-del", "yes"]);
+    let mut c = server.client();
+    let freed = lazyfreed;
+    let batch: Vec<String> = (0..1000).map(|i| format!("e{i}")).collect();
+    let _: i64 = cmd("RPUSH").arg("big").arg(&batch).query(&mut c).unwrap();
+    let _: i64 = cmd("DEL").arg("big").query(&mut c).unwrap();
+    eventually("DEL freed the list in the background", || {
+        freed(&mut c) == 1
+    });
+    let _: () = cmd("CONFIG")
+        .arg("SET")
+        .arg("lazyfree-lazy-user-del")
+        .arg("no")
+        .arg("lazyfree-lazy-user-flush")
+        .arg("yes")
+        .query(&mut c)
+        .unwrap();
+    let _: i64 = cmd("RPUSH").arg("big").arg(&batch).query(&mut c).unwrap();
+    let _: i64 = cmd("DEL").arg("big").query(&mut c).unwrap();
+    assert_eq!(freed(&mut c), 1, "DEL frees at once again");
+    let _: i64 = cmd("RPUSH").arg("big").arg(&batch).query(&mut c).unwrap();
+    let _: () = cmd("FLUSHALL").query(&mut c).unwrap();
+    eventually("FLUSHALL freed in the background", || freed(&mut c) >= 2);
 }

@@ -277,3 +277,44 @@ fn info_fields_are_redis_7_0_15s() {
     let redis: Vec<&str> = include_str!("data/info-fields.txt").lines().collect();
     assert_eq!(ours, redis);
 }
+
+/// INFO latencystats prints the percentiles latency-tracking-info-percentiles
+/// names, as Redis formats them, and nothing while latency-tracking is off.
+#[test]
+fn latencystats_follow_the_tracking_directives() {
+    let s = rudis(&[]);
+    let mut c = s.raw();
+    c.cmd(&[
+        b"CONFIG",
+        b"SET",
+        b"latency-tracking-info-percentiles",
+        b"99 99.99 0 100",
+    ]);
+    c.cmd(&[b"PING"]);
+    let info = text(&c.cmd(&[b"INFO", b"latencystats"]));
+    let line = info
+        .lines()
+        .find(|l| l.starts_with("latency_percentiles_usec_ping:"))
+        .expect("ping line");
+    let names: Vec<&str> = line
+        .split(':')
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .map(|kv| kv.split('=').next().unwrap())
+        .collect();
+    assert_eq!(names, ["p99", "p99.99", "p0", "p100"]);
+    c.cmd(&[b"CONFIG", b"SET", b"latency-tracking-info-percentiles", b""]);
+    let info = text(&c.cmd(&[b"INFO", b"latencystats"]));
+    assert!(
+        info.contains("latency_percentiles_usec_ping:\r\n"),
+        "{info}"
+    );
+    c.cmd(&[b"CONFIG", b"SET", b"latency-tracking", b"no"]);
+    c.cmd(&[b"CONFIG", b"RESETSTAT"]);
+    c.cmd(&[b"PING"]);
+    assert_eq!(
+        c.cmd(&[b"INFO", b"latencystats"]),
+        b"$16\r\n# Latencystats\r\n\r\n"
+    );
+}

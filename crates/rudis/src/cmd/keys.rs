@@ -117,7 +117,12 @@ fn count_keys(ctx: &mut Ctx, args: &mut Args, mut f: impl FnMut(&mut Table, &[u8
 }
 
 /// DEL key [key ...]
+///
+/// With `lazyfree-lazy-user-del` it frees as UNLINK does.
 fn del(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    if ctx.server.hot.lazy_user_del() {
+        return unlink(ctx, args);
+    }
     count_keys(ctx, args, |t, k, now| t.remove(k, now).is_some());
     Ok(())
 }

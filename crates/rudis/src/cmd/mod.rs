@@ -531,7 +531,9 @@ fn run(
     s.calls.fetch_add(1, Relaxed);
     s.usec.fetch_add(nanos / 1000, Relaxed);
     stats.commands.fetch_add(1, Relaxed);
-    stats.record_latency(index, nanos);
+    if server.hot.latency_tracking() {
+        stats.record_latency(index, nanos);
+    }
     let event = if cmd.flags & flags::FAST != 0 {
         "fast-command"
     } else {

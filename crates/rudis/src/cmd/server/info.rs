@@ -583,10 +583,17 @@ fn section(out: &mut String, name: &str, server: &Server, workers: &[std::sync::
                 let Some(h) = crate::stats::merged_latency(workers, i) else {
                     continue;
                 };
-                let p = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+                let text: Vec<String> = config
+                    .latency_tracking_info_percentiles
+                    .iter()
+                    .map(|&p| {
+                        let v = h.value_at_quantile(p / 100.0) as f64 / 1000.0;
+                        format!("p{}={v:.3}", crate::config::percentile_text(p))
+                    })
+                    .collect();
                 field(
                     &format!("latency_percentiles_usec_{}", cmd.name),
-                    &format!("p50={:.3},p99={:.3},p99.9={:.3}", p(0.5), p(0.99), p(0.999)),
+                    &text.join(","),
                 );
             }
         }

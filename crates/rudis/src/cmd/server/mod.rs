@@ -50,12 +50,13 @@ fn dbsize(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
     Ok(())
 }
 
-/// `[ASYNC | SYNC]`: true for ASYNC.
-fn flush_mode(args: &mut Args) -> Result<bool, errors::Error> {
+/// `[ASYNC | SYNC]`: true for ASYNC; without either, what
+/// `lazyfree-lazy-user-flush` says.
+fn flush_mode(ctx: &Ctx, args: &mut Args) -> Result<bool, errors::Error> {
     let mode = args.next_arg();
     match mode {
         _ if args.remaining() > 0 => Err(errors::SYNTAX.into()),
-        None => Ok(false),
+        None => Ok(ctx.server.hot.lazy_user_flush()),
         Some(m) if is(m, "sync") => Ok(false),
         Some(m) if is(m, "async") => Ok(true),
         _ => Err(errors::SYNTAX.into()),
@@ -84,14 +85,14 @@ fn flush(ctx: &mut Ctx, dbs: std::ops::Range<usize>, async_free: bool) {
 
 /// FLUSHDB [ASYNC | SYNC]
 fn flushdb(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    let async_free = flush_mode(args)?;
+    let async_free = flush_mode(ctx, args)?;
     flush(ctx, ctx.db..ctx.db + 1, async_free);
     Ok(())
 }
 
 /// FLUSHALL [ASYNC | SYNC]
 fn flushall(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    let async_free = flush_mode(args)?;
+    let async_free = flush_mode(ctx, args)?;
     flush(ctx, 0..ctx.server.store.databases(), async_free);
     Ok(())
 }
