@@ -58,6 +58,8 @@ pub struct Config {
     pub latency_tracking: bool,
     pub latency_tracking_info_percentiles: Vec<f64>,
     pub lazyfree_lazy_user_del: bool,
+    pub active_expire_effort: u32,
+    pub tcp_backlog: i32,
     pub lazyfree_lazy_user_flush: bool,
     /// A set of integers stays an intset up to this many members.
     pub set_max_intset_entries: u64,
@@ -98,6 +100,8 @@ impl Default for Config {
             latency_tracking: true,
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
             lazyfree_lazy_user_del: false,
+            active_expire_effort: 1,
+            tcp_backlog: 511,
             lazyfree_lazy_user_flush: false,
             set_max_intset_entries: 512,
             requirepass: String::new(),
@@ -400,6 +404,24 @@ pub static DIRECTIVES: &[Directive] = &[
         },
         get: |c| c.latency_monitor_threshold.to_string(),
         change: Change::Live,
+    },
+    Directive {
+        name: "active-expire-effort",
+        set: |c, a| {
+            c.active_expire_effort = int(a, 1, 10)? as u32;
+            Ok(())
+        },
+        get: |c| c.active_expire_effort.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "tcp-backlog",
+        set: |c, a| {
+            c.tcp_backlog = int(a, 0, i32::MAX as i64)? as i32;
+            Ok(())
+        },
+        get: |c| c.tcp_backlog.to_string(),
+        change: Change::Immutable,
     },
     Directive {
         name: "latency-tracking",

@@ -39,6 +39,7 @@ pub struct Hot {
     latency_tracking: AtomicBool,
     lazy_user_del: AtomicBool,
     lazy_user_flush: AtomicBool,
+    active_expire_effort: AtomicU32,
 }
 
 impl Hot {
@@ -63,6 +64,7 @@ impl Hot {
             latency_tracking: AtomicBool::new(c.latency_tracking),
             lazy_user_del: AtomicBool::new(c.lazyfree_lazy_user_del),
             lazy_user_flush: AtomicBool::new(c.lazyfree_lazy_user_flush),
+            active_expire_effort: AtomicU32::new(c.active_expire_effort),
         }
     }
 
@@ -84,7 +86,14 @@ impl Hot {
         self.lazy_user_flush.load(Relaxed)
     }
 
+    /// `active-expire-effort`, 1..=10.
+    pub fn active_expire_effort(&self) -> u32 {
+        self.active_expire_effort.load(Relaxed)
+    }
+
     pub fn store(&self, c: &Config) {
+        self.active_expire_effort
+            .store(c.active_expire_effort, Relaxed);
         self.latency_tracking.store(c.latency_tracking, Relaxed);
         self.lazy_user_del.store(c.lazyfree_lazy_user_del, Relaxed);
         self.lazy_user_flush

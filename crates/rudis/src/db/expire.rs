@@ -4,7 +4,8 @@
 //! persistent cursor over its keys that have an expiry, 20 at a time; a
 //! table is revisited at once while more than 10% of what was looked at
 //! had expired, and the whole cycle stops when its time budget is used
-//! (25% of the period between cycles, set by `hz`). The next cycle resumes
+//! (25% of the period between cycles, set by `hz`). `active-expire-effort`
+//! raises all three as Redis does. The next cycle resumes
 //! at the shard where this one stopped. A shard is locked only for one
 //! step, so clients are never held up for longer than that.
 
@@ -15,13 +16,36 @@ use smallvec::SmallVec;
 use super::{now_ms, Store, SHARDS};
 
 /// Keys with an expiry examined per step (Redis's
-/// ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP).
+/// ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP), at the lowest effort.
 const SAMPLES: usize = 20;
-/// Positions visited per step at most, when few keys have an expiry.
-const VISITS: usize = 400;
+/// Positions visited per step at most (per key sampled), when few keys
+/// have an expiry.
+const VISITS_PER_SAMPLE: usize = 20;
 /// A table is swept again at once while more than this percentage of the
-/// sampled keys had expired (Redis's ACTIVE_EXPIRE_CYCLE_ACCEPTABLE_STALE).
+/// sampled keys had expired (Redis's ACTIVE_EXPIRE_CYCLE_ACCEPTABLE_STALE),
+/// at the lowest effort.
 const ACCEPTABLE_STALE: usize = 10;
+
+/// `active-expire-effort` (1..=10) as Redis scales it: more keys per step,
+/// a lower tolerated share of stale keys, and more of each period
+/// (`cycle_share`, in percent).
+#[derive(Clone, Copy, Debug)]
+pub struct Effort {
+    samples: usize,
+    acceptable_stale: usize,
+    pub cycle_share: u32,
+}
+
+impl Effort {
+    pub fn new(effort: u32) -> Effort {
+        let e = effort.clamp(1, 10) as usize - 1;
+        Effort {
+            samples: SAMPLES + SAMPLES / 4 * e,
+            acceptable_stale: ACCEPTABLE_STALE - e,
+            cycle_share: 25 + 2 * e as u32,
+        }
+    }
+}
 
 #[derive(Default)]
 pub struct ExpireCycle {
@@ -40,7 +64,7 @@ pub struct CycleReport {
 
 impl ExpireCycle {
     /// Runs one cycle within `budget`.
-    pub fn run(&mut self, store: &Store, budget: Duration) -> CycleReport {
+    pub fn run(&mut self, store: &Store, budget: Duration, effort: Effort) -> CycleReport {
         let start = Instant::now();
         let mut deleted = 0;
         let report = |deleted, capped| CycleReport {
@@ -64,18 +88,44 @@ impl ExpireCycle {
                 loop {
                     let step = {
                         let mut shard = store.lock(shard_index);
-                        shard.dbs[db].sweep_expired(now_ms(), SAMPLES, VISITS)
+                        shard.dbs[db].sweep_expired(
+                            now_ms(),
+                            effort.samples,
+                            effort.samples * VISITS_PER_SAMPLE,
+                        )
                     };
                     deleted += step.expired;
                     if start.elapsed() >= budget {
                         return report(deleted, true);
                     }
-                    if step.wrapped || step.expired * 100 <= step.sampled * ACCEPTABLE_STALE {
+                    if step.wrapped || step.expired * 100 <= step.sampled * effort.acceptable_stale
+                    {
                         break;
                     }
                 }
             }
         }
         report(deleted, false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn effort_scales_as_redis() {
+        // Redis's activeExpireCycle: keys per loop 20 + 5e, stale 10 - e,
+        // time 25 + 2e percent, for effort e = active-expire-effort - 1.
+        let low = Effort::new(1);
+        assert_eq!(
+            (low.samples, low.acceptable_stale, low.cycle_share),
+            (20, 10, 25)
+        );
+        let high = Effort::new(10);
+        assert_eq!(
+            (high.samples, high.acceptable_stale, high.cycle_share),
+            (65, 1, 43)
+        );
     }
 }

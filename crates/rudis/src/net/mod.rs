@@ -81,14 +81,14 @@ pub fn run(mut config: Config) -> io::Result<()> {
     Ok(())
 }
 
-fn listen(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+fn listen(addr: SocketAddr, backlog: i32) -> io::Result<std::net::TcpListener> {
     let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     s.set_reuse_address(true)?;
     if addr.is_ipv6() {
         s.set_only_v6(true)?;
     }
     s.bind(&addr.into())?;
-    s.listen(511)?;
+    s.listen(backlog)?;
     s.set_nonblocking(true)?;
     Ok(s.into())
 }
@@ -117,7 +117,7 @@ fn bind_all(config: &Config) -> io::Result<Vec<std::net::TcpListener>> {
                 )
             })?,
         };
-        match listen(SocketAddr::new(ip, config.port)) {
+        match listen(SocketAddr::new(ip, config.port), config.tcp_backlog) {
             Ok(l) => out.push(l),
             Err(e)
                 if optional
@@ -293,7 +293,10 @@ fn expire_loop(server: Arc<Server>) {
             continue;
         }
         let start = std::time::Instant::now();
-        let report = cycle.run(&server.store, period / 4);
+        // Redis's ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC of each period,
+        // raised by active-expire-effort.
+        let effort = crate::db::expire::Effort::new(server.hot.active_expire_effort());
+        let report = cycle.run(&server.store, period * effort.cycle_share / 100, effort);
         server.latency.sample_if_needed(
             &server,
             "expire-cycle",
