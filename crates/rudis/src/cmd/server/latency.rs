@@ -81,6 +81,7 @@ fn unix_secs() -> u64 {
 impl Monitor {
     /// Records `ms` for `event` if it reaches the threshold (Redis's
     /// `latencyAddSampleIfNeeded`).
+    #[inline]
     pub fn sample_if_needed(&self, server: &Server, event: &str, ms: u64) {
         let threshold = server.hot.latency_threshold();
         if threshold > 0 && ms >= threshold {
