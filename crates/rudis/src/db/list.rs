@@ -288,7 +288,7 @@ impl List {
         }
         let n = self.chunks.len();
         for (i, c) in self.chunks.iter_mut().enumerate() {
-            if depth > 0 && i >= depth && i + depth < n {
+            if i >= depth && i + depth < n {
                 c.compress();
             } else if c.packed.is_some() {
                 c.open();
@@ -541,8 +541,9 @@ impl List {
             })
     }
 
-    /// Chunks, and how many are compressed (for tests and MEMORY).
-    pub fn shape(&self) -> (usize, usize) {
+    /// Chunks, and how many are compressed.
+    #[cfg(test)]
+    fn shape(&self) -> (usize, usize) {
         let packed = self.chunks.iter().filter(|c| c.packed.is_some()).count();
         (self.chunks.len(), packed)
     }

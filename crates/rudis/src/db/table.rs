@@ -15,16 +15,6 @@ use super::value::{Clock, Entry, Value};
 
 type Map = super::keyindex::KeyIndex;
 
-/// jemalloc's size class for `bytes` (from 32 bytes up, four classes per
-/// doubling).
-fn size_class(bytes: usize) -> usize {
-    if bytes <= 32 {
-        return 32;
-    }
-    let spacing = 1usize << ((usize::BITS - 1 - (bytes - 1).leading_zeros()) - 2);
-    bytes.div_ceil(spacing) * spacing
-}
-
 #[derive(Default)]
 pub struct Table {
     map: Map,
@@ -170,7 +160,7 @@ impl Table {
         if len == self.map.capacity() {
             let slot = std::mem::size_of::<(Blob, Entry)>();
             let want = (len + (len / 8).max(8)) * slot;
-            let target = size_class(want) / slot;
+            let target = super::memory::alloc_size(want) / slot;
             self.map.reserve_exact(target - len);
         }
     }
@@ -358,17 +348,5 @@ mod tests {
         assert_eq!(total, 500);
         assert_eq!(t.len(), 500);
         assert_eq!(t.expires(), 0);
-    }
-}
-
-#[cfg(test)]
-mod size_class_tests {
-    #[test]
-    fn jemalloc_classes() {
-        assert_eq!(super::size_class(64), 64);
-        assert_eq!(super::size_class(65), 80);
-        assert_eq!(super::size_class(129), 160);
-        assert_eq!(super::size_class(70_592), 81_920);
-        assert_eq!(super::size_class(65_536), 65_536);
     }
 }

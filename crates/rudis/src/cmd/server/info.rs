@@ -94,8 +94,6 @@ fn total_memory() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
-pub use crate::alloc::stats as allocator;
-
 /// (system, user) CPU seconds of this process, from /proc/self/stat
 /// (in clock ticks of 1/100 s on Linux).
 fn cpu_times() -> (f64, f64) {

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use super::super::flags::*;
 use super::super::{acl, is, row, Args, Command, Ctx, KeySpec};
-use super::info::{allocator, rss};
+use super::info::rss;
 use crate::db::memory::key_usage;
 use crate::db::SHARDS;
 use crate::errors::{self, CmdResult, Error};
@@ -106,7 +106,7 @@ pub struct Overhead {
 }
 
 pub fn overhead(server: &Server) -> Overhead {
-    let (allocated, active, resident) = allocator();
+    let (allocated, active, resident) = crate::alloc::stats();
     let (clients_normal, clients) = {
         let all = server.clients.lock();
         let bytes: usize = all
