@@ -25,8 +25,11 @@ use parking_lot::Mutex;
 use resp::Reply;
 use tokio::sync::oneshot;
 
+use crate::cmd::list::{pop_event, push_event};
 use crate::db::list::End;
 use crate::db::{shard_of, Blob, Clock, Value};
+use crate::effects::class::{GENERIC, LIST};
+use crate::effects::Effects;
 use crate::server::Server;
 
 /// What a blocked command does once one of its keys has elements.
@@ -277,9 +280,14 @@ fn serve_one(server: &Server, db: usize, key: &Blob, w: &Arc<Waiter>, now: u64) 
             moved = Some(v);
         }
     }
-    if list.is_empty() {
+    let emptied = list.is_empty();
+    if emptied {
         t.remove_at(pos);
     }
+    // The write's effects, as a command's (see `crate::effects`): a move
+    // reports its push first, as Redis.
+    let notify = server.hot.notify_keyspace_events();
+    let mut fx = Effects::default();
     if let (Some(v), BlockOp::Move { dst, to, .. }) = (moved, &w.op) {
         let di = table(dst.as_slice());
         let t = &mut guards[di].1.dbs[db];
@@ -290,8 +298,23 @@ fn serve_one(server: &Server, db: usize, key: &Blob, w: &Arc<Waiter>, now: u64) 
         if let Value::List(l) = &mut t.at_mut(p).value {
             l.push(*to, v);
         }
+        server.watches.touch(db, dst.as_slice(), true);
+        fx.drain_table(&server.watches, notify, db, t);
+        fx.note(notify, LIST, push_event(*to), db, dst.clone());
+    }
+    let end = match &w.op {
+        BlockOp::Pop { end, .. } => *end,
+        BlockOp::Move { from, .. } => *from,
+    };
+    let t = &mut guards[ki].1.dbs[db];
+    server.watches.touch(db, key.as_slice(), !emptied);
+    fx.drain_table(&server.watches, notify, db, t);
+    fx.note(notify, LIST, pop_event(end), db, key.clone());
+    if emptied {
+        fx.note(notify, GENERIC, "del", db, key.clone());
     }
     drop(guards);
+    crate::pubsub::publish_notes(server, fx.notes);
     w.deliver(reply.as_bytes().to_vec());
     Served::Done(dst)
 }

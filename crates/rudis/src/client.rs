@@ -3,7 +3,9 @@
 //! LIST / KILL (`ClientHandle`, shared through the server's registry).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed,
+};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -62,6 +64,11 @@ pub struct ClientHandle {
     pub blocked: Mutex<Option<Arc<crate::blocking::Waiter>>>,
     /// Held back by CLIENT PAUSE.
     pub paused: AtomicBool,
+    /// Commands queued by MULTI (-1: not in a transaction), for CLIENT
+    /// LIST's `multi=`.
+    pub multi: AtomicI64,
+    /// The client's WATCH, released when it goes.
+    pub watch: Arc<crate::effects::WatchState>,
 }
 
 impl ClientHandle {
@@ -88,6 +95,8 @@ impl ClientHandle {
             kill_signal: Notify::new(),
             blocked: Mutex::new(None),
             paused: AtomicBool::new(false),
+            multi: AtomicI64::new(-1),
+            watch: Arc::default(),
         }
     }
 
@@ -122,6 +131,8 @@ pub struct Client {
     /// Set by a blocking command that found nothing: what the connection
     /// waits for before it reads on.
     pub blocked: Option<Blocked>,
+    /// Set by MULTI: the commands queued for EXEC.
+    pub multi: Option<Box<crate::cmd::multi::Multi>>,
 }
 
 /// A blocked command: its registration, where its reply will come from,
@@ -146,6 +157,7 @@ impl Client {
             handle,
             monitor: None,
             blocked: None,
+            multi: None,
         }
     }
 

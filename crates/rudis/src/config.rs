@@ -59,6 +59,8 @@ pub struct Config {
     pub latency_tracking_info_percentiles: Vec<f64>,
     pub lazyfree_lazy_user_del: bool,
     pub active_expire_effort: u32,
+    /// `crate::effects::class` bits.
+    pub notify_keyspace_events: u32,
     pub tcp_backlog: i32,
     pub lazyfree_lazy_user_flush: bool,
     /// A set of integers stays an intset up to this many members.
@@ -101,6 +103,7 @@ impl Default for Config {
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
             lazyfree_lazy_user_del: false,
             active_expire_effort: 1,
+            notify_keyspace_events: 0,
             tcp_backlog: 511,
             lazyfree_lazy_user_flush: false,
             set_max_intset_entries: 512,

@@ -40,6 +40,12 @@ impl fmt::Display for Error {
 
 pub type CmdResult = Result<(), Error>;
 
+pub const NOT_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
+pub const MULTI_NESTED: &str = "ERR MULTI calls can not be nested";
+pub const EXEC_WITHOUT_MULTI: &str = "ERR EXEC without MULTI";
+pub const DISCARD_WITHOUT_MULTI: &str = "ERR DISCARD without MULTI";
+pub const WATCH_IN_MULTI: &str = "ERR WATCH inside MULTI is not allowed";
+pub const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
 pub const SYNTAX: &str = "ERR syntax error";
 /// The reply to a command that hit a bug (a caught panic); rudis's own.
 pub const INTERNAL: &str = "ERR internal error while running the command; closing the connection";

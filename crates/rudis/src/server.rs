@@ -40,10 +40,12 @@ pub struct Hot {
     lazy_user_del: AtomicBool,
     lazy_user_flush: AtomicBool,
     active_expire_effort: AtomicU32,
+    notify_keyspace_events: AtomicU32,
 }
 
 impl Hot {
     fn from(c: &Config) -> Hot {
+        crate::effects::configure(c.notify_keyspace_events);
         crate::db::list::configure(c.list_max_listpack_size, c.list_compress_depth);
         Hot {
             proto_max_bulk_len: AtomicI64::new(c.proto_max_bulk_len),
@@ -65,6 +67,7 @@ impl Hot {
             lazy_user_del: AtomicBool::new(c.lazyfree_lazy_user_del),
             lazy_user_flush: AtomicBool::new(c.lazyfree_lazy_user_flush),
             active_expire_effort: AtomicU32::new(c.active_expire_effort),
+            notify_keyspace_events: AtomicU32::new(c.notify_keyspace_events),
         }
     }
 
@@ -91,7 +94,15 @@ impl Hot {
         self.active_expire_effort.load(Relaxed)
     }
 
+    /// `notify-keyspace-events` as `crate::effects::class` bits.
+    pub fn notify_keyspace_events(&self) -> u32 {
+        self.notify_keyspace_events.load(Relaxed)
+    }
+
     pub fn store(&self, c: &Config) {
+        self.notify_keyspace_events
+            .store(c.notify_keyspace_events, Relaxed);
+        crate::effects::configure(c.notify_keyspace_events);
         self.active_expire_effort
             .store(c.active_expire_effort, Relaxed);
         self.latency_tracking.store(c.latency_tracking, Relaxed);
@@ -215,6 +226,8 @@ pub struct Server {
     pub store: Store,
     /// Clients blocked on list keys.
     pub blocking: crate::blocking::Blocking,
+    /// Every WATCHed key.
+    pub watches: crate::effects::Watches,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the background expiry cycle runs.
     pub active_expire: AtomicBool,
     /// LATENCY's event time series.
@@ -230,6 +243,7 @@ impl Server {
     pub fn new(config: Config) -> Server {
         Server {
             observers: Default::default(),
+            watches: Default::default(),
             clients: Mutex::new(BTreeMap::new()),
             pause: Mutex::new(None),
             paused: AtomicBool::new(false),
@@ -285,7 +299,7 @@ impl Server {
     }
 
     /// Whether an active pause holds this command back.
-    pub fn pause_holds(&self, argv: crate::cmd::Argv) -> bool {
+    pub fn pause_holds(&self, argv: crate::cmd::Argv, client: &crate::client::Client) -> bool {
         if !self.paused.load(Relaxed) {
             return false;
         }
@@ -305,7 +319,14 @@ impl Server {
             } else {
                 c.subcommand(argv.get(1).unwrap_or_default()).unwrap_or(c)
             };
-            c.flags & crate::cmd::flags::WRITE != 0
+            let write = |c: &crate::cmd::Command| c.flags & crate::cmd::flags::WRITE != 0;
+            // EXEC is held as its queue would be.
+            write(c)
+                || (c.name == "exec"
+                    && client
+                        .multi
+                        .as_ref()
+                        .is_some_and(|m| m.iter().any(|(q, _)| write(q))))
         })
     }
 
@@ -366,12 +387,12 @@ impl Server {
     }
 
     /// CONFIG RESETSTAT.
-    pub fn reset_stats(&self) {
+    pub fn reset_stats(&self, keys: &mut crate::cmd::Locked) {
         for w in self.workers.lock().iter() {
             w.reset();
         }
         for s in 0..crate::db::SHARDS {
-            for t in self.store.lock(s).dbs.iter_mut() {
+            for t in keys.shard(&self.store, s).dbs.iter_mut() {
                 t.reset_stats();
             }
         }

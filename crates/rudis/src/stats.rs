@@ -24,6 +24,8 @@ pub struct WorkerStats {
     pub reads: AtomicU64,
     pub writes: AtomicU64,
     pub error_replies: AtomicU64,
+    /// Changes to the keyspace (INFO rdb_changes_since_last_save).
+    pub dirty: AtomicU64,
     /// Indexed by `cmd::table::index_of`.
     pub per_command: Box<[CmdStat]>,
     /// Error replies by their first word (INFO errorstats). Errors are
@@ -43,6 +45,7 @@ impl WorkerStats {
             reads: AtomicU64::new(0),
             writes: AtomicU64::new(0),
             error_replies: AtomicU64::new(0),
+            dirty: AtomicU64::new(0),
             per_command: (0..commands).map(|_| CmdStat::default()).collect(),
             errors: Mutex::new(HashMap::new()),
             latency: Mutex::new((0..commands).map(|_| None).collect()),

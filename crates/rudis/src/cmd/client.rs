@@ -51,8 +51,15 @@ pub fn client_line(h: &ClientHandle, argv_mem: usize) -> String {
     let age = h.created.elapsed().as_secs();
     let idle_ms = crate::db::now_ms().saturating_sub(h.last_active.load(Relaxed));
     let mut flags = String::new();
+    let multi = h.multi.load(Relaxed);
+    if multi >= 0 {
+        flags.push('x');
+    }
     if h.blocked.lock().is_some() || h.paused.load(Relaxed) {
         flags.push('b');
+    }
+    if h.watch.is_dirty() {
+        flags.push('d');
     }
     if h.no_evict.load(Relaxed) {
         flags.push('e');
@@ -70,7 +77,7 @@ pub fn client_line(h: &ClientHandle, argv_mem: usize) -> String {
     let mut line = String::new();
     let _ = writeln!(
         line,
-        "id={} addr={} laddr={} fd={} name={} age={age} idle={} flags={flags} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={qbuf} qbuf-free={} argv-mem={argv_mem} multi-mem=0 rbs={qcap} rbp={qcap} obl={obl} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={age} idle={} flags={flags} db={} sub=0 psub=0 ssub=0 multi={multi} qbuf={qbuf} qbuf-free={} argv-mem={argv_mem} multi-mem=0 rbs={qcap} rbp={qcap} obl={obl} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         h.id,
         h.addr,
         h.laddr,

@@ -192,6 +192,7 @@ fn reset(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
     if c.monitor.take().is_some() {
         ctx.server.observers.remove_monitor(c.id);
     }
+    super::multi::discard_transaction(ctx);
     ctx.out.set_resp3(false);
     ctx.out.simple(b"RESET");
     Ok(())

@@ -7,6 +7,7 @@ use super::keys::{parse_cursor, scan_window, ScanOpts};
 use super::{acl, is, row, Args, Command, Ctx, KeySpec};
 use crate::db::hash::{new_hash, HashRef};
 use crate::db::{Clock, Table, Value};
+use crate::effects::class::{GENERIC, HASH};
 use crate::errors::{self, CmdResult, Error};
 use crate::ldouble::LongDouble;
 
@@ -121,6 +122,7 @@ fn hset(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     while let (Some(f), Some(v)) = (it.next(), it.next()) {
         created += h.hash_set(f, v, limits) as i64;
     }
+    ctx.modified(key, HASH, "hset");
     if ctx.cmd.name == "hmset" {
         ctx.out.ok();
     } else {
@@ -137,6 +139,7 @@ fn hsetnx(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let set = h.as_hash().is_some_and(|h| h.get(field).is_none());
     if set {
         h.hash_set(field, value, limits);
+        ctx.modified(key, HASH, "hset");
     }
     ctx.out.int(set as i64);
     Ok(())
@@ -188,8 +191,15 @@ fn hdel(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             break;
         }
     }
-    if empty(h) {
+    let gone = empty(h);
+    if gone {
         t.remove_at(i);
+    }
+    if deleted > 0 {
+        ctx.modified(key, HASH, "hdel");
+        if gone {
+            ctx.notify(key, GENERIC, "del");
+        }
     }
     ctx.out.int(deleted);
     Ok(())
@@ -279,6 +289,7 @@ fn hincrby(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     };
     let new = old.checked_add(by).ok_or(Error::Static(errors::OVERFLOW))?;
     h.hash_set(field, itoa::Buffer::new().format(new).as_bytes(), limits);
+    ctx.modified(key, HASH, "hincrby");
     ctx.out.int(new);
     Ok(())
 }
@@ -302,6 +313,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     }
     let text = sum.to_human();
     h.hash_set(field, &text, limits);
+    ctx.modified(key, HASH, "hincrbyfloat");
     ctx.out.bulk(&text);
     Ok(())
 }

@@ -4,9 +4,10 @@ use rand::Rng;
 use resp::write::Aggregate;
 
 use super::flags::*;
-use super::{acl, Begin, Find, KeySpec};
+use super::{acl, Begin, Find, KeySpec, Scope};
 use super::{is, parse_db_index, parse_int, row, Args, Command, Ctx};
 use crate::db::{lazyfree, Clock, Entry, Table, SHARDS};
+use crate::effects::class::GENERIC;
 use crate::errors::{self, CmdResult, Error};
 use crate::glob::Pattern;
 
@@ -47,12 +48,15 @@ pub static COMMANDS: &[Command] = &[
         .acl(acl::KEYSPACE)
         .keys(&[KeySpec::at(1, &["RO"])]),
     row("keys", 2, READONLY, keys)
+        .scope(Scope::Walk)
         .acl(acl::KEYSPACE | acl::DANGEROUS)
         .tips(&["request_policy:all_shards", "nondeterministic_output_order"]),
     row("scan", -2, READONLY, scan)
+        .scope(Scope::Walk)
         .acl(acl::KEYSPACE)
         .tips(&["nondeterministic_output", "request_policy:special"]),
     row("randomkey", 1, READONLY, randomkey)
+        .scope(Scope::Walk)
         .acl(acl::KEYSPACE)
         .tips(&["request_policy:all_shards", "nondeterministic_output"]),
     row("rename", 3, WRITE, rename).acl(acl::KEYSPACE).keys(&[
@@ -123,21 +127,30 @@ fn del(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     if ctx.server.hot.lazy_user_del() {
         return unlink(ctx, args);
     }
-    count_keys(ctx, args, |t, k, now| t.remove(k, now).is_some());
+    delete_keys(ctx, args, false);
     Ok(())
+}
+
+/// Deletes each key named, replying how many existed; `lazy` frees
+/// large values on the lazy-free thread.
+fn delete_keys(ctx: &mut Ctx, args: &mut Args, lazy: bool) {
+    let now = ctx.now;
+    let mut n = 0;
+    for k in args.rest().iter() {
+        if let Some((_, e)) = ctx.table(k).remove(k, now) {
+            if lazy && e.value.costly_to_free() {
+                lazyfree::free_later(e);
+            }
+            ctx.modified(k, GENERIC, "del");
+            n += 1;
+        }
+    }
+    ctx.out.int(n);
 }
 
 /// UNLINK key [key ...]
 fn unlink(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    count_keys(ctx, args, |t, k, now| match t.remove(k, now) {
-        Some((_, e)) => {
-            if e.value.costly_to_free() {
-                lazyfree::free_later(e);
-            }
-            true
-        }
-        None => false,
-    });
+    delete_keys(ctx, args, true);
     Ok(())
 }
 
@@ -174,8 +187,9 @@ fn keys(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let at = ctx.out.defer();
     let mut n = 0;
     // One shard at a time: other clients wait at most for one shard's walk.
+    let store = &ctx.server.store;
     for s in 0..SHARDS {
-        let shard = ctx.server.store.lock(s);
+        let shard = ctx.keys.shard(store, s);
         for (k, e) in shard.dbs[ctx.db].iter() {
             if !e.is_expired(ctx.now.ms) && (all || pat.matches(k.as_slice())) {
                 ctx.out.bulk(k.as_slice());
@@ -289,7 +303,7 @@ fn scan(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let mut found = Vec::new();
     let mut visited = 0;
     while shard < SHARDS && visited < count {
-        let guard = ctx.server.store.lock(shard);
+        let guard = ctx.keys.shard(&ctx.server.store, shard);
         let (left, v) = guard.dbs[ctx.db].scan(pos, count - visited, ctx.now.ms, |k, e| {
             let keep = pattern.as_ref().is_none_or(|p| p.matches(k.as_slice()))
                 && type_name.is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()));
@@ -330,15 +344,19 @@ fn randomkey(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
     let order = random
         .into_iter()
         .chain((0..SHARDS).map(|i| (start + i) % SHARDS));
+    let server = ctx.server;
     for s in order {
-        let mut shard = ctx.server.store.lock(s);
+        let mut shard = ctx.keys.shard(&server.store, s);
         let t = &mut shard.dbs[ctx.db];
         while let Some(i) = t.random(&mut rng) {
-            let (k, e) = t.at(i);
+            let (_, e) = t.at(i);
             if e.is_expired(ctx.now.ms) {
-                t.remove_at(i);
+                t.reclaim(i);
+                let notify = server.hot.notify_keyspace_events();
+                ctx.fx.drain_table(&server.watches, notify, ctx.db, t);
                 continue;
             }
+            let (k, _) = t.at(i);
             ctx.out.bulk(k.as_slice());
             return Ok(());
         }
@@ -361,13 +379,24 @@ fn rename_generic(ctx: &mut Ctx, args: &mut Args, nx: bool) -> CmdResult {
         }
         return Ok(());
     }
-    if nx && ctx.table(dst).find(dst, now).is_some() {
+    let dst_exists = ctx.table(dst).find(dst, now).is_some();
+    if nx && dst_exists {
         ctx.out.int(0);
         return Ok(());
     }
+    // Taken out first: removing the destination may move entries.
     let (_, e) = ctx.table(src).remove_at(i);
+    if dst_exists {
+        // Deleted and added again, as Redis (a `new` event follows).
+        ctx.table(dst).remove(dst, now);
+    }
     let at = e.expire_at();
     ctx.table(dst).set(dst, e.value, at, now);
+    ctx.fx.dirty += 1;
+    ctx.signal_in(ctx.db, src);
+    ctx.signal_in(ctx.db, dst);
+    ctx.notify(src, GENERIC, "rename_from");
+    ctx.notify(dst, GENERIC, "rename_to");
     ctx.pushed(dst);
     if nx {
         ctx.out.int(1);
@@ -414,6 +443,11 @@ fn move_(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     }
     let (k, e) = ctx.table(key).remove_at(i);
     ctx.keys.table(dst, key).insert_new(k, e);
+    ctx.fx.dirty += 1;
+    ctx.signal_in(ctx.db, key);
+    ctx.signal_in(dst, key);
+    ctx.notify(key, GENERIC, "move_from");
+    ctx.notify_in(dst, key, GENERIC, "move_to");
     ctx.pushed_in(dst, key);
     ctx.out.int(1);
     Ok(())
@@ -442,12 +476,16 @@ fn copy(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         return Ok(());
     };
     let target = ctx.keys.table(dst_db, dst);
-    if target.find(dst, now).is_some() && !replace {
-        ctx.out.int(0);
-        return Ok(());
+    if target.find(dst, now).is_some() {
+        if !replace {
+            ctx.out.int(0);
+            return Ok(());
+        }
+        target.remove(dst, now);
     }
     let at = e.expire_at();
     target.set(dst, e.value, at, now);
+    ctx.modified_in(dst_db, dst, GENERIC, "copy_to");
     ctx.pushed_in(dst_db, dst);
     ctx.out.int(1);
     Ok(())
@@ -513,8 +551,10 @@ fn expire_generic(ctx: &mut Ctx, args: &mut Args, base: u64, seconds: bool) -> C
     }
     if when <= now.ms as i64 {
         t.remove_at(i);
+        ctx.modified(key, GENERIC, "del");
     } else {
         t.set_expire_at(i, when as u64);
+        ctx.modified(key, GENERIC, "expire");
     }
     ctx.out.int(1);
     Ok(())
@@ -598,6 +638,9 @@ fn persist(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         }
         _ => false,
     };
+    if done {
+        ctx.modified(key, GENERIC, "persist");
+    }
     ctx.out.int(done as i64);
     Ok(())
 }

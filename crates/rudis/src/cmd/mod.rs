@@ -13,6 +13,7 @@ mod docs;
 pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod multi;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -29,18 +30,20 @@ use smallvec::SmallVec;
 
 use crate::client::Client;
 use crate::db::{shard_of, Blob, Clock, Shard, Table};
+use crate::effects::Effects;
 use crate::errors::{self, CmdResult, Error};
 use crate::server::Server;
 use crate::stats::WorkerStats;
 
 pub use table::{
     acl, all_commands, all_indexed, flags, index_of, lookup, lookup_full, lookup_indexed, row,
-    Begin, Command, Find, KeySpec,
+    Begin, Command, Find, KeySpec, Scope,
 };
 
 /// Every group's rows: the registry is built from this list.
 pub(crate) static GROUPS: &[&[Command]] = &[
     connection::COMMANDS,
+    multi::COMMANDS,
     client::COMMANDS,
     keys::COMMANDS,
     server::COMMANDS,
@@ -288,7 +291,14 @@ pub fn is(a: &[u8], word: &str) -> bool {
 type Guard<'a> = (usize, MutexGuard<'a, Shard>);
 
 /// The shards of a command's keys, locked for the command's duration.
-pub enum Locked<'a> {
+pub struct Locked<'a> {
+    held: Held<'a>,
+    /// Databases whose tables were handed out (bit `db`, the last bit for
+    /// all from 63 on): only those can have logged anything to drain.
+    dbs: u64,
+}
+
+enum Held<'a> {
     None,
     /// The common case: every key in one shard. No lookup per access.
     One(Guard<'a>),
@@ -296,79 +306,196 @@ pub enum Locked<'a> {
     Many(Vec<Guard<'a>>),
 }
 
-impl Locked<'_> {
+fn db_bit(db: usize) -> u64 {
+    1 << db.min(63)
+}
+
+impl<'a> Locked<'a> {
+    pub const NONE: Locked<'static> = Locked {
+        held: Held::None,
+        dbs: 0,
+    };
+
+    fn of(held: Held<'a>) -> Locked<'a> {
+        Locked { held, dbs: 0 }
+    }
+
+    fn guard(&mut self, shard: usize) -> Option<&mut Shard> {
+        match &mut self.held {
+            Held::One((s, g)) if *s == shard => Some(g),
+            Held::Many(guards) => guards
+                .binary_search_by_key(&shard, |(s, _)| *s)
+                .ok()
+                .map(|i| &mut *guards[i].1),
+            _ => None,
+        }
+    }
+
     /// The table holding `key` in database `db` (a key's shard is the
     /// same in every database).
     pub fn table(&mut self, db: usize, key: &[u8]) -> &mut Table {
-        match self {
-            Locked::One((shard, guard)) => {
-                debug_assert_eq!(
-                    shard_of(key),
-                    *shard,
-                    "a command touches only keys listed in its table row"
-                );
-                &mut guard.dbs[db]
-            }
-            Locked::Many(guards) => {
-                let shard = shard_of(key);
-                let i = guards
-                    .binary_search_by_key(&shard, |(s, _)| *s)
-                    .expect("a command touches only keys listed in its table row");
-                &mut guards[i].1.dbs[db]
-            }
-            Locked::None => panic!("a command without keys asked for a key's table"),
-        }
+        self.dbs |= db_bit(db);
+        let shard = shard_of(key);
+        &mut self
+            .guard(shard)
+            .expect("a command touches only keys listed in its table row")
+            .dbs[db]
     }
-}
 
-impl Locked<'_> {
     /// Read-only access to the table holding `key`, so a command can hold
     /// several keys' values at once (after looking each up with `table`).
     pub fn table_ref(&self, db: usize, key: &[u8]) -> &Table {
-        match self {
-            Locked::One((_, guard)) => &guard.dbs[db],
-            Locked::Many(guards) => {
-                let shard = shard_of(key);
+        let shard = shard_of(key);
+        match &self.held {
+            Held::One((s, g)) if *s == shard => &g.dbs[db],
+            Held::Many(guards) => {
                 let i = guards
                     .binary_search_by_key(&shard, |(s, _)| *s)
                     .expect("a command touches only keys listed in its table row");
                 &guards[i].1.dbs[db]
             }
-            Locked::None => panic!("a command without keys asked for a key's table"),
+            _ => panic!("a command touches only keys listed in its table row"),
+        }
+    }
+
+    /// Shard `s`, for a command that walks the keyspace: the lock held
+    /// for it if any (in a transaction, or for a whole-keyspace command),
+    /// otherwise locked for as long as the access lives.
+    pub fn shard<'s>(&'s mut self, store: &'s crate::db::Store, s: usize) -> ShardAccess<'s> {
+        self.dbs = u64::MAX;
+        match self.guard(s) {
+            Some(g) => ShardAccess::Held(g),
+            None => ShardAccess::Own(store.lock(s)),
+        }
+    }
+
+    /// Every shard, for a command whose row says `Scope::All`.
+    pub fn all(&mut self) -> impl Iterator<Item = &mut Shard> + use<'_, 'a> {
+        self.dbs = u64::MAX;
+        let guards = match &mut self.held {
+            Held::Many(g) => g.as_mut_slice(),
+            _ => panic!("only a Scope::All command asks for every shard"),
+        };
+        guards.iter_mut().map(|(_, g)| &mut **g)
+    }
+
+    /// Drains the logs of the tables handed out (see `crate::effects`).
+    fn drain(&mut self, server: &Server, fx: &mut Effects) {
+        if self.dbs == 0 {
+            return;
+        }
+        let dbs = self.dbs;
+        self.dbs = 0;
+        let notify = server.hot.notify_keyspace_events();
+        let mut each = |g: &mut Shard| {
+            for (db, t) in g.dbs.iter_mut().enumerate() {
+                if dbs & db_bit(db) != 0 && t.has_log() {
+                    fx.drain_table(&server.watches, notify, db, t);
+                }
+            }
+        };
+        match &mut self.held {
+            Held::None => {}
+            Held::One((_, g)) => each(g),
+            Held::Many(guards) => guards.iter_mut().for_each(|(_, g)| each(g)),
         }
     }
 }
 
-/// Locks the shards of the command's keys in ascending shard order: two
-/// commands can never wait for each other's locks in a cycle.
-fn lock_keys<'a>(server: &'a Server, cmd: &Command, argv: Argv) -> Locked<'a> {
-    if cmd.any_key.is_some_and(|f| f(argv)) {
-        return Locked::Many(
-            (0..crate::db::SHARDS)
-                .map(|s| (s, server.store.lock(s)))
-                .collect(),
-        );
+/// A shard seen by a command that walks the keyspace.
+pub enum ShardAccess<'s> {
+    Held(&'s mut Shard),
+    Own(MutexGuard<'s, Shard>),
+}
+
+impl std::ops::Deref for ShardAccess<'_> {
+    type Target = Shard;
+    fn deref(&self) -> &Shard {
+        match self {
+            ShardAccess::Held(s) => s,
+            ShardAccess::Own(g) => g,
+        }
     }
-    let positions = cmd.key_positions(argv, false).unwrap_or_default();
-    let mut shards: SmallVec<[usize; 8]> = positions
-        .iter()
-        .map(|&(i, _)| shard_of(argv.get(i).unwrap_or_default()))
-        .collect();
+}
+
+impl std::ops::DerefMut for ShardAccess<'_> {
+    fn deref_mut(&mut self) -> &mut Shard {
+        match self {
+            ShardAccess::Held(s) => s,
+            ShardAccess::Own(g) => g,
+        }
+    }
+}
+
+fn lock_all(server: &Server) -> Locked<'_> {
+    Locked::of(Held::Many(
+        (0..crate::db::SHARDS)
+            .map(|s| (s, server.store.lock(s)))
+            .collect(),
+    ))
+}
+
+fn lock_shards(server: &Server, mut shards: SmallVec<[usize; 8]>) -> Locked<'_> {
     shards.sort_unstable();
     shards.dedup();
-    match shards.as_slice() {
-        [] => Locked::None,
-        [one] => Locked::One((*one, server.store.lock(*one))),
-        _ => Locked::Many(shards.iter().map(|&s| (s, server.store.lock(s))).collect()),
+    Locked::of(match shards.as_slice() {
+        [] => Held::None,
+        [one] => Held::One((*one, server.store.lock(*one))),
+        _ => Held::Many(shards.iter().map(|&s| (s, server.store.lock(s))).collect()),
+    })
+}
+
+/// Whether a command line needs every shard when it runs in a
+/// transaction (or, `alone`, when it runs by itself).
+fn needs_all(cmd: &Command, argv: Argv, alone: bool) -> bool {
+    match cmd.scope {
+        Scope::Keys | Scope::Queued => false,
+        Scope::Data(f) => f(argv),
+        Scope::Walk => !alone,
+        Scope::All => true,
     }
+}
+
+fn push_key_shards(cmd: &Command, argv: Argv, shards: &mut SmallVec<[usize; 8]>) {
+    let positions = cmd.key_positions(argv, false).unwrap_or_default();
+    shards.extend(
+        positions
+            .iter()
+            .map(|&(i, _)| shard_of(argv.get(i).unwrap_or_default())),
+    );
+}
+
+/// Locks what a command needs (see `Scope`), in ascending shard order:
+/// two commands can never wait for each other's locks in a cycle.
+fn lock_for<'a>(server: &'a Server, client: &Client, cmd: &Command, argv: Argv) -> Locked<'a> {
+    if needs_all(cmd, argv, true) {
+        return lock_all(server);
+    }
+    let mut shards = SmallVec::new();
+    if let Scope::Queued = cmd.scope {
+        if let Some(m) = &client.multi {
+            for (q, argv) in m.iter() {
+                if needs_all(q, argv, false) {
+                    return lock_all(server);
+                }
+                push_key_shards(q, argv, &mut shards);
+            }
+        }
+        let watched = client.handle.watch.keys();
+        shards.extend(watched.iter().map(|(_, k)| shard_of(k.as_slice())));
+    } else {
+        push_key_shards(cmd, argv, &mut shards);
+    }
+    lock_shards(server, shards)
 }
 
 /// What a handler works with: the server, the calling client, the reply
 /// buffer, the time the command started, and the shards of its keys,
 /// already locked. Fields are public so a handler can hold a table from
 /// `keys` while writing to `out`.
-pub struct Ctx<'a> {
+pub struct Ctx<'a, 'k> {
     pub server: &'a Server,
+    pub stats: &'a WorkerStats,
     pub client: &'a mut Client,
     pub out: &'a mut Reply,
     /// The client's selected database.
@@ -377,16 +504,58 @@ pub struct Ctx<'a> {
     /// within a command agree), and whether its lookups count as accesses.
     pub now: Clock,
     pub cmd: &'static Command,
-    pub keys: Locked<'a>,
-    /// List keys this command pushed to that have blocked clients: they
-    /// are served once the command has released its locks.
-    pub ready: Vec<(usize, Blob)>,
+    pub keys: Locked<'k>,
+    /// What the command's writes leave to do (see `crate::effects`).
+    pub fx: Effects,
+    /// Running inside EXEC: blocking commands answer at once.
+    pub in_exec: bool,
 }
 
-impl Ctx<'_> {
+impl Ctx<'_, '_> {
     /// The table holding `key` in the selected database.
     pub fn table(&mut self, key: &[u8]) -> &mut Table {
         self.keys.table(self.db, key)
+    }
+
+    /// Reports a write to `key` of the selected database and its event
+    /// (Redis's `signalModifiedKey` + `notifyKeyspaceEvent`).
+    pub fn modified(&mut self, key: &[u8], class: u32, event: &'static str) {
+        self.modified_in(self.db, key, class, event);
+    }
+
+    /// `modified` for a key of database `db`.
+    pub fn modified_in(&mut self, db: usize, key: &[u8], class: u32, event: &'static str) {
+        self.fx.dirty += 1;
+        self.signal_in(db, key);
+        self.notify_in(db, key, class, event);
+    }
+
+    /// A change to `key` that watchers must see, without an event of its
+    /// own (Redis's `signalModifiedKey`).
+    pub fn signal_in(&mut self, db: usize, key: &[u8]) {
+        if self.server.watches.any() {
+            let exists = self.keys.table_ref(db, key).peek(key).is_some();
+            self.server.watches.touch(db, key, exists);
+        }
+    }
+
+    /// A keyspace event without a change of its own (Redis's
+    /// `notifyKeyspaceEvent` alone).
+    pub fn notify(&mut self, key: &[u8], class: u32, event: &'static str) {
+        self.notify_in(self.db, key, class, event);
+    }
+
+    pub fn notify_in(&mut self, db: usize, key: &[u8], class: u32, event: &'static str) {
+        let notify = self.server.hot.notify_keyspace_events();
+        if notify & class != 0 {
+            // What the table did by itself (an expiry, a new key) came
+            // first.
+            let t = self.keys.table(db, key);
+            if t.has_log() {
+                self.fx.drain_table(&self.server.watches, notify, db, t);
+            }
+            self.fx.note(notify, class, event, db, Blob::new(key));
+        }
     }
 
     /// Notes a push to the list at `key`, for the clients blocked on it.
@@ -400,11 +569,12 @@ impl Ctx<'_> {
     pub fn pushed_in(&mut self, db: usize, key: &[u8]) {
         if self.server.blocking.has_waiters(db, key)
             && !self
+                .fx
                 .ready
                 .iter()
                 .any(|(d, k)| *d == db && k.as_slice() == key)
         {
-            self.ready.push((db, Blob::new(key)));
+            self.fx.ready.push((db, Blob::new(key)));
         }
     }
 }
@@ -459,23 +629,39 @@ pub fn guarded(
     }
 }
 
-fn run(
+/// Commands a transaction runs at once rather than queueing.
+fn runs_in_multi(cmd: &Command) -> bool {
+    matches!(
+        cmd.name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
+}
+
+/// Looks a command line up and checks it (Redis's `processCommand`
+/// before the call): unknown command or subcommand, arity,
+/// authentication, what a transaction refuses. A refusal is written and
+/// flags an open transaction, as Redis's `rejectCommand`.
+fn prepare(
     server: &Server,
     stats: &WorkerStats,
     client: &mut Client,
     out: &mut Reply,
     argv: Argv,
-    now: u64,
-) {
+) -> Option<(&'static Command, usize)> {
     let name = argv.get(0).unwrap_or_default();
+    let mut refuse = |client: &mut Client, index: Option<usize>, e: Error| {
+        if let Some(m) = client.multi.as_mut() {
+            m.aborted = true;
+        }
+        reject(stats, out, index, e);
+        None
+    };
     let Some((mut cmd, mut index)) = lookup_indexed(name) else {
-        reject(
-            stats,
-            out,
+        return refuse(
+            client,
             None,
             errors::unknown_command(name, argv.from(1).iter()),
         );
-        return;
     };
     let argc = argv.len() as i32;
     if !cmd.subcommands.is_empty() && argc >= 2 {
@@ -485,42 +671,102 @@ fn run(
                 cmd = s;
                 index = index_of(s);
             }
-            None => {
-                reject(stats, out, None, errors::unknown_subcommand(sub, name));
-                return;
-            }
+            None => return refuse(client, None, errors::unknown_subcommand(sub, name)),
         }
     }
     if (cmd.arity > 0 && argc != cmd.arity) || argc < -cmd.arity {
-        reject(stats, out, Some(index), errors::wrong_arity(cmd.name));
-        return;
+        return refuse(client, Some(index), errors::wrong_arity(cmd.name));
     }
     if client.must_auth(server.hot.auth_required()) && cmd.flags & flags::NO_AUTH == 0 {
-        reject(stats, out, Some(index), errors::NOAUTH.into());
-        return;
+        return refuse(client, Some(index), errors::NOAUTH.into());
     }
-    client.handle.last_cmd.store(index + 1, Relaxed);
-    let keys = lock_keys(server, cmd, argv);
-    // CLIENT NO-TOUCH: lookups leave access times alone, except TOUCH's.
-    let touch = !client.no_touch || cmd.name == "touch";
-    let mut ctx = Ctx {
-        server,
-        db: client.db,
-        client,
-        out,
-        now: Clock { ms: now, touch },
-        cmd,
-        keys,
-        ready: Vec::new(),
+    if client.multi.is_some() && cmd.flags & flags::NO_MULTI != 0 {
+        return refuse(client, Some(index), errors::NOT_IN_MULTI.into());
+    }
+    Some((cmd, index))
+}
+
+fn run(
+    server: &Server,
+    stats: &WorkerStats,
+    client: &mut Client,
+    out: &mut Reply,
+    argv: Argv,
+    now: u64,
+) {
+    let Some((cmd, index)) = prepare(server, stats, client, out, argv) else {
+        return;
     };
-    let mut args = Args::new(argv, if cmd.name.contains('|') { 2 } else { 1 });
-    let start = quanta::Instant::now();
-    let result = (cmd.handler)(&mut ctx, &mut args);
-    let ready = std::mem::take(&mut ctx.ready);
-    drop(ctx);
-    for (db, key) in ready {
+    if let Some(m) = client.multi.as_mut() {
+        if !runs_in_multi(cmd) {
+            m.queue(cmd, index, argv);
+            client.handle.multi.store(m.len() as i64, Relaxed);
+            out.simple(b"QUEUED");
+            return;
+        }
+    }
+    let mut keys = lock_for(server, client, cmd, argv);
+    let mut fx = Effects::default();
+    call(
+        server, stats, client, out, cmd, index, argv, now, &mut keys, &mut fx, false,
+    );
+    drop(keys);
+    finish(server, stats, fx, now);
+}
+
+/// What is left once a command (or a whole EXEC) has released its
+/// locks: the dirty counter, keyspace notifications, blocked clients.
+fn finish(server: &Server, stats: &WorkerStats, fx: Effects, now: u64) {
+    if fx.dirty > 0 {
+        stats.dirty.fetch_add(fx.dirty, Relaxed);
+    }
+    for (db, key) in fx.ready {
         crate::blocking::serve(server, db, vec![key], now);
     }
+    let _ = fx.notes;
+}
+
+/// Calls a checked command's handler on locks already taken (by
+/// dispatch, or by EXEC for its whole queue), then counts it and feeds
+/// the observers. Writes the command's error reply if it failed.
+#[allow(clippy::too_many_arguments)]
+pub fn call(
+    server: &Server,
+    stats: &WorkerStats,
+    client: &mut Client,
+    out: &mut Reply,
+    cmd: &'static Command,
+    index: usize,
+    argv: Argv,
+    now: u64,
+    keys: &mut Locked,
+    fx: &mut Effects,
+    in_exec: bool,
+) {
+    client.handle.last_cmd.store(index + 1, Relaxed);
+    // CLIENT NO-TOUCH: lookups leave access times alone, except TOUCH's.
+    let touch = !client.no_touch || cmd.name == "touch";
+    let start = quanta::Instant::now();
+    let result = {
+        let mut ctx = Ctx {
+            server,
+            stats,
+            db: client.db,
+            client,
+            out,
+            now: Clock { ms: now, touch },
+            cmd,
+            keys: std::mem::replace(keys, Locked::NONE),
+            fx: std::mem::take(fx),
+            in_exec,
+        };
+        let mut args = Args::new(argv, if cmd.name.contains('|') { 2 } else { 1 });
+        let result = (cmd.handler)(&mut ctx, &mut args);
+        ctx.keys.drain(server, &mut ctx.fx);
+        *keys = std::mem::replace(&mut ctx.keys, Locked::NONE);
+        *fx = std::mem::take(&mut ctx.fx);
+        result
+    };
     let nanos = start.elapsed().as_nanos() as u64;
     client.handle.db.store(client.db, Relaxed);
     client

@@ -8,6 +8,7 @@ use super::keys::{parse_cursor, scan_window, ScanOpts};
 use super::{acl, is, row, Args, Argv, Begin, Command, Ctx, Find, KeySpec};
 use crate::db::set::{new_set_for, Member, SetRef};
 use crate::db::{Clock, Table, Value};
+use crate::effects::class::{GENERIC, SET};
 use crate::errors::{self, CmdResult, Error};
 
 const ORDER: &[&str] = &["nondeterministic_output_order"];
@@ -124,6 +125,9 @@ fn sadd(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     };
     let v = &mut t.at_mut(i).value;
     let added = members.iter().filter(|m| v.set_add(m, max)).count();
+    if added > 0 {
+        ctx.modified(key, SET, "sadd");
+    }
     ctx.out.int(added as i64);
     Ok(())
 }
@@ -140,8 +144,15 @@ fn srem(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     };
     let v = &mut t.at_mut(i).value;
     let removed = members.iter().filter(|m| v.set_remove(m)).count();
-    if v.as_set().is_none_or(SetRef::is_empty) {
+    let gone = v.as_set().is_none_or(SetRef::is_empty);
+    if gone {
         t.remove_at(i);
+    }
+    if removed > 0 {
+        ctx.modified(key, SET, "srem");
+        if gone {
+            ctx.notify(key, GENERIC, "del");
+        }
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -272,14 +283,15 @@ fn reply_set_value(ctx: &mut Ctx, v: &Value) {
 
 /// Stores `v` at `dest` (replacing whatever was there, TTL included) or
 /// deletes `dest` if `v` is empty; replies with the size.
-fn store(ctx: &mut Ctx, dest: &[u8], v: Value) {
+fn store(ctx: &mut Ctx, dest: &[u8], v: Value, event: &'static str) {
     let n = v.as_set().map_or(0, SetRef::len);
     let now = ctx.now;
     let t = ctx.table(dest);
     if n > 0 {
         t.set(dest, v, 0, now);
-    } else {
-        t.remove(dest, now);
+        ctx.modified(dest, SET, event);
+    } else if t.remove(dest, now).is_some() {
+        ctx.modified(dest, GENERIC, "del");
     }
     ctx.out.int(n as i64);
 }
@@ -324,7 +336,7 @@ fn sinterstore(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     for m in &members {
         v.set_add(m, max);
     }
-    store(ctx, dest, v);
+    store(ctx, dest, v, "sinterstore");
     Ok(())
 }
 
@@ -334,7 +346,13 @@ fn union_diff(ctx: &mut Ctx, args: &mut Args, op: Op, stored: bool) -> CmdResult
     let max = ctx.server.hot.set_max_intset_entries();
     let v = combine(&sets_of(ctx, keys)?, op, max);
     match dest {
-        Some(dest) => store(ctx, dest, v),
+        Some(dest) => {
+            let event = match op {
+                Op::Union => "sunionstore",
+                Op::Diff => "sdiffstore",
+            };
+            store(ctx, dest, v, event)
+        }
         None => reply_set_value(ctx, &v),
     }
     Ok(())
@@ -390,20 +408,30 @@ fn smove(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         return Ok(());
     }
     let t = ctx.table(src);
+    // Looked up again: reclaiming an expired destination may have moved
+    // the source within the table.
+    let si = t.find(src, now).unwrap_or(si);
     let v = &mut t.at_mut(si).value;
     if !v.set_remove(member) {
         ctx.out.int(0);
         return Ok(());
     }
-    if v.as_set().is_none_or(SetRef::is_empty) {
+    let gone = v.as_set().is_none_or(SetRef::is_empty);
+    if gone {
         t.remove_at(si);
+    }
+    ctx.modified(src, SET, "srem");
+    if gone {
+        ctx.notify(src, GENERIC, "del");
     }
     let t = ctx.table(dst);
     let di = match t.find(dst, now) {
         Some(di) => di,
         None => t.add(dst, new_set_for(member), now),
     };
-    t.at_mut(di).value.set_add(member, max);
+    if t.at_mut(di).value.set_add(member, max) {
+        ctx.modified(dst, SET, "sadd");
+    }
     ctx.out.int(1);
     Ok(())
 }
@@ -437,6 +465,10 @@ fn spop(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         if size == 1 {
             t.remove_at(i);
         }
+        ctx.modified(key, SET, "spop");
+        if size == 1 {
+            ctx.notify(key, GENERIC, "del");
+        }
         ctx.out.bulk(&m);
         return Ok(());
     };
@@ -444,6 +476,9 @@ fn spop(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     if count >= size {
         // The whole set, in its own order, and the key is gone.
         let (_, entry) = t.remove_at(i);
+        ctx.modified(key, SET, "spop");
+        ctx.notify(key, GENERIC, "del");
+        ctx.fx.dirty += size as u64 - 1;
         reply_set_value(ctx, &entry.value);
         return Ok(());
     }
@@ -454,6 +489,10 @@ fn spop(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         if let Some(m) = v.set_take(rng.gen_range(0..left)) {
             popped.push(m);
         }
+    }
+    if count > 0 {
+        ctx.modified(key, SET, "spop");
+        ctx.fx.dirty += count as u64 - 1;
     }
     reply_members(ctx, &popped);
     Ok(())

@@ -8,10 +8,11 @@ use std::cmp::Ordering;
 use smallvec::smallvec;
 
 use super::flags::*;
-use super::table::KeyPositions;
+use super::table::{KeyPositions, Scope};
 use super::{acl, is, parse_int, row, Args, Argv, Begin, Command, Ctx, Find, KeySpec};
 use crate::db::list::End;
 use crate::db::{Blob, Value};
+use crate::effects::class::{GENERIC, LIST};
 use crate::errors::{self, CmdResult, Error};
 use crate::ldouble::LongDouble;
 
@@ -28,7 +29,7 @@ pub static COMMANDS: &[Command] = &[
             KeySpec::new(&["OW", "update"], Begin::Unknown, Find::Unknown).notes(STORE_NOTE),
         ])
         .get_keys(sort_keys)
-        .any_key(uses_patterns),
+        .scope(Scope::Data(uses_patterns)),
     row("sort_ro", -2, READONLY, sort_ro)
         .acl(CATEGORIES)
         .keys(&[
@@ -36,7 +37,7 @@ pub static COMMANDS: &[Command] = &[
             KeySpec::new(&["RO", "access"], Begin::Unknown, Find::Unknown).notes(BY_GET_NOTE),
         ])
         .get_keys(|_| smallvec![(1, 0)])
-        .any_key(uses_patterns),
+        .scope(Scope::Data(uses_patterns)),
 ];
 
 /// Options that take arguments, for scanning a SORT line without parsing
@@ -333,13 +334,17 @@ fn sort_generic(ctx: &mut Ctx, args: &mut Args, read_only: bool) -> CmdResult {
         Some(dest) => {
             let t = ctx.keys.table(ctx.db, dest);
             if output.is_empty() {
-                t.remove(dest, now);
+                if t.remove(dest, now).is_some() {
+                    ctx.modified(dest, GENERIC, "del");
+                }
             } else {
                 let mut list = crate::db::list::List::default();
                 for v in &output {
                     list.push(End::Right, Blob::new(v.as_deref().unwrap_or_default()));
                 }
                 t.set(dest, Value::List(Box::new(list)), 0, now);
+                ctx.modified(dest, LIST, "sortstore");
+                ctx.fx.dirty += output.len() as u64 - 1;
                 ctx.pushed(dest);
             }
             ctx.out.int(output.len() as i64);

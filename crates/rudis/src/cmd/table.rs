@@ -177,10 +177,29 @@ pub struct Command {
     /// Keys the specs cannot find (Redis's getkeys procedure): positions
     /// with the index of the spec whose flags they carry.
     pub get_keys: Option<fn(super::Argv) -> KeyPositions>,
+    /// Which shards the command needs besides its keys'.
+    pub scope: Scope,
+    pub handler: Handler,
+}
+
+/// What a command sees of the keyspace, which decides what dispatch
+/// locks for it (and what EXEC locks for a queue holding it).
+#[derive(Clone, Copy)]
+pub enum Scope {
+    /// Only the keys its specs name.
+    Keys,
     /// Whether this command line may touch keys named by data (SORT's BY
     /// and GET patterns): it then locks every shard.
-    pub any_key: Option<fn(super::Argv) -> bool>,
-    pub handler: Handler,
+    Data(fn(super::Argv) -> bool),
+    /// It walks the whole keyspace one shard at a time (KEYS, SCAN,
+    /// DBSIZE, INFO): alone it locks nothing up front, in a transaction
+    /// every shard.
+    Walk,
+    /// It changes or freezes the whole keyspace at once (FLUSHALL,
+    /// SWAPDB): every shard, locked for the command.
+    All,
+    /// EXEC: the keys of the queued commands and the watched keys.
+    Queued,
 }
 
 /// Key positions in a command line, each with its key spec's index.
@@ -198,7 +217,7 @@ pub const fn row(name: &'static str, arity: i32, flags: u32, handler: Handler) -
         subcommands: &[],
         key_flags: None,
         get_keys: None,
-        any_key: None,
+        scope: Scope::Keys,
         handler,
     }
 }
@@ -229,8 +248,8 @@ impl Command {
         self
     }
 
-    pub const fn any_key(mut self, f: fn(super::Argv) -> bool) -> Command {
-        self.any_key = Some(f);
+    pub const fn scope(mut self, scope: Scope) -> Command {
+        self.scope = scope;
         self
     }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use smallvec::SmallVec;
 
-use super::{now_ms, Store, SHARDS};
+use super::{now_ms, Store, Table, SHARDS};
 
 /// Keys with an expiry examined per step (Redis's
 /// ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP), at the lowest effort.
@@ -63,8 +63,16 @@ pub struct CycleReport {
 }
 
 impl ExpireCycle {
-    /// Runs one cycle within `budget`.
-    pub fn run(&mut self, store: &Store, budget: Duration, effort: Effort) -> CycleReport {
+    /// Runs one cycle within `budget`. `reclaimed` sees each table that
+    /// has just deleted keys, while its shard is still locked, to take
+    /// their effects (`Table::take_log`).
+    pub fn run(
+        &mut self,
+        store: &Store,
+        budget: Duration,
+        effort: Effort,
+        reclaimed: &mut dyn FnMut(usize, &mut Table),
+    ) -> CycleReport {
         let start = Instant::now();
         let mut deleted = 0;
         let report = |deleted, capped| CycleReport {
@@ -88,11 +96,16 @@ impl ExpireCycle {
                 loop {
                     let step = {
                         let mut shard = store.lock(shard_index);
-                        shard.dbs[db].sweep_expired(
+                        let t = &mut shard.dbs[db];
+                        let step = t.sweep_expired(
                             now_ms(),
                             effort.samples,
                             effort.samples * VISITS_PER_SAMPLE,
-                        )
+                        );
+                        if t.has_log() {
+                            reclaimed(db, t);
+                        }
+                        step
                     };
                     deleted += step.expired;
                     if start.elapsed() >= budget {

@@ -29,6 +29,19 @@ pub struct Table {
     /// Where the active expiry sweep resumes: positions below this are
     /// still to visit in the current pass (0: start a new pass at the top).
     sweep: usize,
+    /// What the table did by itself since the last `take_log`: keys it
+    /// reclaimed as expired, and (when notifications want them) keys
+    /// created and read misses. Drained by `crate::effects` while the
+    /// shard is still locked.
+    log: Vec<(Logged, Blob)>,
+}
+
+/// An event the keyspace reports by itself (see `Table::take_log`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Logged {
+    Expired,
+    New,
+    Miss,
 }
 
 /// Outcome of one step of the active expiry sweep.
@@ -68,8 +81,7 @@ impl Table {
     pub fn find(&mut self, key: &[u8], now: Clock) -> Option<usize> {
         let i = self.map.get_index_of(key)?;
         if self.map[i].is_expired(now.ms) {
-            self.remove_at(i);
-            self.expired += 1;
+            self.reclaim(i);
             return None;
         }
         if now.touch {
@@ -83,6 +95,9 @@ impl Table {
     pub fn get(&mut self, key: &[u8], now: Clock) -> Option<&Entry> {
         let Some(i) = self.find(key, now) else {
             self.misses += 1;
+            if crate::effects::wants(crate::effects::class::KEY_MISS) {
+                self.log.push((Logged::Miss, Blob::new(key)));
+            }
             return None;
         };
         self.hits += 1;
@@ -127,14 +142,46 @@ impl Table {
             Some(i) => {
                 let old = std::mem::replace(&mut self.map[i], entry);
                 self.expires -= (old.expire_at() != 0) as usize;
+                if old.is_expired(now.ms) {
+                    // Reclaimed and created again, as Redis's lookup
+                    // before its write would have done.
+                    self.expired += 1;
+                    self.log.push((Logged::Expired, Blob::new(key)));
+                    self.log_new(key);
+                    return None;
+                }
                 Some(old)
             }
             None => {
                 self.make_room();
                 self.map.insert(Blob::new(key), entry);
+                self.log_new(key);
                 None
             }
         }
+    }
+
+    fn log_new(&mut self, key: &[u8]) {
+        if crate::effects::wants(crate::effects::class::NEW) {
+            self.log.push((Logged::New, Blob::new(key)));
+        }
+    }
+
+    /// Deletes the expired entry at `i`, logging its key.
+    pub fn reclaim(&mut self, i: usize) {
+        let (k, _) = self.remove_at(i);
+        self.expired += 1;
+        self.log.push((Logged::Expired, k));
+    }
+
+    /// Takes what the table logged (see `Logged`), oldest first.
+    pub fn take_log(&mut self) -> Vec<(Logged, Blob)> {
+        std::mem::take(&mut self.log)
+    }
+
+    /// Whether anything is logged.
+    pub fn has_log(&self) -> bool {
+        !self.log.is_empty()
     }
 
     /// Adds `value` without expiry under `key`, which is not in the table
@@ -148,6 +195,7 @@ impl Table {
     pub fn insert_new(&mut self, key: Blob, entry: Entry) {
         self.expires += (entry.expire_at() != 0) as usize;
         self.make_room();
+        self.log_new(key.as_slice());
         self.map.insert(key, entry);
     }
 
@@ -259,8 +307,7 @@ impl Table {
             }
             step.sampled += 1;
             if e.is_expired(now) {
-                self.remove_at(self.sweep);
-                self.expired += 1;
+                self.reclaim(self.sweep);
                 step.expired += 1;
             }
         }

@@ -68,6 +68,7 @@ impl Drop for Slot<'_> {
         if let Some(handle) = self.handle.take() {
             self.server.clients.lock().remove(&handle.id);
             self.server.observers.remove_monitor(handle.id);
+            self.server.watches.unwatch_all(&handle.watch);
             let waiter = handle.blocked.lock().take();
             if let Some(w) = waiter {
                 self.server.blocking.claim(&w);
@@ -324,7 +325,7 @@ fn process(server: &Server, stats: &WorkerStats, client: &mut Client, conn: &mut
             Ok(Parsed::Command(n)) => {
                 if !conn.ranges.is_empty() {
                     let argv = Argv::new(&conn.rbuf[pos..pos + n], &conn.ranges);
-                    if server.pause_holds(argv) {
+                    if server.pause_holds(argv, client) {
                         // Not run yet: it is parsed again after the pause.
                         outcome = Outcome::Paused;
                         break;

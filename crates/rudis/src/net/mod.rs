@@ -296,7 +296,17 @@ fn expire_loop(server: Arc<Server>) {
         // Redis's ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC of each period,
         // raised by active-expire-effort.
         let effort = crate::db::expire::Effort::new(server.hot.active_expire_effort());
-        let report = cycle.run(&server.store, period * effort.cycle_share / 100, effort);
+        // Reclaimed keys touch their watchers while their shard is
+        // locked; their notifications go out after the cycle.
+        let mut fx = crate::effects::Effects::default();
+        let notify = server.hot.notify_keyspace_events();
+        let report = cycle.run(
+            &server.store,
+            period * effort.cycle_share / 100,
+            effort,
+            &mut |db, t| fx.drain_table(&server.watches, notify, db, t),
+        );
+        crate::pubsub::publish_notes(&server, fx.notes);
         server.latency.sample_if_needed(
             &server,
             "expire-cycle",

@@ -185,6 +185,12 @@ impl Raw {
         );
     }
 
+    /// Sends a command and checks its reply's bytes.
+    pub fn expect_cmd(&mut self, args: &[&[u8]], expected: &[u8]) {
+        self.send(&encode(args));
+        self.expect(expected);
+    }
+
     /// True if nothing arrives for `wait` (the connection stays usable).
     pub fn quiet(&mut self, wait: Duration) -> bool {
         if !self.reader.buffer().is_empty() {

@@ -72,8 +72,17 @@ fn parse_timeout(a: &[u8]) -> Result<Option<Duration>, Error> {
     Ok((ms > 0).then(|| Duration::from_millis(ms as u64)))
 }
 
-/// Registers the client as blocked on `keys`.
+/// Registers the client as blocked on `keys`. Inside EXEC nothing
+/// blocks: the command answers at once as if it had timed out (a move
+/// with a null, as Redis).
 fn block(ctx: &mut Ctx, keys: Vec<Blob>, op: BlockOp, timeout: Option<Duration>) {
+    if ctx.in_exec {
+        match op {
+            BlockOp::Move { .. } => ctx.out.null(),
+            BlockOp::Pop { .. } => ctx.out.null_array(),
+        }
+        return;
+    }
     let (waiter, reply) = Waiter::new(
         ctx.client.id,
         timeout.is_some(),
@@ -99,7 +108,7 @@ fn bpop(ctx: &mut Ctx, args: &mut Args, end: End) -> CmdResult {
     for key in keys.iter() {
         let t = ctx.table(key);
         if let Some(i) = find_list(t, key, now)? {
-            let v = pop_n(t, i, end, 1);
+            let v = pop_n(ctx, key, i, end, 1);
             ctx.out.array(2);
             ctx.out.bulk(key);
             ctx.out.bulk(v.first().map_or(&[][..], Blob::as_slice));

@@ -6,6 +6,7 @@ use super::flags::*;
 use super::{acl, is, parse_int_in, row, Args, Begin, Command, Ctx, Find, KeySpec};
 use crate::db::list::{Elem, End, List};
 use crate::db::{Blob, Clock, Table, Value};
+use crate::effects::class::{GENERIC, LIST};
 use crate::errors::{self, CmdResult, Error};
 
 pub static COMMANDS: &[Command] = &[
@@ -130,9 +131,34 @@ fn push(ctx: &mut Ctx, args: &mut Args, end: End, only_existing: bool) -> CmdRes
         l.push(end, Blob::new(e));
     }
     let len = l.len();
+    ctx.modified(key, LIST, push_event(end));
     ctx.pushed(key);
     ctx.out.int(len as i64);
     Ok(())
+}
+
+/// The event of a push at `end`.
+pub fn push_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpush",
+        End::Right => "rpush",
+    }
+}
+
+/// The event of a pop at `end`.
+pub fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpop",
+        End::Right => "rpop",
+    }
+}
+
+/// Reports a pop from `key` (and its deletion, if it emptied).
+pub fn popped(ctx: &mut Ctx, key: &[u8], end: End, emptied: bool) {
+    ctx.modified(key, LIST, pop_event(end));
+    if emptied {
+        ctx.notify(key, GENERIC, "del");
+    }
 }
 
 /// LPUSH key element [element ...]
@@ -155,15 +181,20 @@ fn rpushx(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     push(ctx, args, End::Right, true)
 }
 
-/// Pops up to `n` elements from `end` of the list at position `i`,
-/// deleting the key if it empties.
-pub fn pop_n(t: &mut Table, i: usize, end: End, n: usize) -> Vec<Blob> {
+/// Pops up to `n` elements from `end` of the list at `key` (position
+/// `i`), deleting the key if it empties, and reports the pop.
+pub fn pop_n(ctx: &mut Ctx, key: &[u8], i: usize, end: End, n: usize) -> Vec<Blob> {
+    let t = ctx.table(key);
     let l = list_mut(t, i);
-    let popped: Vec<Blob> = (0..n.min(l.len())).filter_map(|_| l.pop(end)).collect();
-    if l.is_empty() {
+    let taken: Vec<Blob> = (0..n.min(l.len())).filter_map(|_| l.pop(end)).collect();
+    let emptied = l.is_empty();
+    if emptied {
         t.remove_at(i);
     }
-    popped
+    if !taken.is_empty() {
+        popped(ctx, key, end, emptied);
+    }
+    taken
 }
 
 fn pop(ctx: &mut Ctx, args: &mut Args, end: End) -> CmdResult {
@@ -189,11 +220,11 @@ fn pop(ctx: &mut Ctx, args: &mut Args, end: End) -> CmdResult {
     };
     match count {
         None => {
-            let v = pop_n(t, i, end, 1);
+            let v = pop_n(ctx, key, i, end, 1);
             ctx.out.bulk(v.first().map_or(&[][..], Blob::as_slice));
         }
         Some(n) => {
-            let v = pop_n(t, i, end, n as usize);
+            let v = pop_n(ctx, key, i, end, n as usize);
             ctx.out.array(v.len());
             for e in &v {
                 ctx.out.bulk(e.as_slice());
@@ -296,6 +327,7 @@ fn lset(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     match index_of(l.len(), i) {
         Some(i) => {
             l.set(i, Blob::new(value));
+            ctx.modified(key, LIST, "lset");
             ctx.out.ok();
             Ok(())
         }
@@ -328,6 +360,7 @@ fn linsert(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     };
     l.insert(at + after as usize, Blob::new(value));
     let len = l.len();
+    ctx.modified(key, LIST, "linsert");
     ctx.pushed(key);
     ctx.out.int(len as i64);
     Ok(())
@@ -373,8 +406,15 @@ fn lrem(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     for &i in &hits {
         l.remove(i);
     }
-    if l.is_empty() {
+    let emptied = l.is_empty();
+    if emptied {
         t.remove_at(pos);
+    }
+    if !hits.is_empty() {
+        ctx.modified(key, LIST, "lrem");
+        if emptied {
+            ctx.notify(key, GENERIC, "del");
+        }
     }
     ctx.out.int(hits.len() as i64);
     Ok(())
@@ -392,8 +432,13 @@ fn ltrim(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             Some((from, to)) => l.trim(from, to),
             None => l.clear(),
         }
-        if l.is_empty() {
+        let emptied = l.is_empty();
+        if emptied {
             t.remove_at(pos);
+        }
+        ctx.modified(key, LIST, "ltrim");
+        if emptied {
+            ctx.notify(key, GENERIC, "del");
         }
     }
     ctx.out.ok();
@@ -480,9 +525,16 @@ pub fn move_one(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> Re
         return Ok(false);
     };
     find_list(ctx.table(dst), dst, now)?;
-    let v = pop_n(ctx.table(src), si, from, 1)
-        .pop()
-        .unwrap_or_else(|| Blob::new(b""));
+    // Looked up again: reclaiming an expired destination may have moved
+    // the source within the table.
+    let t = ctx.table(src);
+    let si = t.find(src, now).unwrap_or(si);
+    let l = list_mut(t, si);
+    let v = l.pop(from).unwrap_or_else(|| Blob::new(b""));
+    let emptied = l.is_empty();
+    if emptied {
+        t.remove_at(si);
+    }
     ctx.out.bulk(v.as_slice());
     let t = ctx.keys.table(ctx.db, dst);
     let di = match find_list(t, dst, now)? {
@@ -490,6 +542,9 @@ pub fn move_one(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> Re
         None => t.add(dst, Value::List(Box::default()), now),
     };
     list_mut(t, di).push(to, v);
+    // Redis reports the push before the pop.
+    ctx.modified(dst, LIST, push_event(to));
+    popped(ctx, src, from, emptied);
     ctx.pushed(dst);
     Ok(true)
 }
@@ -559,7 +614,7 @@ pub fn mpop(ctx: &mut Ctx, a: &MpopArgs) -> Result<bool, Error> {
         let Some(i) = find_list(t, key, now)? else {
             continue;
         };
-        let v = pop_n(t, i, a.end, a.count);
+        let v = pop_n(ctx, key, i, a.end, a.count);
         ctx.out.array(2);
         ctx.out.bulk(key);
         ctx.out.array(v.len());

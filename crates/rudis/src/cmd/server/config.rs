@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use resp::write::Aggregate;
 
 use super::super::flags::*;
-use super::super::{row, Args, Command, Ctx};
+use super::super::{row, Args, Command, Ctx, Scope};
 use crate::config::{directive, Change, Config, DIRECTIVES, SET_LOG_LEVEL};
 use crate::errors::{self, CmdResult, Error};
 use crate::glob::Pattern;
@@ -24,7 +24,8 @@ static SUBS: &[Command] = &[
         2,
         ADMIN | NOSCRIPT | LOADING | STALE,
         resetstat,
-    ),
+    )
+    .scope(Scope::Walk),
     row("config|get", -3, ADMIN | NOSCRIPT | LOADING | STALE, get),
     row("config|help", 2, LOADING | STALE, help),
     row("config|set", -4, ADMIN | NOSCRIPT | LOADING | STALE, set)
@@ -155,7 +156,7 @@ fn set(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 
 /// CONFIG RESETSTAT
 fn resetstat(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
-    ctx.server.reset_stats();
+    ctx.server.reset_stats(&mut ctx.keys);
     ctx.out.ok();
     Ok(())
 }

@@ -7,7 +7,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::super::{is, Args, Ctx};
-use crate::db::{shard_of, Blob, Value};
+use crate::db::{Blob, Value};
 use crate::errors::{self, CmdResult, Error};
 
 const HELP: &[&str] = &[
@@ -88,9 +88,9 @@ fn sleep(ctx: &mut Ctx, arg: &[u8]) -> CmdResult {
     // for what does not parse, or for a negative time).
     let text = String::from_utf8_lossy(arg).into_owned();
     let secs = c_strtod(&text).max(0.0);
-    let frozen = ctx.server.store.lock_all();
+    // Dispatch holds every shard (`Scope::All`): the keyspace is frozen
+    // as a single-threaded Redis would be.
     std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(1e9)));
-    drop(frozen);
     ctx.out.ok();
     Ok(())
 }
@@ -222,10 +222,10 @@ fn populate(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         if let Some(s) = size.filter(|&s| s > 0) {
             value.resize(s, 0);
         }
-        let mut shard = ctx.server.store.lock(shard_of(&key));
-        let t = &mut shard.dbs[ctx.db];
+        let t = ctx.keys.table(ctx.db, &key);
         if t.find(&key, now).is_none() {
             t.add(&key, Value::Str(Blob::new(&value)), now);
+            ctx.fx.dirty += 1;
         }
     }
     ctx.out.ok();

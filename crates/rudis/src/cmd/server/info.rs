@@ -7,13 +7,14 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::super::flags::*;
-use super::super::{acl, all_indexed, row, Args, Command, Ctx};
+use super::super::{acl, all_indexed, row, Args, Command, Ctx, Locked, Scope};
 use crate::config::{REDIS_VERSION, VERSION};
 use crate::errors::CmdResult;
 use crate::server::Server;
 use crate::stats::{sum, WorkerStats};
 
 pub static COMMANDS: &[Command] = &[row("info", -1, LOADING | STALE, info)
+    .scope(Scope::Walk)
     .acl(acl::DANGEROUS)
     .tips(&[
         "nondeterministic_output",
@@ -139,7 +140,7 @@ struct Totals {
     dbs: Vec<(u64, u64)>,
 }
 
-fn keyspace_totals(server: &Server) -> Totals {
+fn keyspace_totals(server: &Server, keys: &mut Locked) -> Totals {
     let n = server.store.databases();
     let mut t = Totals {
         hits: 0,
@@ -148,7 +149,7 @@ fn keyspace_totals(server: &Server) -> Totals {
         dbs: vec![(0, 0); n],
     };
     for s in 0..crate::db::SHARDS {
-        let shard = server.store.lock(s);
+        let shard = keys.shard(&server.store, s);
         for (db, table) in shard.dbs.iter().enumerate() {
             t.hits += table.hits();
             t.misses += table.misses();
@@ -160,7 +161,13 @@ fn keyspace_totals(server: &Server) -> Totals {
     t
 }
 
-fn section(out: &mut String, name: &str, server: &Server, workers: &[std::sync::Arc<WorkerStats>]) {
+fn section(
+    out: &mut String,
+    name: &str,
+    server: &Server,
+    workers: &[std::sync::Arc<WorkerStats>],
+    keys: &mut Locked,
+) {
     let title = match name {
         "cpu" => "CPU".to_string(),
         n => {
@@ -252,7 +259,7 @@ fn section(out: &mut String, name: &str, server: &Server, workers: &[std::sync::
             field("clients_in_timeout_table", &server.blocking.timed());
         }
         "memory" => {
-            let m = super::memory::overhead(server);
+            let m = super::memory::overhead(server, keys);
             let (allocated, active, resident, rss, peak) =
                 (m.allocated, m.active, m.resident, m.rss, m.peak);
             let startup = m.startup;
@@ -361,14 +368,12 @@ fn section(out: &mut String, name: &str, server: &Server, workers: &[std::sync::
                 field(k, &0);
             }
             field("current_fork_perc", &"0.00");
-            for k in [
-                "current_save_keys_processed",
-                "current_save_keys_total",
-                "rdb_changes_since_last_save",
-                "rdb_bgsave_in_progress",
-            ] {
+            for k in ["current_save_keys_processed", "current_save_keys_total"] {
                 field(k, &0);
             }
+            // Every change since the start: nothing is ever saved yet.
+            field("rdb_changes_since_last_save", &sum(workers, |w| &w.dirty));
+            field("rdb_bgsave_in_progress", &0);
             field("rdb_last_save_time", &server.start_unix);
             field("rdb_last_bgsave_status", &"ok");
             field("rdb_last_bgsave_time_sec", &-1);
@@ -399,7 +404,7 @@ fn section(out: &mut String, name: &str, server: &Server, workers: &[std::sync::
             }
         }
         "stats" => {
-            let t = keyspace_totals(server);
+            let t = keyspace_totals(server, keys);
             let [ops, input, output] = server.rates();
             let zero = |field: &mut dyn FnMut(&str, &dyn std::fmt::Display), names: &[&str]| {
                 for n in names {
@@ -597,7 +602,7 @@ fn section(out: &mut String, name: &str, server: &Server, workers: &[std::sync::
         }
         "cluster" => field("cluster_enabled", &0),
         "keyspace" => {
-            let t = keyspace_totals(server);
+            let t = keyspace_totals(server, keys);
             for (db, (keys, expires)) in t.dbs.iter().enumerate() {
                 if *keys > 0 {
                     field(
@@ -617,7 +622,7 @@ fn info(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let workers = ctx.server.workers.lock().clone();
     let mut out = String::new();
     for s in wanted(&asked) {
-        section(&mut out, s, ctx.server, &workers);
+        section(&mut out, s, ctx.server, &workers, &mut ctx.keys);
     }
     ctx.out.verbatim(b"txt", out.as_bytes());
     Ok(())

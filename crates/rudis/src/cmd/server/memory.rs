@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::super::flags::*;
-use super::super::{acl, is, row, Args, Command, Ctx, KeySpec};
+use super::super::{acl, is, row, Args, Command, Ctx, KeySpec, Locked, Scope};
 use super::info::rss;
 use crate::db::memory::key_usage;
 use crate::db::SHARDS;
@@ -30,12 +30,14 @@ static MEMORY: &[Command] = &[
         .acl(acl::READ | acl::SLOW)
         .keys(&[KeySpec::at(2, &["RO"])]),
     row("memory|doctor", 2, 0, memory_doctor)
+        .scope(Scope::Walk)
         .acl(acl::SLOW)
         .tips(REPORT_TIPS),
     row("memory|malloc-stats", 2, 0, memory_malloc_stats)
         .acl(acl::SLOW)
         .tips(REPORT_TIPS),
     row("memory|stats", 2, 0, memory_stats)
+        .scope(Scope::Walk)
         .acl(acl::SLOW)
         .tips(REPORT_TIPS),
 ];
@@ -105,7 +107,7 @@ pub struct Overhead {
     pub total: u64,
 }
 
-pub fn overhead(server: &Server) -> Overhead {
+pub fn overhead(server: &Server, keys: &mut Locked) -> Overhead {
     let (allocated, active, resident) = crate::alloc::stats();
     let (clients_normal, clients) = {
         let all = server.clients.lock();
@@ -118,7 +120,7 @@ pub fn overhead(server: &Server) -> Overhead {
     let n = server.store.databases();
     let mut per_db = vec![(0u64, 0u64); n];
     for s in 0..SHARDS {
-        let shard = server.store.lock(s);
+        let shard = keys.shard(&server.store, s);
         for (db, t) in shard.dbs.iter().enumerate() {
             per_db[db].0 += t.len() as u64;
             per_db[db].1 += t.overhead() as u64;
@@ -155,7 +157,7 @@ fn ratio(a: u64, b: u64) -> f64 {
 
 /// MEMORY STATS
 fn memory_stats(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
-    let m = overhead(ctx.server);
+    let m = overhead(ctx.server, &mut ctx.keys);
     let out = &mut *ctx.out;
     let dataset = m.allocated.saturating_sub(m.total);
     let net = if m.allocated > m.startup {
@@ -282,7 +284,7 @@ pub fn doctor_report(m: &Overhead) -> String {
 
 /// MEMORY DOCTOR
 fn memory_doctor(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
-    let report = doctor_report(&overhead(ctx.server));
+    let report = doctor_report(&overhead(ctx.server, &mut ctx.keys));
     ctx.out.verbatim(b"txt", report.as_bytes());
     Ok(())
 }

@@ -10,21 +10,26 @@ pub mod monitor;
 
 use super::acl;
 use super::flags::*;
-use super::{is, parse_db_index, row, Args, Command, Ctx};
+use super::{is, parse_db_index, row, Args, Command, Ctx, Scope};
 use crate::db::{lazyfree, Table};
 use crate::errors::{self, CmdResult};
 
 pub static COMMANDS: &[Command] = &[
     row("dbsize", 1, READONLY | FAST, dbsize)
+        .scope(Scope::Walk)
         .acl(acl::KEYSPACE)
         .tips(&["request_policy:all_shards", "response_policy:agg_sum"]),
     row("flushdb", -1, WRITE, flushdb)
+        .scope(Scope::All)
         .acl(acl::KEYSPACE | acl::DANGEROUS)
         .tips(&["request_policy:all_shards", "response_policy:all_succeeded"]),
     row("flushall", -1, WRITE, flushall)
+        .scope(Scope::All)
         .acl(acl::KEYSPACE | acl::DANGEROUS)
         .tips(&["request_policy:all_shards", "response_policy:all_succeeded"]),
-    row("swapdb", 3, WRITE | FAST, swapdb).acl(acl::KEYSPACE | acl::DANGEROUS),
+    row("swapdb", 3, WRITE | FAST, swapdb)
+        .scope(Scope::All)
+        .acl(acl::KEYSPACE | acl::DANGEROUS),
     row("time", 1, LOADING | STALE | FAST, time).tips(&["nondeterministic_output"]),
     row("lastsave", 1, LOADING | STALE | FAST, lastsave)
         .acl(acl::ADMIN | acl::DANGEROUS)
@@ -34,7 +39,8 @@ pub static COMMANDS: &[Command] = &[
         -2,
         ADMIN | NOSCRIPT | LOADING | STALE,
         debug::debug,
-    ),
+    )
+    .scope(Scope::All),
     row(
         "shutdown",
         -1,
@@ -45,7 +51,10 @@ pub static COMMANDS: &[Command] = &[
 
 /// DBSIZE
 fn dbsize(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
-    let n = ctx.server.store.dbsize(ctx.db);
+    let store = &ctx.server.store;
+    let n: usize = (0..crate::db::SHARDS)
+        .map(|s| ctx.keys.shard(store, s).dbs[ctx.db].len())
+        .sum();
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -63,18 +72,28 @@ fn flush_mode(ctx: &Ctx, args: &mut Args) -> Result<bool, errors::Error> {
     }
 }
 
-/// Empties the given databases atomically: every shard is locked (in
-/// order) while the tables are swapped out; freeing happens afterwards,
-/// on the lazy-free thread for ASYNC.
+/// Empties the given databases atomically: dispatch holds every shard
+/// (`Scope::All`) while the tables are swapped out; freeing happens
+/// afterwards, on the lazy-free thread for ASYNC. Watchers of keys that
+/// existed see the change (Redis's `touchAllWatchedKeysInDb`).
 fn flush(ctx: &mut Ctx, dbs: std::ops::Range<usize>, async_free: bool) {
-    let old: Vec<Table> = {
-        let mut shards = ctx.server.store.lock_all();
-        shards
-            .iter_mut()
-            .flat_map(|s| s.dbs[dbs.clone()].iter_mut().map(Table::take))
-            .filter(|t| !t.is_empty())
-            .collect()
-    };
+    let watches = &ctx.server.watches;
+    for db in dbs.clone() {
+        if watches.any() {
+            let keys = &ctx.keys;
+            watches.touch_db(db, |k| keys.table_ref(db, k).peek(k).is_some(), |_| None);
+        }
+    }
+    let mut removed = 0;
+    let old: Vec<Table> = ctx
+        .keys
+        .all()
+        .flat_map(|s| s.dbs[dbs.clone()].iter_mut().map(Table::take))
+        .filter(|t| !t.is_empty())
+        .inspect(|t| removed += t.len() as u64)
+        .collect();
+    // Redis counts one change per key removed, at least one.
+    ctx.fx.dirty += removed.max(1);
     if async_free {
         lazyfree::free_later(old);
     } else {
@@ -107,10 +126,22 @@ fn swapdb(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     }
     if a != b {
         let (lo, hi) = (a.min(b) as usize, a.max(b) as usize);
-        for mut shard in ctx.server.store.lock_all() {
+        let watches = &ctx.server.watches;
+        if watches.any() {
+            let (keys, now) = (&ctx.keys, ctx.now.ms);
+            for (from, to) in [(lo, hi), (hi, lo)] {
+                watches.touch_db(
+                    from,
+                    |k| keys.table_ref(from, k).peek(k).is_some(),
+                    |k| keys.table_ref(to, k).peek(k).map(|e| e.is_expired(now)),
+                );
+            }
+        }
+        for shard in ctx.keys.all() {
             let (left, right) = shard.dbs.split_at_mut(hi);
             left[lo].swap(&mut right[0]);
         }
+        ctx.fx.dirty += 1;
         // Clients blocked in either database may find a list now.
         for db in [lo, hi] {
             for key in ctx.server.blocking.keys_in(db) {

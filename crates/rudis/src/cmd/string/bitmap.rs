@@ -7,6 +7,7 @@ use super::super::flags::*;
 use super::super::{acl, is, parse_int, row, Args, Argv, Begin, Command, Ctx, Find, KeySpec};
 use super::find_string;
 use crate::db::{Blob, Clock, Table, Value};
+use crate::effects::class::{GENERIC, STRING};
 use crate::errors::{self, CmdResult, Error};
 
 pub static COMMANDS: &[Command] = &[
@@ -60,25 +61,27 @@ fn bit_offset(ctx: &Ctx, arg: &[u8], hash_bits: Option<u32>) -> Result<u64, Erro
 }
 
 /// The string at `key` for a bit write, created or zero-extended so that
-/// bit `max_bit` exists (Redis's `lookupStringForBitCommand`).
+/// bit `max_bit` exists (Redis's `lookupStringForBitCommand`), and
+/// whether that changed it already (created or grown).
 fn bits_for_write<'t>(
     t: &'t mut Table,
     key: &[u8],
     max_bit: u64,
     now: Clock,
-) -> Result<&'t mut Vec<u8>, Error> {
+) -> Result<(&'t mut Vec<u8>, bool), Error> {
     let len = (max_bit >> 3) as usize + 1;
-    let i = match find_string(t, key, now)? {
-        Some(i) => i,
-        None => t.add(key, Value::Str(Blob::new(b"")), now),
+    let (i, mut changed) = match find_string(t, key, now)? {
+        Some(i) => (i, false),
+        None => (t.add(key, Value::Str(Blob::new(b"")), now), true),
     };
     let s = super::str_mut(t, i);
     // Redis unshares the value into a raw string before writing.
     let v = s.make_mut();
     if v.len() < len {
         v.resize(len, 0);
+        changed = true;
     }
-    Ok(v)
+    Ok((v, changed))
 }
 
 /// The bytes at `key` for reading (a counted lookup): `None` if missing.
@@ -96,13 +99,17 @@ fn setbit(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         _ => return Err(errors::BIT_VALUE.into()),
     };
     let now = ctx.now;
-    let v = bits_for_write(ctx.table(key), key, offset, now)?;
+    let (v, grown) = bits_for_write(ctx.table(key), key, offset, now)?;
     let (byte, mask) = ((offset >> 3) as usize, 0x80u8 >> (offset & 7));
     let old = v[byte] & mask != 0;
     if on {
         v[byte] |= mask;
     } else {
         v[byte] &= !mask;
+    }
+    // Only a change counts (7.0: a write of the same bit is no write).
+    if grown || old != on {
+        ctx.modified(key, STRING, "setbit");
     }
     ctx.out.int(old as i64);
     Ok(())
@@ -348,7 +355,9 @@ fn bitop(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         max = max.max(len_of(ctx, key));
     }
     if max == 0 {
-        ctx.table(dest).remove(dest, now);
+        if ctx.table(dest).remove(dest, now).is_some() {
+            ctx.modified(dest, GENERIC, "del");
+        }
         ctx.out.int(0);
         return Ok(());
     }
@@ -367,6 +376,7 @@ fn bitop(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let mut value = Blob::new(b"");
     *value.make_mut() = out;
     ctx.table(dest).set(dest, Value::Str(value), 0, now);
+    ctx.modified(dest, STRING, "set");
     ctx.out.int(max as i64);
     Ok(())
 }
@@ -528,7 +538,8 @@ fn bitfield_generic(ctx: &mut Ctx, args: &mut Args, read_only: bool) -> CmdResul
         return Err(errors::BITFIELD_RO.into());
     }
     let now = ctx.now;
-    let s = bits_for_write(ctx.keys.table(ctx.db, key), key, highest, now)?;
+    let (s, grown) = bits_for_write(ctx.keys.table(ctx.db, key), key, highest, now)?;
+    let mut changes = 0;
     ctx.out.array(fields.len());
     for f in &fields {
         let old = read_field(s, f.offset, f.bits);
@@ -551,7 +562,15 @@ fn bitfield_generic(ctx: &mut Ctx, args: &mut Args, read_only: bool) -> CmdResul
         } else {
             ctx.out.int(reply);
             write_field(s, f.offset, f.bits, new);
+            // A SET of the same bits is no change; an INCRBY always is.
+            if grown || old != new || matches!(f.op, FieldOp::IncrBy(_)) {
+                changes += 1;
+            }
         }
+    }
+    if changes > 0 {
+        ctx.modified(key, STRING, "setbit");
+        ctx.fx.dirty += changes - 1;
     }
     Ok(())
 }

@@ -15,6 +15,7 @@
 use super::super::flags::*;
 use super::super::{acl, row, Args, Begin, Command, Ctx, Find, KeySpec};
 use crate::db::{Blob, Clock, Table, Value};
+use crate::effects::class::STRING;
 use crate::errors::{self, CmdResult, Error};
 
 pub static COMMANDS: &[Command] = &[
@@ -512,6 +513,7 @@ fn pfadd(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     }
     if updated {
         invalidate_cache(v);
+        ctx.modified(key, STRING, "pfadd");
     }
     ctx.out.int(updated as i64);
     Ok(())
@@ -548,6 +550,10 @@ fn pfcount(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     } else {
         let card = estimate(&histogram(v).ok_or(Error::Static(CORRUPT))?);
         v[8..16].copy_from_slice(&card.to_le_bytes());
+        // The cached count is a change to the string (Redis propagates
+        // it), without an event.
+        ctx.fx.dirty += 1;
+        ctx.signal_in(ctx.db, key);
         card
     };
     ctx.out.int(card as i64);
@@ -584,6 +590,7 @@ fn pfmerge(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         }
     }
     invalidate_cache(v);
+    ctx.modified(dest, STRING, "pfadd");
     ctx.out.ok();
     Ok(())
 }

@@ -7,6 +7,7 @@ use super::flags::*;
 use super::{acl, Begin, Find, KeySpec};
 use super::{is, parse_int, row, Args, Argv, Command, Ctx};
 use crate::db::{Blob, Clock, Table, Value};
+use crate::effects::class::{GENERIC, STRING};
 use crate::errors::{self, CmdResult, Error};
 use crate::ldouble::LongDouble;
 
@@ -296,6 +297,10 @@ fn set(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         _ => 0,
     };
     t.set(key, Value::Str(value), expire.unwrap_or(keep), now);
+    ctx.modified(key, STRING, "set");
+    if expire.is_some() {
+        ctx.notify(key, GENERIC, "expire");
+    }
     if !opts.get {
         ctx.out.ok();
     }
@@ -311,6 +316,7 @@ fn setnx(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         ctx.out.int(0);
     } else {
         t.set(key, Value::Str(Blob::new(value)), 0, now);
+        ctx.modified(key, STRING, "set");
         ctx.out.int(1);
     }
     Ok(())
@@ -321,6 +327,8 @@ fn set_with_expire(ctx: &mut Ctx, args: &mut Args, unit: Unit) -> CmdResult {
     let at = expire_arg(ctx, time, false, unit)?;
     let now = ctx.now;
     ctx.table(key).set(key, Value::Str(value), at, now);
+    ctx.modified(key, STRING, "set");
+    ctx.notify(key, GENERIC, "expire");
     ctx.out.ok();
     Ok(())
 }
@@ -341,6 +349,7 @@ fn getset(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     reply_string(ctx, key)?;
     let now = ctx.now;
     ctx.table(key).set(key, Value::Str(value), 0, now);
+    ctx.modified(key, STRING, "set");
     Ok(())
 }
 
@@ -349,7 +358,9 @@ fn getdel(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let key = args.arg();
     reply_string(ctx, key)?;
     let now = ctx.now;
-    ctx.table(key).remove(key, now);
+    if ctx.table(key).remove(key, now).is_some() {
+        ctx.modified(key, GENERIC, "del");
+    }
     Ok(())
 }
 
@@ -370,9 +381,16 @@ fn getex(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     match expire {
         Some(at) if at <= now.ms => {
             t.remove_at(i);
+            ctx.modified(key, GENERIC, "del");
         }
-        Some(at) => t.set_expire_at(i, at),
-        None if opts.persist => t.set_expire_at(i, 0),
+        Some(at) => {
+            t.set_expire_at(i, at);
+            ctx.modified(key, GENERIC, "expire");
+        }
+        None if opts.persist && t.at(i).1.expire_at() != 0 => {
+            t.set_expire_at(i, 0);
+            ctx.modified(key, GENERIC, "persist");
+        }
         None => {}
     }
     Ok(())
@@ -410,6 +428,7 @@ fn set_pairs(ctx: &mut Ctx, pairs: Argv) {
     for (k, v) in kv(pairs) {
         let now = ctx.now;
         ctx.table(k).set(k, Value::Str(Blob::new(v)), 0, now);
+        ctx.modified(k, STRING, "set");
     }
 }
 
@@ -454,6 +473,7 @@ fn append(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             v.len()
         }
     };
+    ctx.modified(key, STRING, "append");
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -535,7 +555,9 @@ fn setrange(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         v.resize(end, 0);
     }
     v[offset as usize..end].copy_from_slice(value);
-    ctx.out.int(v.len() as i64);
+    let len = v.len();
+    ctx.modified(key, STRING, "setrange");
+    ctx.out.int(len as i64);
     Ok(())
 }
 
@@ -566,6 +588,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
             new
         }
     };
+    ctx.modified(key, STRING, "incrby");
     ctx.out.int(value);
     Ok(())
 }
@@ -624,6 +647,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             t.set(key, value, 0, now);
         }
     }
+    ctx.modified(key, STRING, "incrbyfloat");
     ctx.out.bulk(&text);
     Ok(())
 }
