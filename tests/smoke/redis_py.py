@@ -30,9 +30,58 @@ assert r.config_get("maxclients") == {"maxclients": "10000"}
 assert r.mset({"a": "1", "b": "2"}) is True
 assert r.mget("a", "b", "nope") == ["1", "2", None]
 assert r.delete("a", "b") == 2
-# A plain pipeline (MULTI/EXEC transactions are not in rudis yet).
+# A plain pipeline, and redis-py's default one: a MULTI/EXEC transaction.
 pipe = r.pipeline(transaction=False)
 pipe.set("p", "1").incr("p").get("p")
 assert pipe.execute() == [True, 2, "2"]
+pipe = r.pipeline()
+pipe.set("stock", 10).decr("stock").decr("stock").get("stock")
+assert pipe.execute() == [True, 9, 8, "8"]
+# A check-and-set with WATCH, as redis-py's transaction() helper runs it.
+def take_one(p):
+    n = int(p.get("stock"))
+    p.multi()
+    p.set("stock", n - 1)
+assert r.transaction(take_one, "stock") == [True]
+assert r.get("stock") == "7"
+# A transaction that fails while queueing leaves nothing applied.
+pipe = r.pipeline()
+pipe.decr("stock").execute_command("NOSUCHCOMMAND")
+try:
+    pipe.execute()
+    raise AssertionError("EXEC should have failed")
+except redis.exceptions.ResponseError:
+    pass
+assert r.get("stock") == "7"
+# Pub/sub: a subscriber gets what another connection publishes.
+ps = r.pubsub()
+ps.subscribe("news")
+ps.psubscribe("n*")
+deadline = time.time() + 10
+while time.time() < deadline and len([m for m in [ps.get_message(timeout=0.1)] if m]) == 0:
+    pass
+assert r.publish("news", "hello") == 2
+got = []
+deadline = time.time() + 10
+while len(got) < 2 and time.time() < deadline:
+    m = ps.get_message(timeout=0.1, ignore_subscribe_messages=True)
+    if m:
+        got.append((m["type"], m["channel"], m["data"]))
+assert sorted(got) == [("message", "news", "hello"), ("pmessage", "news", "hello")], got
+assert r.pubsub_numsub("news") == [("news", 1)]
+ps.close()
+# Keyspace notifications reach a pattern subscriber.
+r.config_set("notify-keyspace-events", "KEA")
+ps = r.pubsub(ignore_subscribe_messages=True)
+ps.psubscribe("__keyevent@0__:*")
+ps.get_message(timeout=1)
+r.set("watched", "1")
+m = None
+deadline = time.time() + 10
+while m is None and time.time() < deadline:
+    m = ps.get_message(timeout=0.1)
+assert m and m["channel"] == "__keyevent@0__:set" and m["data"] == "watched", m
+ps.close()
+r.config_set("notify-keyspace-events", "")
 resp = r.client_info()["resp"]
 print(f"redis-py {redis.__version__} smoke run: ok (the client chose RESP{resp})")

@@ -69,6 +69,57 @@ pub struct ClientHandle {
     pub multi: AtomicI64,
     /// The client's WATCH, released when it goes.
     pub watch: Arc<crate::effects::WatchState>,
+    /// Its pub/sub subscriptions (only its own thread changes them), and
+    /// their total, read by publishers on any thread.
+    pub subs: Mutex<Subscriptions>,
+    pub sub_count: AtomicUsize,
+    /// What other threads send it (pub/sub messages, MONITOR lines).
+    pub outbox: crate::push::Outbox,
+}
+
+/// Which of a client's subscription sets.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SubSet {
+    Channels,
+    Patterns,
+    Shard,
+}
+
+/// A client's channels, patterns and shard channels, in subscription
+/// order.
+#[derive(Default)]
+pub struct Subscriptions {
+    pub channels: indexmap::IndexSet<Vec<u8>>,
+    pub patterns: indexmap::IndexSet<Vec<u8>>,
+    pub shard: indexmap::IndexSet<Vec<u8>>,
+}
+
+impl Subscriptions {
+    fn set(&mut self, which: SubSet) -> &mut indexmap::IndexSet<Vec<u8>> {
+        match which {
+            SubSet::Channels => &mut self.channels,
+            SubSet::Patterns => &mut self.patterns,
+            SubSet::Shard => &mut self.shard,
+        }
+    }
+
+    /// Adds `name`; false if it was there.
+    pub fn add(&mut self, which: SubSet, name: &[u8]) -> bool {
+        self.set(which).insert(name.to_vec())
+    }
+
+    /// Removes `name`; false if it was not there.
+    pub fn remove(&mut self, which: SubSet, name: &[u8]) -> bool {
+        self.set(which).shift_remove(name)
+    }
+
+    pub fn names(&mut self, which: SubSet) -> Vec<Vec<u8>> {
+        self.set(which).iter().cloned().collect()
+    }
+
+    pub fn total(&self) -> usize {
+        self.channels.len() + self.patterns.len() + self.shard.len()
+    }
 }
 
 impl ClientHandle {
@@ -97,7 +148,15 @@ impl ClientHandle {
             paused: AtomicBool::new(false),
             multi: AtomicI64::new(-1),
             watch: Arc::default(),
+            subs: Mutex::new(Subscriptions::default()),
+            sub_count: AtomicUsize::new(0),
+            outbox: Default::default(),
         }
+    }
+
+    /// Subscriptions of every kind (Redis's CLIENT_PUBSUB when non-zero).
+    pub fn subscriptions(&self) -> usize {
+        self.sub_count.load(Relaxed)
     }
 
     pub fn kill(&self) {
@@ -127,12 +186,16 @@ pub struct Client {
     pub no_touch: bool,
     pub handle: Arc<ClientHandle>,
     /// Set by MONITOR: the lines to stream to this client.
-    pub monitor: Option<tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>>,
+    pub monitor: bool,
     /// Set by a blocking command that found nothing: what the connection
     /// waits for before it reads on.
     pub blocked: Option<Blocked>,
     /// Set by MULTI: the commands queued for EXEC.
     pub multi: Option<Box<crate::cmd::multi::Multi>>,
+    /// Parts of the running command's reply that are pushes (pub/sub
+    /// confirmations): kept under CLIENT REPLY OFF / SKIP, as Redis's
+    /// CLIENT_PUSHING.
+    pub kept: Vec<std::ops::Range<usize>>,
 }
 
 /// A blocked command: its registration, where its reply will come from,
@@ -155,9 +218,10 @@ impl Client {
             reply_mode: ReplyMode::default(),
             no_touch: false,
             handle,
-            monitor: None,
+            monitor: false,
             blocked: None,
             multi: None,
+            kept: Vec::new(),
         }
     }
 

@@ -61,6 +61,8 @@ pub struct Config {
     pub active_expire_effort: u32,
     /// `crate::effects::class` bits.
     pub notify_keyspace_events: u32,
+    /// normal, replica, pubsub.
+    pub client_output_buffer_limit: [crate::push::Limit; 3],
     pub tcp_backlog: i32,
     pub lazyfree_lazy_user_flush: bool,
     /// A set of integers stays an intset up to this many members.
@@ -104,6 +106,7 @@ impl Default for Config {
             lazyfree_lazy_user_del: false,
             active_expire_effort: 1,
             notify_keyspace_events: 0,
+            client_output_buffer_limit: crate::push::DEFAULT_LIMITS,
             tcp_backlog: 511,
             lazyfree_lazy_user_flush: false,
             set_max_intset_entries: 512,
@@ -406,6 +409,26 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.latency_monitor_threshold.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "notify-keyspace-events",
+        set: |c, a| {
+            c.notify_keyspace_events = crate::effects::class::parse(one(a)?.as_bytes())
+                .ok_or("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")?;
+            Ok(())
+        },
+        get: |c| crate::effects::class::format(c.notify_keyspace_events),
+        change: Change::Live,
+    },
+    Directive {
+        name: "client-output-buffer-limit",
+        set: |c, a| {
+            c.client_output_buffer_limit =
+                crate::push::parse_limits(a, c.client_output_buffer_limit)?;
+            Ok(())
+        },
+        get: |c| crate::push::format_limits(&c.client_output_buffer_limit),
         change: Change::Live,
     },
     Directive {

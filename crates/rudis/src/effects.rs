@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::db::table::Logged;
+use crate::db::table::{LogEntry, Logged};
 use crate::db::{Blob, Table, SHARDS};
 
 /// Keyspace event classes, Redis's `NOTIFY_*` bits.
@@ -141,7 +141,20 @@ impl Effects {
     /// Takes a table's log of what the keyspace did by itself (expiries,
     /// new keys, misses), touching watchers of expired keys.
     pub fn drain_table(&mut self, watches: &Watches, notify: u32, db: usize, table: &mut Table) {
-        for (what, key) in table.take_log() {
+        let entries = table.take_log().into_iter().map(|e| (db, e)).collect();
+        self.drain_logged(watches, notify, entries);
+    }
+
+    /// Takes logged events of several tables, `(db, entry)`, in the
+    /// order they happened.
+    pub fn drain_logged(
+        &mut self,
+        watches: &Watches,
+        notify: u32,
+        mut entries: Vec<(usize, LogEntry)>,
+    ) {
+        entries.sort_by_key(|(_, (seq, _, _))| *seq);
+        for (db, (_, what, key)) in entries {
             match what {
                 Logged::Expired => {
                     watches.touch(db, key.as_slice(), false);

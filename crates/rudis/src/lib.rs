@@ -20,5 +20,6 @@ pub mod ldouble;
 pub mod lzf;
 pub mod net;
 pub mod pubsub;
+pub mod push;
 pub mod server;
 pub mod stats;

@@ -41,6 +41,8 @@ pub struct Hot {
     lazy_user_flush: AtomicBool,
     active_expire_effort: AtomicU32,
     notify_keyspace_events: AtomicU32,
+    /// client-output-buffer-limit: (hard, soft, seconds) per class.
+    obuf_limits: [[AtomicU64; 3]; 3],
 }
 
 impl Hot {
@@ -68,6 +70,13 @@ impl Hot {
             lazy_user_flush: AtomicBool::new(c.lazyfree_lazy_user_flush),
             active_expire_effort: AtomicU32::new(c.active_expire_effort),
             notify_keyspace_events: AtomicU32::new(c.notify_keyspace_events),
+            obuf_limits: c.client_output_buffer_limit.map(|l| {
+                [
+                    AtomicU64::new(l.hard),
+                    AtomicU64::new(l.soft),
+                    AtomicU64::new(l.soft_seconds),
+                ]
+            }),
         }
     }
 
@@ -99,7 +108,22 @@ impl Hot {
         self.notify_keyspace_events.load(Relaxed)
     }
 
+    /// The output buffer limit of a client class.
+    pub fn obuf_limit(&self, class: crate::push::Class) -> crate::push::Limit {
+        let [hard, soft, secs] = &self.obuf_limits[class as usize];
+        crate::push::Limit {
+            hard: hard.load(Relaxed),
+            soft: soft.load(Relaxed),
+            soft_seconds: secs.load(Relaxed),
+        }
+    }
+
     pub fn store(&self, c: &Config) {
+        for (l, a) in c.client_output_buffer_limit.iter().zip(&self.obuf_limits) {
+            a[0].store(l.hard, Relaxed);
+            a[1].store(l.soft, Relaxed);
+            a[2].store(l.soft_seconds, Relaxed);
+        }
         self.notify_keyspace_events
             .store(c.notify_keyspace_events, Relaxed);
         crate::effects::configure(c.notify_keyspace_events);
@@ -228,6 +252,8 @@ pub struct Server {
     pub blocking: crate::blocking::Blocking,
     /// Every WATCHed key.
     pub watches: crate::effects::Watches,
+    /// Pub/sub channels and patterns.
+    pub pubsub: crate::pubsub::PubSub,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the background expiry cycle runs.
     pub active_expire: AtomicBool,
     /// LATENCY's event time series.
@@ -244,6 +270,7 @@ impl Server {
         Server {
             observers: Default::default(),
             watches: Default::default(),
+            pubsub: Default::default(),
             clients: Mutex::new(BTreeMap::new()),
             pause: Mutex::new(None),
             paused: AtomicBool::new(false),

@@ -51,6 +51,9 @@ pub fn client_line(h: &ClientHandle, argv_mem: usize) -> String {
     let age = h.created.elapsed().as_secs();
     let idle_ms = crate::db::now_ms().saturating_sub(h.last_active.load(Relaxed));
     let mut flags = String::new();
+    if h.subscriptions() > 0 {
+        flags.push('P');
+    }
     let multi = h.multi.load(Relaxed);
     if multi >= 0 {
         flags.push('x');
@@ -74,10 +77,15 @@ pub fn client_line(h: &ClientHandle, argv_mem: usize) -> String {
     let qbuf = h.query_buffer.load(Relaxed);
     let qcap = h.query_capacity.load(Relaxed);
     let obl = h.output_buffer.load(Relaxed);
+    let omem = h.outbox.pending();
+    let (sub, psub, ssub) = {
+        let s = h.subs.lock();
+        (s.channels.len(), s.patterns.len(), s.shard.len())
+    };
     let mut line = String::new();
     let _ = writeln!(
         line,
-        "id={} addr={} laddr={} fd={} name={} age={age} idle={} flags={flags} db={} sub=0 psub=0 ssub=0 multi={multi} qbuf={qbuf} qbuf-free={} argv-mem={argv_mem} multi-mem=0 rbs={qcap} rbp={qcap} obl={obl} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={age} idle={} flags={flags} db={} sub={sub} psub={psub} ssub={ssub} multi={multi} qbuf={qbuf} qbuf-free={} argv-mem={argv_mem} multi-mem=0 rbs={qcap} rbp={qcap} obl={obl} oll=0 omem={omem} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         h.id,
         h.addr,
         h.laddr,
@@ -95,12 +103,31 @@ pub fn client_line(h: &ClientHandle, argv_mem: usize) -> String {
     line
 }
 
-/// Redis's client types; every rudis client is a normal one so far.
-fn client_type(name: &[u8]) -> Result<bool, Error> {
+/// Redis's client types a filter names: normal or pubsub (a client with
+/// subscriptions), or one rudis has no client of (master, replica).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClientType {
+    Normal,
+    Pubsub,
+    None,
+}
+
+impl ClientType {
+    fn admits(self, h: &ClientHandle) -> bool {
+        match self {
+            ClientType::Normal => h.subscriptions() == 0,
+            ClientType::Pubsub => h.subscriptions() > 0,
+            ClientType::None => false,
+        }
+    }
+}
+
+fn client_type(name: &[u8]) -> Result<ClientType, Error> {
     let n = name.to_ascii_lowercase();
     match n.as_slice() {
-        b"normal" => Ok(true),
-        b"master" | b"slave" | b"replica" | b"pubsub" => Ok(false),
+        b"normal" => Ok(ClientType::Normal),
+        b"pubsub" => Ok(ClientType::Pubsub),
+        b"master" | b"slave" | b"replica" => Ok(ClientType::None),
         _ => Err(Error::from(format!(
             "ERR Unknown client type '{}'",
             String::from_utf8_lossy(name)
@@ -193,7 +220,9 @@ fn list(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let clients: Vec<_> = ctx.server.clients.lock().values().cloned().collect();
     let mut text = String::new();
     for h in clients {
-        if normal_only == Some(false) || ids.as_ref().is_some_and(|ids| !ids.contains(&h.id)) {
+        if normal_only.is_some_and(|t| !t.admits(&h))
+            || ids.as_ref().is_some_and(|ids| !ids.contains(&h.id))
+        {
             continue;
         }
         let argv = if h.id == ctx.client.id { own_argv } else { 0 };
@@ -263,7 +292,7 @@ fn kill(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         let me = h.id == ctx.client.id;
         let matches = addr.is_none_or(|a| a == h.addr.to_string().as_bytes())
             && laddr.is_none_or(|a| a == h.laddr.to_string().as_bytes())
-            && normal_only != Some(false)
+            && normal_only.is_none_or(|t| t.admits(&h))
             && id.is_none_or(|i| i == h.id)
             && !(me && skipme);
         if !matches {

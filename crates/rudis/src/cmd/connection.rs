@@ -45,10 +45,21 @@ pub static COMMANDS: &[Command] = &[
 
 /// PING [message]
 fn ping(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    match (args.next_arg(), args.remaining()) {
-        (None, _) => ctx.out.simple(b"PONG"),
-        (Some(msg), 0) => ctx.out.bulk(msg),
-        _ => return Err(errors::wrong_arity(ctx.cmd.name)),
+    let msg = args.next_arg();
+    if args.remaining() > 0 {
+        return Err(errors::wrong_arity(ctx.cmd.name));
+    }
+    // A subscribed RESP2 client gets an array (its replies must look
+    // like messages).
+    if ctx.client.handle.subscriptions() > 0 && !ctx.out.resp3() {
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(msg.unwrap_or_default());
+        return Ok(());
+    }
+    match msg {
+        None => ctx.out.simple(b"PONG"),
+        Some(msg) => ctx.out.bulk(msg),
     }
     Ok(())
 }
@@ -189,10 +200,11 @@ fn reset(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
     c.handle.no_evict.store(false, Relaxed);
     c.no_touch = false;
     c.handle.no_touch.store(false, Relaxed);
-    if c.monitor.take().is_some() {
+    if std::mem::take(&mut c.monitor) {
         ctx.server.observers.remove_monitor(c.id);
     }
     super::multi::discard_transaction(ctx);
+    super::pubsub::unsubscribe_all(ctx.server, &ctx.client.handle);
     ctx.out.set_resp3(false);
     ctx.out.simple(b"RESET");
     Ok(())

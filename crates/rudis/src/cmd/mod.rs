@@ -14,6 +14,7 @@ pub mod hash;
 pub mod keys;
 pub mod list;
 pub mod multi;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -44,6 +45,7 @@ pub use table::{
 pub(crate) static GROUPS: &[&[Command]] = &[
     connection::COMMANDS,
     multi::COMMANDS,
+    pubsub::COMMANDS,
     client::COMMANDS,
     keys::COMMANDS,
     server::COMMANDS,
@@ -385,12 +387,11 @@ impl<'a> Locked<'a> {
             return;
         }
         let dbs = self.dbs;
-        self.dbs = 0;
-        let notify = server.hot.notify_keyspace_events();
+        let mut entries = Vec::new();
         let mut each = |g: &mut Shard| {
             for (db, t) in g.dbs.iter_mut().enumerate() {
                 if dbs & db_bit(db) != 0 && t.has_log() {
-                    fx.drain_table(&server.watches, notify, db, t);
+                    entries.extend(t.take_log().into_iter().map(|e| (db, e)));
                 }
             }
         };
@@ -398,6 +399,10 @@ impl<'a> Locked<'a> {
             Held::None => {}
             Held::One((_, g)) => each(g),
             Held::Many(guards) => guards.iter_mut().for_each(|(_, g)| each(g)),
+        }
+        if !entries.is_empty() {
+            let notify = server.hot.notify_keyspace_events();
+            fx.drain_logged(&server.watches, notify, entries);
         }
     }
 }
@@ -548,14 +553,18 @@ impl Ctx<'_, '_> {
     pub fn notify_in(&mut self, db: usize, key: &[u8], class: u32, event: &'static str) {
         let notify = self.server.hot.notify_keyspace_events();
         if notify & class != 0 {
-            // What the table did by itself (an expiry, a new key) came
-            // first.
-            let t = self.keys.table(db, key);
-            if t.has_log() {
-                self.fx.drain_table(&self.server.watches, notify, db, t);
-            }
+            // What the tables did by themselves (an expiry, a new key)
+            // came first.
+            self.keys.table(db, key);
+            self.keys.drain(self.server, &mut self.fx);
             self.fx.note(notify, class, event, db, Blob::new(key));
         }
+    }
+
+    /// Marks the reply written since `start` as a push, which CLIENT
+    /// REPLY OFF / SKIP leave in place.
+    pub fn keep_reply(&mut self, start: usize) {
+        self.client.kept.push(start..self.out.len());
     }
 
     /// Notes a push to the list at `key`, for the clients blocked on it.
@@ -629,6 +638,22 @@ pub fn guarded(
     }
 }
 
+/// What a subscribed RESP2 client may run.
+fn allowed_subscribed(cmd: &Command) -> bool {
+    matches!(
+        cmd.name,
+        "ping"
+            | "subscribe"
+            | "ssubscribe"
+            | "unsubscribe"
+            | "sunsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "quit"
+            | "reset"
+    )
+}
+
 /// Commands a transaction runs at once rather than queueing.
 fn runs_in_multi(cmd: &Command) -> bool {
     matches!(
@@ -649,6 +674,7 @@ fn prepare(
     argv: Argv,
 ) -> Option<(&'static Command, usize)> {
     let name = argv.get(0).unwrap_or_default();
+    let resp3 = out.resp3();
     let mut refuse = |client: &mut Client, index: Option<usize>, e: Error| {
         if let Some(m) = client.multi.as_mut() {
             m.aborted = true;
@@ -682,6 +708,9 @@ fn prepare(
     }
     if client.multi.is_some() && cmd.flags & flags::NO_MULTI != 0 {
         return refuse(client, Some(index), errors::NOT_IN_MULTI.into());
+    }
+    if client.handle.subscriptions() > 0 && !resp3 && !allowed_subscribed(cmd) {
+        return refuse(client, Some(index), errors::pubsub_context(cmd.name));
     }
     Some((cmd, index))
 }
@@ -720,10 +749,10 @@ fn finish(server: &Server, stats: &WorkerStats, fx: Effects, now: u64) {
     if fx.dirty > 0 {
         stats.dirty.fetch_add(fx.dirty, Relaxed);
     }
+    crate::pubsub::publish_notes(server, fx.notes);
     for (db, key) in fx.ready {
         crate::blocking::serve(server, db, vec![key], now);
     }
-    let _ = fx.notes;
 }
 
 /// Calls a checked command's handler on locks already taken (by
@@ -789,6 +818,7 @@ pub fn call(
         .latency
         .sample_if_needed(server, event, nanos / 1_000_000);
     server.observers.after(
+        server,
         cmd,
         argv,
         client,

@@ -33,7 +33,24 @@ pub struct Table {
     /// reclaimed as expired, and (when notifications want them) keys
     /// created and read misses. Drained by `crate::effects` while the
     /// shard is still locked.
-    log: Vec<(Logged, Blob)>,
+    log: Vec<LogEntry>,
+}
+
+/// A logged event, with its place in the order of all events logged on
+/// this thread (a command's tables log separately; the sequence merges
+/// them back into the order they happened).
+pub type LogEntry = (u64, Logged, Blob);
+
+thread_local! {
+    static SEQ: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+fn next_seq() -> u64 {
+    SEQ.with(|s| {
+        let n = s.get() + 1;
+        s.set(n);
+        n
+    })
 }
 
 /// An event the keyspace reports by itself (see `Table::take_log`).
@@ -96,7 +113,7 @@ impl Table {
         let Some(i) = self.find(key, now) else {
             self.misses += 1;
             if crate::effects::wants(crate::effects::class::KEY_MISS) {
-                self.log.push((Logged::Miss, Blob::new(key)));
+                self.log.push((next_seq(), Logged::Miss, Blob::new(key)));
             }
             return None;
         };
@@ -146,7 +163,7 @@ impl Table {
                     // Reclaimed and created again, as Redis's lookup
                     // before its write would have done.
                     self.expired += 1;
-                    self.log.push((Logged::Expired, Blob::new(key)));
+                    self.log.push((next_seq(), Logged::Expired, Blob::new(key)));
                     self.log_new(key);
                     return None;
                 }
@@ -163,7 +180,7 @@ impl Table {
 
     fn log_new(&mut self, key: &[u8]) {
         if crate::effects::wants(crate::effects::class::NEW) {
-            self.log.push((Logged::New, Blob::new(key)));
+            self.log.push((next_seq(), Logged::New, Blob::new(key)));
         }
     }
 
@@ -171,11 +188,11 @@ impl Table {
     pub fn reclaim(&mut self, i: usize) {
         let (k, _) = self.remove_at(i);
         self.expired += 1;
-        self.log.push((Logged::Expired, k));
+        self.log.push((next_seq(), Logged::Expired, k));
     }
 
     /// Takes what the table logged (see `Logged`), oldest first.
-    pub fn take_log(&mut self) -> Vec<(Logged, Blob)> {
+    pub fn take_log(&mut self) -> Vec<LogEntry> {
         std::mem::take(&mut self.log)
     }
 

@@ -27,6 +27,9 @@ const KEEP_OUTPUT: usize = 64 * 1024;
 struct Conn {
     rbuf: BytesMut,
     out: Reply,
+    /// Bytes of `out` taken from the outbox (pushes), counted there as
+    /// pending until written.
+    pushed: usize,
     parser: Parser,
     ranges: Vec<Range<usize>>,
 }
@@ -69,6 +72,7 @@ impl Drop for Slot<'_> {
             self.server.clients.lock().remove(&handle.id);
             self.server.observers.remove_monitor(handle.id);
             self.server.watches.unwatch_all(&handle.watch);
+            crate::cmd::pubsub::unsubscribe_all(self.server, &handle);
             let waiter = handle.blocked.lock().take();
             if let Some(w) = waiter {
                 self.server.blocking.claim(&w);
@@ -94,6 +98,7 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream, sl
     let mut conn = Conn {
         rbuf: BytesMut::with_capacity(READ_CHUNK),
         out: Reply::new(),
+        pushed: 0,
         parser: Parser::new(),
         ranges: Vec::new(),
     };
@@ -119,30 +124,21 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream, sl
         }
         let idle = server.hot.timeout();
         let read = stream.read_buf(&mut conn.rbuf);
-        let monitored = async {
-            match client.monitor.as_mut() {
-                Some(rx) => rx.recv().await,
-                None => std::future::pending().await,
-            }
-        };
         let n = tokio::select! {
             biased;
             _ = &mut stop => break,
             _ = &mut killed => break,
-            line = monitored => {
-                // MONITOR output: write it and every line already queued.
-                let Some(mut line) = line else { break };
-                if let Some(rx) = client.monitor.as_mut() {
-                    while let Ok(more) = rx.try_recv() {
-                        line.extend_from_slice(&more);
-                    }
-                }
+            _ = handle.outbox.ready() => {
+                // Pushed by other threads (pub/sub, MONITOR): written
+                // between batches, in the order queued.
+                let bytes = handle.outbox.take();
                 tokio::select! {
                     biased;
-                    r = stream.write_all(&line) => if r.is_err() { break },
+                    r = stream.write_all(&bytes) => if r.is_err() { break },
                     _ = &mut stop => break,
                     _ = &mut killed => break,
                 }
+                handle.outbox.written(bytes.len());
                 continue;
             }
             r = async {
@@ -181,6 +177,7 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream, sl
                 }
                 stats.writes.fetch_add(1, Relaxed);
                 stats.net_output.fetch_add(conn.out.len() as u64, Relaxed);
+                handle.outbox.written(std::mem::take(&mut conn.pushed));
                 conn.out.clear();
                 conn.out.shrink(KEEP_OUTPUT);
                 handle.output_buffer.store(0, Relaxed);
@@ -203,7 +200,7 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream, sl
                     };
                     let waiter = blocked.waiter.clone();
                     let reply = tokio::select! {
-                        r = wait_blocked(server, blocked, &mut stream, &mut conn.rbuf) => r,
+                        r = wait_blocked(server, &handle, blocked, &mut stream, &mut conn.rbuf) => r,
                         _ = &mut stop => None,
                         _ = &mut killed => None,
                     };
@@ -252,6 +249,7 @@ impl Drop for Held<'_> {
 /// noticed (`None`) and pipelined requests wait in the buffer.
 async fn wait_blocked(
     server: &Server,
+    handle: &ClientHandle,
     blocked: crate::client::Blocked,
     stream: &mut TcpStream,
     rbuf: &mut BytesMut,
@@ -286,6 +284,14 @@ async fn wait_blocked(
                     return None;
                 }
             }
+            // A blocked RESP3 client may be subscribed too.
+            _ = handle.outbox.ready() => {
+                let bytes = handle.outbox.take();
+                if stream.write_all(&bytes).await.is_err() {
+                    return None;
+                }
+                handle.outbox.written(bytes.len());
+            }
         }
     }
 }
@@ -296,9 +302,27 @@ async fn wait_blocked(
 /// where the command's reply starts.
 fn apply_reply_mode(client: &mut Client, out: &mut Reply, mark: usize) {
     if client.reply_mode.silent() {
+        // Pushes (pub/sub confirmations) are sent all the same.
+        let kept: Vec<u8> = match client.kept.is_empty() {
+            true => Vec::new(),
+            false => client
+                .kept
+                .iter()
+                .flat_map(|r| out.as_bytes()[r.clone()].to_vec())
+                .collect(),
+        };
         out.truncate(mark);
+        out.encoded(&kept);
     }
+    client.kept.clear();
     client.reply_mode.next();
+}
+
+/// Moves what other threads queued for this client into its output.
+fn take_pushes(client: &Client, conn: &mut Conn) {
+    let bytes = client.handle.outbox.take();
+    conn.pushed += bytes.len();
+    conn.out.encoded(&bytes);
 }
 
 /// Executes every complete request in the read buffer.
@@ -311,6 +335,8 @@ fn process(server: &Server, stats: &WorkerStats, client: &mut Client, conn: &mut
     let mut outcome = Outcome::Read;
     let now = now_ms();
     client.handle.touch(now);
+    // Pushes queued before this batch go before its replies.
+    take_pushes(client, conn);
     loop {
         // Each request is held to the limits of the state it finds: one
         // pipelined behind a successful AUTH is an authenticated client's.
@@ -383,6 +409,7 @@ fn process(server: &Server, stats: &WorkerStats, client: &mut Client, conn: &mut
         }
     }
     conn.rbuf.advance(pos);
+    take_pushes(client, conn);
     client.handle.output_buffer.store(conn.out.len(), Relaxed);
     if conn.rbuf.len() as u64 > server.hot.query_buffer_limit() {
         // Redis closes such a client without a reply.

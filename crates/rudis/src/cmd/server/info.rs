@@ -466,12 +466,13 @@ fn section(
             );
             field("keyspace_hits", &t.hits);
             field("keyspace_misses", &t.misses);
+            let (channels, patterns, shard) = server.pubsub.counts();
+            field("pubsub_channels", &channels);
+            field("pubsub_patterns", &patterns);
+            field("pubsubshard_channels", &shard);
             zero(
                 &mut field,
                 &[
-                    "pubsub_channels",
-                    "pubsub_patterns",
-                    "pubsubshard_channels",
                     "latest_fork_usec",
                     "total_forks",
                     "migrate_cached_sockets",

@@ -5,12 +5,13 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use parking_lot::Mutex;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use std::sync::Arc;
 
 use super::super::flags::*;
 use super::super::{parse_int_in, row, Args, Argv, Command, Ctx};
-use crate::client::Client;
+use crate::client::{Client, ClientHandle};
 use crate::errors::CmdResult;
+use crate::server::Server;
 
 pub static COMMANDS: &[Command] = &[
     row("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, monitor),
@@ -80,7 +81,7 @@ struct SlowEntry {
 /// The monitors and the slow log, owned by the server.
 #[derive(Default)]
 pub struct Observers {
-    monitors: Mutex<Vec<(u64, UnboundedSender<Vec<u8>>)>>,
+    monitors: Mutex<Vec<Arc<ClientHandle>>>,
     monitor_count: AtomicUsize,
     slowlog: Mutex<VecDeque<SlowEntry>>,
     slowlog_id: AtomicU64,
@@ -91,6 +92,7 @@ impl Observers {
     #[allow(clippy::too_many_arguments)]
     pub fn after(
         &self,
+        server: &Server,
         cmd: &Command,
         argv: Argv,
         client: &Client,
@@ -99,14 +101,14 @@ impl Observers {
         max_len: usize,
     ) {
         if self.monitor_count.load(Relaxed) > 0 && cmd.flags & (SKIP_MONITOR | ADMIN) == 0 {
-            self.feed_monitors(cmd, argv, client);
+            self.feed_monitors(server, cmd, argv, client);
         }
         if slower_than >= 0 && micros as i64 >= slower_than && cmd.flags & SKIP_SLOWLOG == 0 {
             self.log_slow(cmd, argv, client, micros, max_len);
         }
     }
 
-    fn feed_monitors(&self, cmd: &Command, argv: Argv, client: &Client) {
+    fn feed_monitors(&self, server: &Server, cmd: &Command, argv: Argv, client: &Client) {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
@@ -131,9 +133,9 @@ impl Observers {
             );
         }
         line.push_str("\r\n");
-        let mut monitors = self.monitors.lock();
-        monitors.retain(|(_, tx)| tx.send(line.as_bytes().to_vec()).is_ok());
-        self.monitor_count.store(monitors.len(), Relaxed);
+        for m in self.monitors.lock().iter() {
+            crate::pubsub::deliver(server, m, line.as_bytes());
+        }
     }
 
     fn log_slow(&self, cmd: &Command, argv: Argv, client: &Client, micros: u64, max_len: usize) {
@@ -167,13 +169,11 @@ impl Observers {
         log.truncate(max_len);
     }
 
-    /// Makes a client a monitor; returns what it will receive.
-    pub fn add_monitor(&self, id: u64) -> UnboundedReceiver<Vec<u8>> {
-        let (tx, rx) = unbounded_channel();
+    /// Makes a client a monitor: command lines go to its outbox.
+    pub fn add_monitor(&self, client: &Arc<ClientHandle>) {
         let mut monitors = self.monitors.lock();
-        monitors.push((id, tx));
+        monitors.push(client.clone());
         self.monitor_count.store(monitors.len(), Relaxed);
-        rx
     }
 
     pub fn remove_monitor(&self, id: u64) {
@@ -183,15 +183,16 @@ impl Observers {
             return;
         }
         let mut monitors = self.monitors.lock();
-        monitors.retain(|(m, _)| *m != id);
+        monitors.retain(|m| m.id != id);
         self.monitor_count.store(monitors.len(), Relaxed);
     }
 }
 
 /// MONITOR
 fn monitor(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
-    if ctx.client.monitor.is_none() {
-        ctx.client.monitor = Some(ctx.server.observers.add_monitor(ctx.client.id));
+    if !ctx.client.monitor {
+        ctx.client.monitor = true;
+        ctx.server.observers.add_monitor(&ctx.client.handle);
     }
     ctx.out.ok();
     Ok(())
