@@ -10,6 +10,13 @@
 //!   while a probe connection sends one GET every millisecond; prints the
 //!   probe's latency percentiles and maximum during the growth.
 //!
+//! - `multi PORT SECS CONNS DEPTH`: CONNS connections each pipeline DEPTH
+//!   transactions (MULTI, 3 SETs, EXEC) per round trip; prints
+//!   transactions and commands per second.
+//! - `pubsub PORT SECS SUBS PUBS`: SUBS connections subscribe to one
+//!   channel, PUBS connections publish to it pipelined 16 deep; prints
+//!   messages published and delivered per second.
+//!
 //! Plain blocking sockets and threads: the client must not be the thing
 //! being measured, and this keeps it simple and predictable.
 
@@ -41,6 +48,137 @@ fn read_reply(r: &mut impl BufRead) {
             r.read_exact(&mut body).unwrap();
         }
     }
+}
+
+/// Reads one reply of any shape (aggregates too), returning its first
+/// byte.
+fn read_value(r: &mut impl BufRead) -> u8 {
+    let mut line = Vec::new();
+    r.read_until(b'\n', &mut line).expect("reply");
+    let n = || -> i64 {
+        std::str::from_utf8(&line[1..line.len() - 2])
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    match line.first() {
+        Some(b'$') if n() >= 0 => {
+            let mut body = vec![0u8; n() as usize + 2];
+            r.read_exact(&mut body).unwrap();
+        }
+        Some(b'*' | b'>') => {
+            for _ in 0..n().max(0) {
+                read_value(r);
+            }
+        }
+        _ => {}
+    }
+    line[0]
+}
+
+fn encode(args: &[&[u8]], out: &mut Vec<u8>) {
+    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+fn multi(port: u16, secs: u64, conns: u64, depth: usize) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let handles: Vec<_> = (0..conns)
+        .map(|c| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let s = connect(port);
+                let mut w = s.try_clone().unwrap();
+                let mut r = BufReader::with_capacity(1 << 16, s);
+                let mut buf = Vec::new();
+                for i in 0..depth {
+                    encode(&[b"MULTI"], &mut buf);
+                    for k in 0..3 {
+                        let key = format!("tx:{c}:{i}:{k}");
+                        encode(&[b"SET", key.as_bytes(), b"value-16-bytes!!"], &mut buf);
+                    }
+                    encode(&[b"EXEC"], &mut buf);
+                }
+                let mut done = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    w.write_all(&buf).unwrap();
+                    for _ in 0..depth * 5 {
+                        read_value(&mut r);
+                    }
+                    done += depth as u64;
+                }
+                done
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    std::thread::sleep(Duration::from_secs(secs));
+    stop.store(true, Ordering::Relaxed);
+    let txns: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    let t = start.elapsed().as_secs_f64();
+    println!(
+        "multi txn_per_sec={:.0} cmds_per_sec={:.0}",
+        txns as f64 / t,
+        txns as f64 * 5.0 / t
+    );
+}
+
+fn pubsub(port: u16, secs: u64, subs: u64, pubs: u64) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let received = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    for _ in 0..subs {
+        let s = connect(port);
+        let mut w = s.try_clone().unwrap();
+        let mut r = BufReader::with_capacity(1 << 16, s);
+        w.write_all(b"*2\r\n$9\r\nSUBSCRIBE\r\n$2\r\nch\r\n").unwrap();
+        read_value(&mut r);
+        let received = received.clone();
+        // Counts messages until the process exits.
+        std::thread::spawn(move || loop {
+            read_value(&mut r);
+            received.fetch_add(1, Ordering::Relaxed);
+        });
+    }
+    let published = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let writers: Vec<_> = (0..pubs)
+        .map(|_| {
+            let (stop, published) = (stop.clone(), published.clone());
+            std::thread::spawn(move || {
+                let s = connect(port);
+                let mut w = s.try_clone().unwrap();
+                let mut r = BufReader::with_capacity(1 << 16, s);
+                let mut buf = Vec::new();
+                for _ in 0..16 {
+                    encode(&[b"PUBLISH", b"ch", b"message-of-32-bytes-xxxxxxxxxxxx"], &mut buf);
+                }
+                while !stop.load(Ordering::Relaxed) {
+                    w.write_all(&buf).unwrap();
+                    for _ in 0..16 {
+                        read_value(&mut r);
+                    }
+                    published.fetch_add(16, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    let before = received.load(Ordering::Relaxed);
+    std::thread::sleep(Duration::from_secs(secs));
+    let got = received.load(Ordering::Relaxed) - before;
+    let t = start.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    println!(
+        "pubsub subscribers={subs} published_per_sec={:.0} delivered_per_sec={:.0}",
+        published.load(Ordering::Relaxed) as f64 / t,
+        got as f64 / t
+    );
 }
 
 fn set_cmd(out: &mut Vec<u8>, i: u64, value: &[u8]) {
@@ -183,8 +321,10 @@ fn main() {
         Some("fill") => fill(num(1) as u16, num(2), num(3) as usize, None),
         Some("latency") => latency(num(1) as u16, num(2), num(3)),
         Some("grow") => grow(num(1) as u16, num(2)),
+        Some("multi") => multi(num(1) as u16, num(2), num(3), num(4) as usize),
+        Some("pubsub") => pubsub(num(1) as u16, num(2), num(3), num(4)),
         _ => {
-            eprintln!("usage: loadgen fill PORT N SIZE | latency PORT RATE SECS | grow PORT N");
+            eprintln!("usage: loadgen fill PORT N SIZE | latency PORT RATE SECS | grow PORT N | multi PORT SECS CONNS DEPTH | pubsub PORT SECS SUBS PUBS");
             std::process::exit(2);
         }
     }

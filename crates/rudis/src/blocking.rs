@@ -299,7 +299,10 @@ fn serve_one(server: &Server, db: usize, key: &Blob, w: &Arc<Waiter>, now: u64) 
             l.push(*to, v);
         }
         server.watches.touch(db, dst.as_slice(), true);
-        fx.drain_table(&server.watches, notify, db, t);
+        server
+            .tracking
+            .invalidate(server, dst.as_slice(), Some(w.client_id), &mut fx.pending);
+        fx.drain_table(server, Some(w.client_id), db, t);
         fx.note(notify, LIST, push_event(*to), db, dst.clone());
     }
     let end = match &w.op {
@@ -308,13 +311,19 @@ fn serve_one(server: &Server, db: usize, key: &Blob, w: &Arc<Waiter>, now: u64) 
     };
     let t = &mut guards[ki].1.dbs[db];
     server.watches.touch(db, key.as_slice(), !emptied);
-    fx.drain_table(&server.watches, notify, db, t);
+    server
+        .tracking
+        .invalidate(server, key.as_slice(), Some(w.client_id), &mut fx.pending);
+    fx.drain_table(server, Some(w.client_id), db, t);
     fx.note(notify, LIST, pop_event(end), db, key.clone());
     if emptied {
         fx.note(notify, GENERIC, "del", db, key.clone());
     }
     drop(guards);
-    crate::pubsub::publish_notes(server, fx.notes);
     w.deliver(reply.as_bytes().to_vec());
+    // The served client's own invalidations follow its reply.
+    crate::tracking::send_pending(server, w.client_id, &fx.pending, None);
+    crate::pubsub::publish_notes(server, fx.notes);
+    server.tracking.broadcast(server);
     Served::Done(dst)
 }

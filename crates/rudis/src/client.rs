@@ -75,6 +75,8 @@ pub struct ClientHandle {
     pub sub_count: AtomicUsize,
     /// What other threads send it (pub/sub messages, MONITOR lines).
     pub outbox: crate::push::Outbox,
+    /// CLIENT TRACKING: read by the threads that invalidate its keys.
+    pub tracking: crate::tracking::ClientTracking,
 }
 
 /// Which of a client's subscription sets.
@@ -151,6 +153,7 @@ impl ClientHandle {
             subs: Mutex::new(Subscriptions::default()),
             sub_count: AtomicUsize::new(0),
             outbox: Default::default(),
+            tracking: Default::default(),
         }
     }
 
@@ -196,6 +199,9 @@ pub struct Client {
     /// confirmations): kept under CLIENT REPLY OFF / SKIP, as Redis's
     /// CLIENT_PUSHING.
     pub kept: Vec<std::ops::Range<usize>>,
+    /// CLIENT CACHING YES / NO given for the next command (Redis's
+    /// CLIENT_TRACKING_CACHING).
+    pub caching: bool,
 }
 
 /// A blocked command: its registration, where its reply will come from,
@@ -222,6 +228,7 @@ impl Client {
             blocked: None,
             multi: None,
             kept: Vec::new(),
+            caching: false,
         }
     }
 

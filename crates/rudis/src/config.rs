@@ -61,6 +61,7 @@ pub struct Config {
     pub active_expire_effort: u32,
     /// `crate::effects::class` bits.
     pub notify_keyspace_events: u32,
+    pub tracking_table_max_keys: u64,
     /// normal, replica, pubsub.
     pub client_output_buffer_limit: [crate::push::Limit; 3],
     pub tcp_backlog: i32,
@@ -107,6 +108,7 @@ impl Default for Config {
             active_expire_effort: 1,
             notify_keyspace_events: 0,
             client_output_buffer_limit: crate::push::DEFAULT_LIMITS,
+            tracking_table_max_keys: 1_000_000,
             tcp_backlog: 511,
             lazyfree_lazy_user_flush: false,
             set_max_intset_entries: 512,
@@ -419,6 +421,15 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| crate::effects::class::format(c.notify_keyspace_events),
+        change: Change::Live,
+    },
+    Directive {
+        name: "tracking-table-max-keys",
+        set: |c, a| {
+            c.tracking_table_max_keys = int(a, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+        get: |c| c.tracking_table_max_keys.to_string(),
         change: Change::Live,
     },
     Directive {

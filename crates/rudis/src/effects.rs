@@ -18,6 +18,7 @@ use parking_lot::Mutex;
 
 use crate::db::table::{LogEntry, Logged};
 use crate::db::{Blob, Table, SHARDS};
+use crate::server::Server;
 
 /// Keyspace event classes, Redis's `NOTIFY_*` bits.
 pub mod class {
@@ -135,29 +136,43 @@ pub struct Effects {
     pub ready: Vec<(usize, Blob)>,
     /// Changes, for INFO's rdb_changes_since_last_save.
     pub dirty: u64,
+    /// Invalidations for the client that ran the command, sent after its
+    /// reply.
+    pub pending: crate::tracking::Pending,
 }
 
 impl Effects {
     /// Takes a table's log of what the keyspace did by itself (expiries,
-    /// new keys, misses), touching watchers of expired keys.
-    pub fn drain_table(&mut self, watches: &Watches, notify: u32, db: usize, table: &mut Table) {
+    /// new keys, misses). `current`: the client whose command this is.
+    pub fn drain_table(
+        &mut self,
+        server: &Server,
+        current: Option<u64>,
+        db: usize,
+        table: &mut Table,
+    ) {
         let entries = table.take_log().into_iter().map(|e| (db, e)).collect();
-        self.drain_logged(watches, notify, entries);
+        self.drain_logged(server, current, entries);
     }
 
     /// Takes logged events of several tables, `(db, entry)`, in the
-    /// order they happened.
+    /// order they happened: a reclaimed key touches its watchers and its
+    /// trackers, as a write does.
     pub fn drain_logged(
         &mut self,
-        watches: &Watches,
-        notify: u32,
+        server: &Server,
+        current: Option<u64>,
         mut entries: Vec<(usize, LogEntry)>,
     ) {
+        let notify = server.hot.notify_keyspace_events();
         entries.sort_by_key(|(_, (seq, _, _))| *seq);
         for (db, (_, what, key)) in entries {
             match what {
                 Logged::Expired => {
-                    watches.touch(db, key.as_slice(), false);
+                    server.watches.touch(db, key.as_slice(), false);
+                    server
+                        .tracking
+                        .invalidate(server, key.as_slice(), current, &mut self.pending);
                     self.note(notify, class::EXPIRED, "expired", db, key);
                 }
                 Logged::New => self.note(notify, class::NEW, "new", db, key),

@@ -23,3 +23,4 @@ pub mod pubsub;
 pub mod push;
 pub mod server;
 pub mod stats;
+pub mod tracking;

@@ -41,6 +41,7 @@ pub struct Hot {
     lazy_user_flush: AtomicBool,
     active_expire_effort: AtomicU32,
     notify_keyspace_events: AtomicU32,
+    tracking_table_max_keys: AtomicU64,
     /// client-output-buffer-limit: (hard, soft, seconds) per class.
     obuf_limits: [[AtomicU64; 3]; 3],
 }
@@ -70,6 +71,7 @@ impl Hot {
             lazy_user_flush: AtomicBool::new(c.lazyfree_lazy_user_flush),
             active_expire_effort: AtomicU32::new(c.active_expire_effort),
             notify_keyspace_events: AtomicU32::new(c.notify_keyspace_events),
+            tracking_table_max_keys: AtomicU64::new(c.tracking_table_max_keys),
             obuf_limits: c.client_output_buffer_limit.map(|l| {
                 [
                     AtomicU64::new(l.hard),
@@ -118,7 +120,14 @@ impl Hot {
         }
     }
 
+    /// `tracking-table-max-keys` (0: no limit).
+    pub fn tracking_table_max_keys(&self) -> usize {
+        self.tracking_table_max_keys.load(Relaxed) as usize
+    }
+
     pub fn store(&self, c: &Config) {
+        self.tracking_table_max_keys
+            .store(c.tracking_table_max_keys, Relaxed);
         for (l, a) in c.client_output_buffer_limit.iter().zip(&self.obuf_limits) {
             a[0].store(l.hard, Relaxed);
             a[1].store(l.soft, Relaxed);
@@ -254,6 +263,8 @@ pub struct Server {
     pub watches: crate::effects::Watches,
     /// Pub/sub channels and patterns.
     pub pubsub: crate::pubsub::PubSub,
+    /// Client-side caching: who may have cached which key.
+    pub tracking: crate::tracking::Tracking,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the background expiry cycle runs.
     pub active_expire: AtomicBool,
     /// LATENCY's event time series.
@@ -271,6 +282,7 @@ impl Server {
             observers: Default::default(),
             watches: Default::default(),
             pubsub: Default::default(),
+            tracking: Default::default(),
             clients: Mutex::new(BTreeMap::new()),
             pause: Mutex::new(None),
             paused: AtomicBool::new(false),

@@ -34,6 +34,10 @@ static SUBS: &[Command] = &[
     row("client|reply", 3, CONN, reply).acl(acl::CONNECTION),
     row("client|no-evict", 3, ADMIN_CONN, no_evict).acl(acl::CONNECTION),
     row("client|no-touch", 3, CONN, no_touch).acl(acl::CONNECTION),
+    row("client|tracking", -3, CONN, tracking).acl(acl::CONNECTION),
+    row("client|caching", 3, CONN, caching).acl(acl::CONNECTION),
+    row("client|getredir", 2, CONN, getredir).acl(acl::CONNECTION),
+    row("client|trackinginfo", 2, CONN, trackinginfo).acl(acl::CONNECTION),
 ];
 
 /// The name of a command statistics index (CLIENT LIST's `cmd=`).
@@ -61,6 +65,19 @@ pub fn client_line(h: &ClientHandle, argv_mem: usize) -> String {
     if h.blocked.lock().is_some() || h.paused.load(Relaxed) {
         flags.push('b');
     }
+    {
+        use crate::tracking::flag;
+        let t = &h.tracking;
+        for (f, c) in [
+            (flag::ON, 't'),
+            (flag::BROKEN_REDIR, 'R'),
+            (flag::BCAST, 'B'),
+        ] {
+            if t.has(f) {
+                flags.push(c);
+            }
+        }
+    }
     if h.watch.is_dirty() {
         flags.push('d');
     }
@@ -85,7 +102,7 @@ pub fn client_line(h: &ClientHandle, argv_mem: usize) -> String {
     let mut line = String::new();
     let _ = writeln!(
         line,
-        "id={} addr={} laddr={} fd={} name={} age={age} idle={} flags={flags} db={} sub={sub} psub={psub} ssub={ssub} multi={multi} qbuf={qbuf} qbuf-free={} argv-mem={argv_mem} multi-mem=0 rbs={qcap} rbp={qcap} obl={obl} oll=0 omem={omem} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={age} idle={} flags={flags} db={} sub={sub} psub={psub} ssub={ssub} multi={multi} qbuf={qbuf} qbuf-free={} argv-mem={argv_mem} multi-mem=0 rbs={qcap} rbp={qcap} obl={obl} oll=0 omem={omem} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
         h.id,
         h.addr,
         h.laddr,
@@ -96,6 +113,7 @@ pub fn client_line(h: &ClientHandle, argv_mem: usize) -> String {
         qcap.saturating_sub(qbuf),
         qcap + obl + std::mem::size_of::<ClientHandle>(),
         command_name(h.last_cmd.load(Relaxed)),
+        redirect_of(h),
         h.resp.load(Relaxed),
         String::from_utf8_lossy(&h.lib_name.lock()),
         String::from_utf8_lossy(&h.lib_ver.lock()),
@@ -395,6 +413,10 @@ fn no_touch(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 }
 
 const HELP: &[&str] = &[
+    "CACHING (YES|NO)",
+    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+    "GETREDIR",
+    "    Return the client ID we are redirecting to when tracking is enabled.",
     "GETNAME",
     "    Return the name of the current connection.",
     "ID",
@@ -431,6 +453,11 @@ const HELP: &[&str] = &[
     "    Assign the name <name> to the current connection.",
     "UNBLOCK <clientid> [TIMEOUT|ERROR]",
     "    Unblock the specified blocked client.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Control server assisted client side caching.",
+    "TRACKINGINFO",
+    "    Report tracking status for the current connection.",
     "SETINFO <option> <value>",
     "    Set client meta attr. Options are:",
     "    * LIB-NAME: the client lib name.",
@@ -473,4 +500,188 @@ fn unblock(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 /// CLIENT HELP
 fn help(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     super::help(ctx, args, HELP)
+}
+
+/// CLIENT TRACKING <ON | OFF> [REDIRECT client-id] [PREFIX prefix [PREFIX
+///   prefix ...]] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]
+fn tracking(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    use crate::tracking::flag;
+    let mode = args.arg();
+    let mut redirect: i64 = 0;
+    let mut options = 0;
+    let mut prefixes: Vec<&[u8]> = Vec::new();
+    while let Some(opt) = args.next_arg() {
+        let more = args.remaining() > 0;
+        if is(opt, "redirect") && more {
+            if redirect != 0 {
+                return Err("ERR A client can only redirect to a single other client".into());
+            }
+            redirect = super::parse_int(args.arg())?;
+            if !ctx.server.clients.lock().contains_key(&(redirect as u64)) {
+                return Err("ERR The client ID you want redirect to does not exist".into());
+            }
+        } else if is(opt, "bcast") {
+            options |= flag::BCAST;
+        } else if is(opt, "optin") {
+            options |= flag::OPTIN;
+        } else if is(opt, "optout") {
+            options |= flag::OPTOUT;
+        } else if is(opt, "noloop") {
+            options |= flag::NOLOOP;
+        } else if is(opt, "prefix") && more {
+            prefixes.push(args.arg());
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+    }
+    let handle = ctx.client.handle.clone();
+    let t = &handle.tracking;
+    if is(mode, "on") {
+        if options & flag::BCAST == 0 && !prefixes.is_empty() {
+            return Err("ERR PREFIX option requires BCAST mode to be enabled".into());
+        }
+        if t.on() && t.has(flag::BCAST) != (options & flag::BCAST != 0) {
+            return Err("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.".into());
+        }
+        if options & flag::BCAST != 0 && options & (flag::OPTIN | flag::OPTOUT) != 0 {
+            return Err("ERR OPTIN and OPTOUT are not compatible with BCAST".into());
+        }
+        if options & flag::OPTIN != 0 && options & flag::OPTOUT != 0 {
+            return Err("ERR You can't specify both OPTIN mode and OPTOUT mode".into());
+        }
+        if (options & flag::OPTIN != 0 && t.has(flag::OPTOUT))
+            || (options & flag::OPTOUT != 0 && t.has(flag::OPTIN))
+        {
+            return Err("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.".into());
+        }
+        if options & flag::BCAST != 0 {
+            check_prefixes(&t.prefixes.lock(), &prefixes)?;
+        }
+        ctx.server
+            .tracking
+            .enable(&handle, redirect as u64, options, &prefixes);
+    } else if is(mode, "off") {
+        ctx.server.tracking.disable(&handle);
+        ctx.client.caching = false;
+    } else {
+        return Err(errors::SYNTAX.into());
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Redis's `checkPrefixCollisionsOrReply`: no prefix may be a prefix of
+/// another, among the new ones or against the client's.
+fn check_prefixes(existing: &[Vec<u8>], new: &[&[u8]]) -> CmdResult {
+    let overlap = |a: &[u8], b: &[u8]| a.starts_with(b) || b.starts_with(a);
+    let show = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    for (i, p) in new.iter().enumerate() {
+        if let Some(e) = existing.iter().find(|e| overlap(e, p)) {
+            return Err(Error::from(format!(
+                "ERR Prefix '{}' overlaps with an existing prefix '{}'. Prefixes for a single client must not overlap.",
+                show(p),
+                show(e)
+            )));
+        }
+        if let Some(q) = new[i + 1..].iter().find(|q| overlap(p, q)) {
+            return Err(Error::from(format!(
+                "ERR Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
+                show(p),
+                show(q)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// CLIENT CACHING <YES | NO>
+fn caching(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    use crate::tracking::flag;
+    let t = &ctx.client.handle.tracking;
+    if !t.on() {
+        return Err("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled".into());
+    }
+    let opt = args.arg();
+    if is(opt, "yes") {
+        if !t.has(flag::OPTIN) {
+            return Err(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode."
+                    .into(),
+            );
+        }
+    } else if is(opt, "no") {
+        if !t.has(flag::OPTOUT) {
+            return Err(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode."
+                    .into(),
+            );
+        }
+    } else {
+        return Err(errors::SYNTAX.into());
+    }
+    ctx.client.caching = true;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// The redirection CLIENT GETREDIR and TRACKINGINFO show: -1 without
+/// tracking, 0 without redirection.
+fn redirect_of(h: &ClientHandle) -> i64 {
+    if h.tracking.on() {
+        h.tracking.redirect.load(Relaxed) as i64
+    } else {
+        -1
+    }
+}
+
+/// CLIENT GETREDIR
+fn getredir(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
+    ctx.out.int(redirect_of(&ctx.client.handle));
+    Ok(())
+}
+
+/// CLIENT TRACKINGINFO
+fn trackinginfo(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
+    use crate::tracking::flag;
+    let h = ctx.client.handle.clone();
+    let t = &h.tracking;
+    let caching = ctx.client.caching;
+    let mut flags: Vec<&[u8]> = vec![if t.on() { b"on" } else { b"off" }];
+    if t.has(flag::BCAST) {
+        flags.push(b"bcast");
+    }
+    if t.has(flag::OPTIN) {
+        flags.push(b"optin");
+        if caching {
+            flags.push(b"caching-yes");
+        }
+    }
+    if t.has(flag::OPTOUT) {
+        flags.push(b"optout");
+        if caching {
+            flags.push(b"caching-no");
+        }
+    }
+    if t.has(flag::NOLOOP) {
+        flags.push(b"noloop");
+    }
+    if t.has(flag::BROKEN_REDIR) {
+        flags.push(b"broken_redirect");
+    }
+    let out = &mut *ctx.out;
+    out.map(3);
+    out.bulk(b"flags");
+    out.set(flags.len());
+    for f in flags {
+        out.bulk(f);
+    }
+    out.bulk(b"redirect");
+    out.int(redirect_of(&h));
+    out.bulk(b"prefixes");
+    let prefixes = t.prefixes.lock();
+    out.array(prefixes.len());
+    for p in prefixes.iter() {
+        out.bulk(p);
+    }
+    Ok(())
 }

@@ -205,6 +205,8 @@ fn reset(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
     }
     super::multi::discard_transaction(ctx);
     super::pubsub::unsubscribe_all(ctx.server, &ctx.client.handle);
+    ctx.server.tracking.disable(&ctx.client.handle);
+    ctx.client.caching = false;
     ctx.out.set_resp3(false);
     ctx.out.simple(b"RESET");
     Ok(())

@@ -352,8 +352,7 @@ fn randomkey(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
             let (_, e) = t.at(i);
             if e.is_expired(ctx.now.ms) {
                 t.reclaim(i);
-                let notify = server.hot.notify_keyspace_events();
-                ctx.fx.drain_table(&server.watches, notify, ctx.db, t);
+                ctx.fx.drain_table(server, Some(ctx.client.id), ctx.db, t);
                 continue;
             }
             let (k, _) = t.at(i);

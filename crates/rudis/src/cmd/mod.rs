@@ -382,7 +382,7 @@ impl<'a> Locked<'a> {
     }
 
     /// Drains the logs of the tables handed out (see `crate::effects`).
-    fn drain(&mut self, server: &Server, fx: &mut Effects) {
+    fn drain(&mut self, server: &Server, current: Option<u64>, fx: &mut Effects) {
         if self.dbs == 0 {
             return;
         }
@@ -401,8 +401,7 @@ impl<'a> Locked<'a> {
             Held::Many(guards) => guards.iter_mut().for_each(|(_, g)| each(g)),
         }
         if !entries.is_empty() {
-            let notify = server.hot.notify_keyspace_events();
-            fx.drain_logged(&server.watches, notify, entries);
+            fx.drain_logged(server, current, entries);
         }
     }
 }
@@ -542,6 +541,12 @@ impl Ctx<'_, '_> {
             let exists = self.keys.table_ref(db, key).peek(key).is_some();
             self.server.watches.touch(db, key, exists);
         }
+        self.server.tracking.invalidate(
+            self.server,
+            key,
+            Some(self.client.id),
+            &mut self.fx.pending,
+        );
     }
 
     /// A keyspace event without a change of its own (Redis's
@@ -556,7 +561,8 @@ impl Ctx<'_, '_> {
             // What the tables did by themselves (an expiry, a new key)
             // came first.
             self.keys.table(db, key);
-            self.keys.drain(self.server, &mut self.fx);
+            self.keys
+                .drain(self.server, Some(self.client.id), &mut self.fx);
             self.fx.note(notify, class, event, db, Blob::new(key));
         }
     }
@@ -740,6 +746,17 @@ fn run(
         server, stats, client, out, cmd, index, argv, now, &mut keys, &mut fx, false,
     );
     drop(keys);
+    // Redis's resetClient: CLIENT CACHING lasts for the next command (a
+    // whole transaction), CLIENT commands aside.
+    if client.multi.is_none() && !cmd.name.starts_with("client|") {
+        client.caching = false;
+    }
+    // The client's own invalidations come after its reply.
+    let start = out.len();
+    crate::tracking::send_pending(server, client.id, &fx.pending, Some(out));
+    if out.len() > start {
+        client.kept.push(start..out.len());
+    }
     finish(server, stats, fx, now);
 }
 
@@ -748,6 +765,12 @@ fn run(
 fn finish(server: &Server, stats: &WorkerStats, fx: Effects, now: u64) {
     if fx.dirty > 0 {
         stats.dirty.fetch_add(fx.dirty, Relaxed);
+    }
+    if server.tracking.active() {
+        server.tracking.broadcast(server);
+        server
+            .tracking
+            .limit(server, server.hot.tracking_table_max_keys());
     }
     crate::pubsub::publish_notes(server, fx.notes);
     for (db, key) in fx.ready {
@@ -791,11 +814,16 @@ pub fn call(
         };
         let mut args = Args::new(argv, if cmd.name.contains('|') { 2 } else { 1 });
         let result = (cmd.handler)(&mut ctx, &mut args);
-        ctx.keys.drain(server, &mut ctx.fx);
+        ctx.keys.drain(server, Some(ctx.client.id), &mut ctx.fx);
         *keys = std::mem::replace(&mut ctx.keys, Locked::NONE);
         *fx = std::mem::take(&mut ctx.fx);
         result
     };
+    if cmd.flags & flags::READONLY != 0 && server.tracking.active() {
+        // While the keys are still locked: a write after the read
+        // must find the reader registered.
+        remember_keys(server, client, cmd, argv);
+    }
     let nanos = start.elapsed().as_nanos() as u64;
     client.handle.db.store(client.db, Relaxed);
     client
@@ -830,6 +858,25 @@ pub fn call(
         s.failed.fetch_add(1, Relaxed);
         stats.count_error(e.as_bytes());
         out.error(e.as_bytes());
+    }
+}
+
+/// Redis's `trackingRememberKeys`: a tracking client's read registers its
+/// keys, unless OPTIN without CLIENT CACHING YES, OPTOUT with CLIENT
+/// CACHING NO, BCAST, or a pub/sub command (shard channels are keys only
+/// for cluster routing).
+fn remember_keys(server: &Server, client: &Client, cmd: &Command, argv: Argv) {
+    use crate::tracking::flag;
+    let f = client.handle.tracking.flags.load(Relaxed);
+    if f & flag::ON == 0 || f & flag::BCAST != 0 || cmd.flags & flags::PUBSUB != 0 {
+        return;
+    }
+    if (f & flag::OPTIN != 0 && !client.caching) || (f & flag::OPTOUT != 0 && client.caching) {
+        return;
+    }
+    for (i, _) in cmd.key_positions(argv, false).unwrap_or_default() {
+        let key = argv.get(i).unwrap_or_default();
+        server.tracking.remember(&client.handle, key);
     }
 }
 

@@ -73,6 +73,7 @@ impl Drop for Slot<'_> {
             self.server.observers.remove_monitor(handle.id);
             self.server.watches.unwatch_all(&handle.watch);
             crate::cmd::pubsub::unsubscribe_all(self.server, &handle);
+            self.server.tracking.disable(&handle);
             let waiter = handle.blocked.lock().take();
             if let Some(w) = waiter {
                 self.server.blocking.claim(&w);
@@ -271,6 +272,9 @@ async fn wait_blocked(
             rbuf.reserve(READ_CHUNK);
         }
         tokio::select! {
+            // The reply first: what its command left for this client in
+            // the outbox (its own invalidations) must follow it.
+            biased;
             r = &mut reply => return r.ok(),
             _ = &mut timeout => {
                 if server.blocking.claim(&waiter) {

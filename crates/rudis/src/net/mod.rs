@@ -287,6 +287,11 @@ fn expire_loop(server: Arc<Server>) {
     let mut cycle = ExpireCycle::default();
     while !server.shutting_down() {
         let period = Duration::from_millis(1000 / server.hot.hz().max(1) as u64);
+        // Redis's serverCron keeps the tracking table within its limit
+        // even when no command runs.
+        server
+            .tracking
+            .limit(&server, server.hot.tracking_table_max_keys());
         // Redis's ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC: 25% of the period.
         if !server.active_expire.load(Relaxed) {
             thread::sleep(period);
@@ -299,14 +304,14 @@ fn expire_loop(server: Arc<Server>) {
         // Reclaimed keys touch their watchers while their shard is
         // locked; their notifications go out after the cycle.
         let mut fx = crate::effects::Effects::default();
-        let notify = server.hot.notify_keyspace_events();
         let report = cycle.run(
             &server.store,
             period * effort.cycle_share / 100,
             effort,
-            &mut |db, t| fx.drain_table(&server.watches, notify, db, t),
+            &mut |db, t| fx.drain_table(&server, None, db, t),
         );
         crate::pubsub::publish_notes(&server, fx.notes);
+        server.tracking.broadcast(&server);
         server.latency.sample_if_needed(
             &server,
             "expire-cycle",

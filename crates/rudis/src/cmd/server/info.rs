@@ -255,7 +255,7 @@ fn section(
                 "blocked_clients",
                 &(server.blocking.count() + server.stats.paused_clients.load(Relaxed)),
             );
-            field("tracking_clients", &0);
+            field("tracking_clients", &server.tracking.counts()[0]);
             field("clients_in_timeout_table", &server.blocking.timed());
         }
         "memory" => {
@@ -483,12 +483,13 @@ fn section(
                     "active_defrag_key_misses",
                     "total_active_defrag_time",
                     "current_active_defrag_time",
-                    "tracking_total_keys",
-                    "tracking_total_items",
-                    "tracking_total_prefixes",
-                    "unexpected_error_replies",
                 ],
             );
+            let [_, keys, items, prefixes] = server.tracking.counts();
+            field("tracking_total_keys", &keys);
+            field("tracking_total_items", &items);
+            field("tracking_total_prefixes", &prefixes);
+            field("unexpected_error_replies", &0);
             field("total_error_replies", &sum(workers, |w| &w.error_replies));
             field("dump_payload_sanitizations", &0);
             field("total_reads_processed", &sum(workers, |w| &w.reads));

@@ -94,6 +94,10 @@ fn flush(ctx: &mut Ctx, dbs: std::ops::Range<usize>, async_free: bool) {
         .collect();
     // Redis counts one change per key removed, at least one.
     ctx.fx.dirty += removed.max(1);
+    let server = ctx.server;
+    server
+        .tracking
+        .invalidate_all(server, Some(ctx.client.id), &mut ctx.fx.pending);
     if async_free {
         lazyfree::free_later(old);
     } else {
@@ -142,6 +146,10 @@ fn swapdb(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             left[lo].swap(&mut right[0]);
         }
         ctx.fx.dirty += 1;
+        let server = ctx.server;
+        server
+            .tracking
+            .invalidate_all(server, Some(ctx.client.id), &mut ctx.fx.pending);
         // Clients blocked in either database may find a list now.
         for db in [lo, hi] {
             for key in ctx.server.blocking.keys_in(db) {
