@@ -134,7 +134,8 @@ fn pubsub(port: u16, secs: u64, subs: u64, pubs: u64) {
         let s = connect(port);
         let mut w = s.try_clone().unwrap();
         let mut r = BufReader::with_capacity(1 << 16, s);
-        w.write_all(b"*2\r\n$9\r\nSUBSCRIBE\r\n$2\r\nch\r\n").unwrap();
+        w.write_all(b"*2\r\n$9\r\nSUBSCRIBE\r\n$2\r\nch\r\n")
+            .unwrap();
         read_value(&mut r);
         let received = received.clone();
         // Counts messages until the process exits.
@@ -153,7 +154,10 @@ fn pubsub(port: u16, secs: u64, subs: u64, pubs: u64) {
                 let mut r = BufReader::with_capacity(1 << 16, s);
                 let mut buf = Vec::new();
                 for _ in 0..16 {
-                    encode(&[b"PUBLISH", b"ch", b"message-of-32-bytes-xxxxxxxxxxxx"], &mut buf);
+                    encode(
+                        &[b"PUBLISH", b"ch", b"message-of-32-bytes-xxxxxxxxxxxx"],
+                        &mut buf,
+                    );
                 }
                 while !stop.load(Ordering::Relaxed) {
                     w.write_all(&buf).unwrap();

@@ -162,9 +162,12 @@ impl ClientHandle {
         self.sub_count.load(Relaxed)
     }
 
+    /// Closes the connection: its task hears of it waiting for a read
+    /// (through the outbox's wake-up) or while writing (`kill_signal`).
     pub fn kill(&self) {
         self.killed.store(true, Relaxed);
         self.kill_signal.notify_one();
+        self.outbox.wake();
     }
 
     /// Records activity at `now_ms` (the batch's clock, already read).
@@ -195,6 +198,8 @@ pub struct Client {
     pub blocked: Option<Blocked>,
     /// Set by MULTI: the commands queued for EXEC.
     pub multi: Option<Box<crate::cmd::multi::Multi>>,
+    /// The last transaction's queue, kept for its allocations.
+    pub spare_multi: Option<Box<crate::cmd::multi::Multi>>,
     /// Parts of the running command's reply that are pushes (pub/sub
     /// confirmations): kept under CLIENT REPLY OFF / SKIP, as Redis's
     /// CLIENT_PUSHING.
@@ -227,6 +232,7 @@ impl Client {
             monitor: false,
             blocked: None,
             multi: None,
+            spare_multi: None,
             kept: Vec::new(),
             caching: false,
         }

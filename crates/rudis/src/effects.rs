@@ -201,6 +201,9 @@ impl Effects {
 #[derive(Default)]
 pub struct WatchState {
     dirty: AtomicBool,
+    /// Whether `keys` has any: transactions without WATCH (the common
+    /// case) then never take the mutex.
+    watching: AtomicBool,
     keys: Mutex<Vec<(usize, Blob)>>,
 }
 
@@ -215,11 +218,14 @@ impl WatchState {
 
     /// The watched keys, with their databases.
     pub fn keys(&self) -> Vec<(usize, Blob)> {
+        if !self.is_watching() {
+            return Vec::new();
+        }
         self.keys.lock().clone()
     }
 
     pub fn is_watching(&self) -> bool {
-        !self.keys.lock().is_empty()
+        self.watching.load(Relaxed)
     }
 }
 
@@ -253,6 +259,7 @@ impl Default for Watches {
 }
 
 impl Watches {
+    #[inline]
     pub fn any(&self) -> bool {
         self.count.load(Relaxed) > 0
     }
@@ -275,12 +282,18 @@ impl Watches {
         });
         self.count.fetch_add(1, Relaxed);
         state.keys.lock().push((db, Blob::new(key)));
+        state.watching.store(true, Relaxed);
         true
     }
 
     /// Drops every watch of `state` and its dirty mark (Redis's
     /// `unwatchAllKeys` and the flag clearing around it).
     pub fn unwatch_all(&self, state: &Arc<WatchState>) {
+        if !state.is_watching() {
+            state.dirty.store(false, Relaxed);
+            return;
+        }
+        state.watching.store(false, Relaxed);
         let keys = std::mem::take(&mut *state.keys.lock());
         for (db, key) in keys {
             self.unwatch(state, db, key.as_slice());

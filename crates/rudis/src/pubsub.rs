@@ -191,6 +191,7 @@ pub fn close_over_limit(server: &Server, client: &ClientHandle) {
             client.addr
         );
         client.kill_signal.notify_one();
+        client.outbox.wake();
     }
 }
 

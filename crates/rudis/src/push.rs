@@ -94,6 +94,9 @@ pub fn format_limits(limits: &[Limit; 3]) -> String {
 #[derive(Default)]
 pub struct Outbox {
     queued: Mutex<Vec<u8>>,
+    /// Whether `queued` may hold bytes: a connection with nothing pushed
+    /// (the common case) checks it without the mutex.
+    nonempty: AtomicBool,
     wake: Notify,
     /// Bytes queued plus bytes the connection is writing: what the
     /// limits weigh (Redis's reply list).
@@ -127,6 +130,7 @@ impl Outbox {
             return Pushed::OverLimit;
         }
         self.queued.lock().extend_from_slice(bytes);
+        self.nonempty.store(true, Relaxed);
         self.pending.fetch_add(bytes.len(), Relaxed);
         self.wake.notify_one();
         Pushed::Queued
@@ -135,7 +139,12 @@ impl Outbox {
     /// Takes everything queued (the bytes stay counted as pending until
     /// `written`).
     pub fn take(&self) -> Vec<u8> {
-        std::mem::take(&mut *self.queued.lock())
+        if !self.nonempty.load(Relaxed) {
+            return Vec::new();
+        }
+        let mut q = self.queued.lock();
+        self.nonempty.store(false, Relaxed);
+        std::mem::take(&mut *q)
     }
 
     /// `n` bytes taken with `take` have been written to the socket.
@@ -146,9 +155,15 @@ impl Outbox {
         }
     }
 
-    /// Resolves when something has been queued since the last call.
-    pub async fn ready(&self) {
-        self.wake.notified().await
+    /// Wakes the connection without queueing anything.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Resolves when something has been queued (or `wake` called) since
+    /// it last resolved; kept pinned across waits.
+    pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.wake.notified()
     }
 
     /// Bytes waiting to reach the client (CLIENT LIST omem).

@@ -115,7 +115,14 @@ pub struct Pending {
     pub all: bool,
 }
 
+impl Pending {
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty() && !self.all
+    }
+}
+
 impl Tracking {
+    #[inline]
     pub fn active(&self) -> bool {
         self.clients.load(Relaxed) > 0
     }

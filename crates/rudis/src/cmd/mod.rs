@@ -337,19 +337,35 @@ impl<'a> Locked<'a> {
     /// same in every database).
     pub fn table(&mut self, db: usize, key: &[u8]) -> &mut Table {
         self.dbs |= db_bit(db);
-        let shard = shard_of(key);
-        &mut self
-            .guard(shard)
-            .expect("a command touches only keys listed in its table row")
-            .dbs[db]
+        match &mut self.held {
+            Held::One((shard, g)) => {
+                // The common case: no hashing of the key again.
+                debug_assert_eq!(
+                    shard_of(key),
+                    *shard,
+                    "a command touches only keys listed in its table row"
+                );
+                &mut g.dbs[db]
+            }
+            Held::Many(guards) => {
+                let shard = shard_of(key);
+                let i = guards
+                    .binary_search_by_key(&shard, |(s, _)| *s)
+                    .expect("a command touches only keys listed in its table row");
+                &mut guards[i].1.dbs[db]
+            }
+            Held::None => panic!("a command without keys asked for a key's table"),
+        }
     }
 
     /// Read-only access to the table holding `key`, so a command can hold
     /// several keys' values at once (after looking each up with `table`).
     pub fn table_ref(&self, db: usize, key: &[u8]) -> &Table {
+        if let Held::One((_, g)) = &self.held {
+            return &g.dbs[db];
+        }
         let shard = shard_of(key);
         match &self.held {
-            Held::One((s, g)) if *s == shard => &g.dbs[db],
             Held::Many(guards) => {
                 let i = guards
                     .binary_search_by_key(&shard, |(s, _)| *s)
@@ -387,11 +403,28 @@ impl<'a> Locked<'a> {
             return;
         }
         let dbs = self.dbs;
+        if let Held::One((_, g)) = &self.held {
+            // The common case: one table, nothing logged.
+            let db = dbs.trailing_zeros() as usize;
+            if dbs.is_power_of_two() && db < 63 && g.dbs.get(db).is_none_or(|t| !t.has_log()) {
+                return;
+            }
+        }
         let mut entries = Vec::new();
         let mut each = |g: &mut Shard| {
-            for (db, t) in g.dbs.iter_mut().enumerate() {
-                if dbs & db_bit(db) != 0 && t.has_log() {
-                    entries.extend(t.take_log().into_iter().map(|e| (db, e)));
+            // Only the databases whose tables were handed out (usually
+            // one bit); the last bit stands for every database from 63.
+            let mut bits = dbs;
+            while bits != 0 {
+                let b = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let n = g.dbs.len();
+                let range = if b == 63 { 63..n } else { b..(b + 1).min(n) };
+                for db in range {
+                    let t = &mut g.dbs[db];
+                    if t.has_log() {
+                        entries.extend(t.take_log().into_iter().map(|e| (db, e)));
+                    }
                 }
             }
         };
@@ -508,9 +541,9 @@ pub struct Ctx<'a, 'k> {
     /// within a command agree), and whether its lookups count as accesses.
     pub now: Clock,
     pub cmd: &'static Command,
-    pub keys: Locked<'k>,
+    pub keys: &'a mut Locked<'k>,
     /// What the command's writes leave to do (see `crate::effects`).
-    pub fx: Effects,
+    pub fx: &'a mut Effects,
     /// Running inside EXEC: blocking commands answer at once.
     pub in_exec: bool,
 }
@@ -541,12 +574,14 @@ impl Ctx<'_, '_> {
             let exists = self.keys.table_ref(db, key).peek(key).is_some();
             self.server.watches.touch(db, key, exists);
         }
-        self.server.tracking.invalidate(
-            self.server,
-            key,
-            Some(self.client.id),
-            &mut self.fx.pending,
-        );
+        if self.server.tracking.active() {
+            self.server.tracking.invalidate(
+                self.server,
+                key,
+                Some(self.client.id),
+                &mut self.fx.pending,
+            );
+        }
     }
 
     /// A keyspace event without a change of its own (Redis's
@@ -561,8 +596,7 @@ impl Ctx<'_, '_> {
             // What the tables did by themselves (an expiry, a new key)
             // came first.
             self.keys.table(db, key);
-            self.keys
-                .drain(self.server, Some(self.client.id), &mut self.fx);
+            self.keys.drain(self.server, Some(self.client.id), self.fx);
             self.fx.note(notify, class, event, db, Blob::new(key));
         }
     }
@@ -748,13 +782,13 @@ fn run(
     drop(keys);
     // Redis's resetClient: CLIENT CACHING lasts for the next command (a
     // whole transaction), CLIENT commands aside.
-    if client.multi.is_none() && !cmd.name.starts_with("client|") {
+    if client.caching && client.multi.is_none() && !cmd.name.starts_with("client|") {
         client.caching = false;
     }
     // The client's own invalidations come after its reply.
-    let start = out.len();
-    crate::tracking::send_pending(server, client.id, &fx.pending, Some(out));
-    if out.len() > start {
+    if !fx.pending.is_empty() {
+        let start = out.len();
+        crate::tracking::send_pending(server, client.id, &fx.pending, Some(out));
         client.kept.push(start..out.len());
     }
     finish(server, stats, fx, now);
@@ -772,9 +806,13 @@ fn finish(server: &Server, stats: &WorkerStats, fx: Effects, now: u64) {
             .tracking
             .limit(server, server.hot.tracking_table_max_keys());
     }
-    crate::pubsub::publish_notes(server, fx.notes);
-    for (db, key) in fx.ready {
-        crate::blocking::serve(server, db, vec![key], now);
+    if !fx.notes.is_empty() {
+        crate::pubsub::publish_notes(server, fx.notes);
+    }
+    if !fx.ready.is_empty() {
+        for (db, key) in fx.ready {
+            crate::blocking::serve(server, db, vec![key], now);
+        }
     }
 }
 
@@ -808,15 +846,13 @@ pub fn call(
             out,
             now: Clock { ms: now, touch },
             cmd,
-            keys: std::mem::replace(keys, Locked::NONE),
-            fx: std::mem::take(fx),
+            keys,
+            fx,
             in_exec,
         };
         let mut args = Args::new(argv, if cmd.name.contains('|') { 2 } else { 1 });
         let result = (cmd.handler)(&mut ctx, &mut args);
-        ctx.keys.drain(server, Some(ctx.client.id), &mut ctx.fx);
-        *keys = std::mem::replace(&mut ctx.keys, Locked::NONE);
-        *fx = std::mem::take(&mut ctx.fx);
+        ctx.keys.drain(server, Some(ctx.client.id), ctx.fx);
         result
     };
     if cmd.flags & flags::READONLY != 0 && server.tracking.active() {

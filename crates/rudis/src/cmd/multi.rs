@@ -89,6 +89,14 @@ impl Multi {
         self.cmds.len()
     }
 
+    /// Empties the queue, keeping its allocations.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.ranges.clear();
+        self.cmds.clear();
+        self.aborted = false;
+    }
+
     pub fn is_empty(&self) -> bool {
         self.cmds.is_empty()
     }
@@ -104,7 +112,9 @@ impl Multi {
 /// Leaves the transaction and drops every watch (Redis's
 /// `discardTransaction`).
 pub fn discard_transaction(ctx: &mut Ctx) {
-    ctx.client.multi = None;
+    if let Some(m) = ctx.client.multi.take() {
+        ctx.client.spare_multi = Some(m);
+    }
     ctx.client.handle.multi.store(-1, Relaxed);
     ctx.server.watches.unwatch_all(&ctx.client.handle.watch);
 }
@@ -114,7 +124,10 @@ fn multi(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
     if ctx.client.multi.is_some() {
         return Err(errors::MULTI_NESTED.into());
     }
-    ctx.client.multi = Some(Box::default());
+    // The last transaction's buffers, emptied, serve again.
+    let mut m = ctx.client.spare_multi.take().unwrap_or_default();
+    m.clear();
+    ctx.client.multi = Some(m);
     ctx.client.handle.multi.store(0, Relaxed);
     ctx.out.ok();
     Ok(())
@@ -133,6 +146,9 @@ fn discard(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
 /// Whether a watched key has expired since WATCH saw it alive (Redis's
 /// `isWatchedKeyExpired`): EXEC then fails, though nothing reclaimed it.
 fn watched_key_expired(ctx: &mut Ctx) -> bool {
+    if !ctx.client.handle.watch.is_watching() {
+        return false;
+    }
     let state = ctx.client.handle.watch.clone();
     state.keys().iter().any(|(db, key)| {
         let key = key.as_slice();
@@ -152,10 +168,12 @@ fn exec(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
     };
     let dirty = ctx.client.handle.watch.is_dirty() || watched_key_expired(ctx);
     discard_transaction(ctx);
-    if queue.aborted {
-        return Err(errors::EXECABORT.into());
-    }
-    if dirty {
+    if queue.aborted || dirty {
+        let aborted = queue.aborted;
+        ctx.client.spare_multi = Some(queue);
+        if aborted {
+            return Err(errors::EXECABORT.into());
+        }
         ctx.out.null_array();
         return Ok(());
     }
@@ -163,21 +181,13 @@ fn exec(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
     for (cmd, index, span) in queue.cmds.iter() {
         let argv = Argv::new(&queue.buf, &queue.ranges[span.clone()]);
         call(
-            ctx.server,
-            ctx.stats,
-            ctx.client,
-            ctx.out,
-            cmd,
-            *index,
-            argv,
-            ctx.now.ms,
-            &mut ctx.keys,
-            &mut ctx.fx,
-            true,
+            ctx.server, ctx.stats, ctx.client, ctx.out, cmd, *index, argv, ctx.now.ms, ctx.keys,
+            ctx.fx, true,
         );
         // A queued SELECT changes the database of what follows.
         ctx.db = ctx.client.db;
     }
+    ctx.client.spare_multi = Some(queue);
     Ok(())
 }
 

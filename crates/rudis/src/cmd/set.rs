@@ -198,7 +198,7 @@ fn sets_of<'c>(ctx: &'c mut Ctx, keys: Argv) -> Result<Vec<Option<SetRef<'c>>>, 
     for key in keys.iter() {
         exists.push(set_at(ctx.keys.table(ctx.db, key), key, now)?.is_some());
     }
-    let keys_ref = &ctx.keys;
+    let keys_ref = &*ctx.keys;
     Ok(keys
         .iter()
         .zip(exists)

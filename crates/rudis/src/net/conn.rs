@@ -110,6 +110,10 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream, sl
     tokio::pin!(stop);
     let killed = handle.kill_signal.notified();
     tokio::pin!(killed);
+    // Kept armed across reads: re-creating it each time would register a
+    // waiter anew for every batch.
+    let pushed = handle.outbox.notified();
+    tokio::pin!(pushed);
     'conn: loop {
         // Grow for a large payload in step with what has arrived, never
         // by what the client merely declared.
@@ -128,8 +132,13 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream, sl
         let n = tokio::select! {
             biased;
             _ = &mut stop => break,
-            _ = &mut killed => break,
-            _ = handle.outbox.ready() => {
+            // CLIENT KILL wakes this one too (see ClientHandle::kill): one
+            // future fewer to poll for every read.
+            _ = &mut pushed => {
+                pushed.set(handle.outbox.notified());
+                if handle.killed.load(Relaxed) {
+                    break;
+                }
                 // Pushed by other threads (pub/sub, MONITOR): written
                 // between batches, in the order queued.
                 let bytes = handle.outbox.take();
@@ -201,7 +210,14 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream, sl
                     };
                     let waiter = blocked.waiter.clone();
                     let reply = tokio::select! {
-                        r = wait_blocked(server, &handle, blocked, &mut stream, &mut conn.rbuf) => r,
+                        r = wait_blocked(
+                            server,
+                            &handle,
+                            blocked,
+                            &mut stream,
+                            &mut conn.rbuf,
+                            pushed.as_mut(),
+                        ) => r,
                         _ = &mut stop => None,
                         _ = &mut killed => None,
                     };
@@ -248,12 +264,15 @@ impl Drop for Held<'_> {
 /// Waits for a blocked command's reply: a server's, or the timeout's
 /// (or CLIENT UNBLOCK's). Meanwhile it keeps reading, so a disconnect is
 /// noticed (`None`) and pipelined requests wait in the buffer.
-async fn wait_blocked(
+async fn wait_blocked<'h>(
     server: &Server,
-    handle: &ClientHandle,
+    handle: &'h ClientHandle,
     blocked: crate::client::Blocked,
     stream: &mut TcpStream,
     rbuf: &mut BytesMut,
+    // The connection's own wake-up for pushes: a second one would split
+    // the wake-ups between them.
+    mut pushed: std::pin::Pin<&mut tokio::sync::futures::Notified<'h>>,
 ) -> Option<Vec<u8>> {
     let crate::client::Blocked {
         waiter,
@@ -289,7 +308,8 @@ async fn wait_blocked(
                 }
             }
             // A blocked RESP3 client may be subscribed too.
-            _ = handle.outbox.ready() => {
+            _ = pushed.as_mut() => {
+                pushed.set(handle.outbox.notified());
                 let bytes = handle.outbox.take();
                 if stream.write_all(&bytes).await.is_err() {
                     return None;

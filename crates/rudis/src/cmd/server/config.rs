@@ -156,7 +156,7 @@ fn set(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 
 /// CONFIG RESETSTAT
 fn resetstat(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
-    ctx.server.reset_stats(&mut ctx.keys);
+    ctx.server.reset_stats(ctx.keys);
     ctx.out.ok();
     Ok(())
 }

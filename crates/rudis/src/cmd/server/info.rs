@@ -624,7 +624,7 @@ fn info(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let workers = ctx.server.workers.lock().clone();
     let mut out = String::new();
     for s in wanted(&asked) {
-        section(&mut out, s, ctx.server, &workers, &mut ctx.keys);
+        section(&mut out, s, ctx.server, &workers, ctx.keys);
     }
     ctx.out.verbatim(b"txt", out.as_bytes());
     Ok(())

@@ -157,7 +157,7 @@ fn ratio(a: u64, b: u64) -> f64 {
 
 /// MEMORY STATS
 fn memory_stats(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
-    let m = overhead(ctx.server, &mut ctx.keys);
+    let m = overhead(ctx.server, ctx.keys);
     let out = &mut *ctx.out;
     let dataset = m.allocated.saturating_sub(m.total);
     let net = if m.allocated > m.startup {
@@ -284,7 +284,7 @@ pub fn doctor_report(m: &Overhead) -> String {
 
 /// MEMORY DOCTOR
 fn memory_doctor(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
-    let report = doctor_report(&overhead(ctx.server, &mut ctx.keys));
+    let report = doctor_report(&overhead(ctx.server, ctx.keys));
     ctx.out.verbatim(b"txt", report.as_bytes());
     Ok(())
 }

@@ -80,7 +80,7 @@ fn flush(ctx: &mut Ctx, dbs: std::ops::Range<usize>, async_free: bool) {
     let watches = &ctx.server.watches;
     for db in dbs.clone() {
         if watches.any() {
-            let keys = &ctx.keys;
+            let keys = &*ctx.keys;
             watches.touch_db(db, |k| keys.table_ref(db, k).peek(k).is_some(), |_| None);
         }
     }
@@ -132,7 +132,7 @@ fn swapdb(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         let (lo, hi) = (a.min(b) as usize, a.max(b) as usize);
         let watches = &ctx.server.watches;
         if watches.any() {
-            let (keys, now) = (&ctx.keys, ctx.now.ms);
+            let (keys, now) = (&*ctx.keys, ctx.now.ms);
             for (from, to) in [(lo, hi), (hi, lo)] {
                 watches.touch_db(
                     from,
