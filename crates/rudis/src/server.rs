@@ -349,24 +349,33 @@ impl Server {
             self.unpause();
             return false;
         }
+        // Commands refused before they would run (unknown, wrong arity)
+        // get their error at once, as Redis checks those first.
+        let Some(c) = crate::cmd::lookup(argv.get(0).unwrap_or_default()) else {
+            return false;
+        };
+        let c = if c.subcommands.is_empty() {
+            c
+        } else {
+            c.subcommand(argv.get(1).unwrap_or_default()).unwrap_or(c)
+        };
+        let argc = argv.len() as i32;
+        if (c.arity > 0 && argc != c.arity) || argc < -c.arity {
+            return false;
+        }
         if p.all {
             return true;
         }
-        crate::cmd::lookup(argv.get(0).unwrap_or_default()).is_some_and(|c| {
-            let c = if c.subcommands.is_empty() {
-                c
-            } else {
-                c.subcommand(argv.get(1).unwrap_or_default()).unwrap_or(c)
-            };
-            let write = |c: &crate::cmd::Command| c.flags & crate::cmd::flags::WRITE != 0;
-            // EXEC is held as its queue would be.
-            write(c)
-                || (c.name == "exec"
-                    && client
-                        .multi
-                        .as_ref()
-                        .is_some_and(|m| m.iter().any(|(q, _)| write(q))))
-        })
+        let write = |c: &crate::cmd::Command| {
+            c.flags & (crate::cmd::flags::WRITE | crate::cmd::flags::MAY_REPLICATE) != 0
+        };
+        // EXEC is held as its queue would be.
+        write(c)
+            || (c.name == "exec"
+                && client
+                    .multi
+                    .as_ref()
+                    .is_some_and(|m| m.iter().any(|(q, _)| write(q))))
     }
 
     /// Resolves when the current pause ends (UNPAUSE or its deadline).

@@ -186,3 +186,31 @@ fn a_blocked_resp3_subscriber_still_gets_messages() {
     c.cmd(&[b"RPUSH", b"list", b"v"]);
     sub.expect(b"*2\r\n$4\r\nlist\r\n$1\r\nv\r\n");
 }
+
+/// CLIENT PAUSE WRITE holds PUBLISH (it may be propagated, as Redis's
+/// may-replicate commands) and PFCOUNT, but a command with the wrong
+/// arity gets its error at once.
+#[test]
+fn client_pause_write_holds_publish_not_errors() {
+    let server = rudis(&[]);
+    let (mut a, mut b) = (server.raw(), server.raw());
+    a.cmd(&[b"CLIENT", b"PAUSE", b"100000", b"WRITE"]);
+    b.send(&encode(&[b"PUBLISH", b"ch", b"m"]));
+    assert!(
+        b.quiet(Duration::from_millis(200)),
+        "PUBLISH ran during the pause"
+    );
+    let mut c = server.raw();
+    c.expect_cmd(
+        &[b"SET", b"k"],
+        b"-ERR wrong number of arguments for 'set' command\r\n",
+    );
+    c.send(&encode(&[b"PFCOUNT", b"h"]));
+    assert!(
+        c.quiet(Duration::from_millis(100)),
+        "PFCOUNT ran during the pause"
+    );
+    a.cmd(&[b"CLIENT", b"UNPAUSE"]);
+    b.expect(b":0\r\n");
+    c.expect(b":0\r\n");
+}

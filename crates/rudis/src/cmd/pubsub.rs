@@ -64,8 +64,19 @@ pub static COMMANDS: &[Command] = &[
     )
     .acl(acl::SLOW)
     .keys(SHARD_KEYS),
-    row("publish", 3, PUBSUB | LOADING | STALE | FAST, publish),
-    row("spublish", 3, PUBSUB | LOADING | STALE | FAST, spublish).keys(&[KeySpec::new(
+    row(
+        "publish",
+        3,
+        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
+        publish,
+    ),
+    row(
+        "spublish",
+        3,
+        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
+        spublish,
+    )
+    .keys(&[KeySpec::new(
         &["not_key"],
         Begin::Index(1),
         Find::Range(0, 1, 0),

@@ -37,6 +37,10 @@ pub mod flags {
     pub const NO_MULTI: u32 = 1 << 17;
     pub const MOVABLE_KEYS: u32 = 1 << 18;
     pub const ALLOW_BUSY: u32 = 1 << 19;
+    /// Redis's internal CMD_MAY_REPLICATE (not shown by COMMAND INFO): a
+    /// command that is no write but may be propagated (PUBLISH, PFCOUNT
+    /// updating its cache), which CLIENT PAUSE WRITE holds back too.
+    pub const MAY_REPLICATE: u32 = 1 << 20;
 
     pub const NAMES: [&str; 20] = [
         "write",

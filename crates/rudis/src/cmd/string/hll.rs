@@ -22,7 +22,7 @@ pub static COMMANDS: &[Command] = &[
     row("pfadd", -2, WRITE | DENYOOM | FAST, pfadd)
         .acl(acl::HYPERLOGLOG)
         .keys(&[KeySpec::at(1, &["RW", "insert"])]),
-    row("pfcount", -2, READONLY, pfcount)
+    row("pfcount", -2, READONLY | MAY_REPLICATE, pfcount)
         .acl(acl::HYPERLOGLOG)
         .keys(&[KeySpec::new(&["RW", "access"], Begin::Index(1), Find::Range(-1, 1, 0))
             .notes("RW because it may change the internal representation of the key, and propagate to replicas")]),
