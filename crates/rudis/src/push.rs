@@ -136,6 +136,13 @@ impl Outbox {
         Pushed::Queued
     }
 
+    /// Whether `extra` bytes of replies on top of what is pending put the
+    /// client over `limit` (the same soft-limit clock as pushes).
+    pub fn weigh(&self, extra: usize, limit: Limit) -> bool {
+        let used = (self.pending.load(Relaxed) + extra) as u64;
+        over(limit, used, &self.soft_since)
+    }
+
     /// Takes everything queued (the bytes stay counted as pending until
     /// `written`).
     pub fn take(&self) -> Vec<u8> {

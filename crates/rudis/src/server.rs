@@ -329,10 +329,13 @@ impl Server {
         };
         *p = Some(next);
         self.paused.store(true, Relaxed);
+        let left = next.until.saturating_duration_since(Instant::now());
+        crate::db::expire::suspend_until(crate::db::now_ms() + left.as_millis() as u64);
     }
 
     pub fn unpause(&self) {
         *self.pause.lock() = None;
+        crate::db::expire::suspend_until(0);
         self.paused.store(false, Relaxed);
         self.unpaused.notify_waiters();
     }

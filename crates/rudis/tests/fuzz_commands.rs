@@ -22,12 +22,24 @@ use rand::{Rng, SeedableRng};
 use common::{encode, rudis, Proc};
 
 /// Commands that end or stall the fuzzing connection by design: closing
-/// it, streaming to it, silencing or pausing it, sleeping, reconfiguring
-/// the server under it, or blocking it (covered by tests/blocking.rs).
+/// it, streaming to it (MONITOR, subscriptions and invalidations: the
+/// other connection's PUBLISH would reach it at any time), answering one
+/// command with several replies (the (un)subscribe family: one per
+/// name, so the fuzzer's reads fall behind until both sides block
+/// writing), silencing or pausing it, sleeping, reconfiguring the server
+/// under it, or blocking it (covered by tests/blocking.rs,
+/// tests/pubsub.rs and the pub/sub corpus).
 const SKIPPED: &[&str] = &[
     "shutdown",
     "quit",
     "monitor",
+    "subscribe",
+    "psubscribe",
+    "ssubscribe",
+    "unsubscribe",
+    "punsubscribe",
+    "sunsubscribe",
+    "client|tracking",
     "debug",
     "client|kill",
     "client|pause",

@@ -214,3 +214,32 @@ fn client_pause_write_holds_publish_not_errors() {
     b.expect(b":0\r\n");
     c.expect(b":0\r\n");
 }
+
+/// The normal class's limit holds replies too: a client whose reply
+/// would pass the hard limit is closed without it; others go on.
+#[test]
+fn the_normal_class_limit_closes_a_client_with_a_huge_reply() {
+    let server = rudis(&[]);
+    let mut c = server.raw();
+    let big = vec![b'x'; 2 << 20];
+    c.cmd(&[b"SET", b"big", &big]);
+    c.cmd(&[
+        b"CONFIG",
+        b"SET",
+        b"client-output-buffer-limit",
+        b"normal 1mb 0 0",
+    ]);
+    c.expect_cmd(&[b"GET", b"small"], b"$-1\r\n");
+    let mut victim = server.raw();
+    victim.send(&encode(&[b"GET", b"big"]));
+    assert!(victim.closed(), "a 2 MB reply went out over a 1 MB limit");
+    c.cmd(&[
+        b"CONFIG",
+        b"SET",
+        b"client-output-buffer-limit",
+        b"normal 0 0 0",
+    ]);
+    let mut ok = server.raw();
+    ok.send(&encode(&[b"GET", b"big"]));
+    assert_eq!(ok.reply().len(), big.len() + 12);
+}

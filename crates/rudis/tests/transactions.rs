@@ -237,3 +237,45 @@ fn client_pause_write_holds_exec_with_writes() {
     b.cmd(&[b"CLIENT", b"UNPAUSE"]);
     a.expect(b"*1\r\n+OK\r\n");
 }
+
+/// Redis 7.0 reclaims no key while clients are paused: expired keys read
+/// as missing and stay (INFO expired_keys unchanged) until the pause
+/// ends; a write in the transaction that started the pause replaces
+/// such a key cleanly.
+#[test]
+fn client_pause_suspends_expiry() {
+    let server = rudis(&[]);
+    let (mut a, mut b) = (server.raw(), server.raw());
+    let expired = |c: &mut common::Raw| {
+        String::from_utf8_lossy(&c.cmd(&[b"INFO", b"stats"]))
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("expired_keys:")
+                    .map(|v| v.trim().to_string())
+            })
+            .unwrap()
+    };
+    a.cmd(&[b"DEBUG", b"SET-ACTIVE-EXPIRE", b"0"]);
+    a.cmd(&[b"SET", b"k", b"v", b"PX", b"20"]);
+    a.cmd(&[b"RPUSH", b"l", b"old"]);
+    a.cmd(&[b"PEXPIRE", b"l", b"20"]);
+    a.cmd(&[b"DEBUG", b"SET-ACTIVE-EXPIRE", b"1"]);
+    std::thread::sleep(std::time::Duration::from_millis(40));
+    a.cmd(&[b"MULTI"]);
+    a.cmd(&[b"CLIENT", b"PAUSE", b"100000", b"WRITE"]);
+    a.cmd(&[b"LPUSH", b"l", b"new"]);
+    a.cmd(&[b"LRANGE", b"l", b"0", b"-1"]);
+    a.expect_cmd(&[b"EXEC"], b"*3\r\n+OK\r\n:1\r\n*1\r\n$3\r\nnew\r\n");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    b.expect_cmd(&[b"GET", b"k"], b"$-1\r\n");
+    assert_eq!(
+        expired(&mut b),
+        "1",
+        "only the list replaced in EXEC counts"
+    );
+    b.expect_cmd(&[b"DBSIZE"], b":2\r\n");
+    b.cmd(&[b"CLIENT", b"UNPAUSE"]);
+    b.expect_cmd(&[b"GET", b"k"], b"$-1\r\n");
+    assert_eq!(expired(&mut b), "2");
+    b.expect_cmd(&[b"LRANGE", b"l", b"0", b"-1"], b"*1\r\n$3\r\nnew\r\n");
+}

@@ -15,6 +15,28 @@ use smallvec::SmallVec;
 
 use super::{now_ms, Store, Table, SHARDS};
 
+/// Unix ms until which CLIENT PAUSE suspends expiry (0: not paused).
+/// Redis 7.0 reclaims no key while clients are paused (a paused replica
+/// set must not diverge): expired keys read as missing but stay until
+/// the pause ends. A process-wide value because tables check it on
+/// every lookup of an expired key, far from the server's state.
+static SUSPENDED_UNTIL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// CLIENT PAUSE (until `until_ms`) and its end (0).
+pub fn suspend_until(until_ms: u64) {
+    SUSPENDED_UNTIL.store(until_ms, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether a pause may be leaving expired keys in place (one load).
+pub fn any_suspended() -> bool {
+    SUSPENDED_UNTIL.load(std::sync::atomic::Ordering::Relaxed) != 0
+}
+
+/// Whether expired keys are left in place at `now_ms`.
+pub fn suspended(now_ms: u64) -> bool {
+    now_ms < SUSPENDED_UNTIL.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Keys with an expiry examined per step (Redis's
 /// ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP), at the lowest effort.
 const SAMPLES: usize = 20;
@@ -80,6 +102,9 @@ impl ExpireCycle {
             micros: start.elapsed().as_micros() as u64,
             capped,
         };
+        if suspended(now_ms()) {
+            return report(0, false);
+        }
         for _ in 0..SHARDS {
             let shard_index = self.next_shard;
             self.next_shard = (self.next_shard + 1) % SHARDS;

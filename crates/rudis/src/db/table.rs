@@ -98,7 +98,9 @@ impl Table {
     pub fn find(&mut self, key: &[u8], now: Clock) -> Option<usize> {
         let i = self.map.get_index_of(key)?;
         if self.map[i].is_expired(now.ms) {
-            self.reclaim(i);
+            if !super::expire::suspended(now.ms) {
+                self.reclaim(i);
+            }
             return None;
         }
         if now.touch {
@@ -210,6 +212,13 @@ impl Table {
 
     /// Inserts an entry under a key that is not in the table.
     pub fn insert_new(&mut self, key: Blob, entry: Entry) {
+        // Under CLIENT PAUSE an expired key may still be here although
+        // lookups said it is missing: it goes first.
+        if super::expire::any_suspended() {
+            if let Some(i) = self.map.get_index_of(key.as_slice()) {
+                self.reclaim(i);
+            }
+        }
         self.expires += (entry.expire_at() != 0) as usize;
         self.make_room();
         self.log_new(key.as_slice());

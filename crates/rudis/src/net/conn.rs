@@ -342,6 +342,19 @@ fn apply_reply_mode(client: &mut Client, out: &mut Reply, mark: usize) {
     client.reply_mode.next();
 }
 
+/// Whether a batch's output of `len` bytes (with what is still queued
+/// for the client) puts it over `client-output-buffer-limit` for its
+/// class, as Redis checks its reply list after each command.
+fn over_output_limit(server: &Server, handle: &ClientHandle, len: usize) -> bool {
+    let class = if handle.subscriptions() > 0 {
+        crate::push::Class::Pubsub
+    } else {
+        crate::push::Class::Normal
+    };
+    let limit = server.hot.obuf_limit(class);
+    (limit.hard > 0 || limit.soft > 0) && handle.outbox.weigh(len, limit)
+}
+
 /// Moves what other threads queued for this client into its output.
 fn take_pushes(client: &Client, conn: &mut Conn) {
     let bytes = client.handle.outbox.take();
@@ -435,6 +448,12 @@ fn process(server: &Server, stats: &WorkerStats, client: &mut Client, conn: &mut
     conn.rbuf.advance(pos);
     take_pushes(client, conn);
     client.handle.output_buffer.store(conn.out.len(), Relaxed);
+    if over_output_limit(server, &client.handle, conn.out.len() - conn.pushed) {
+        // Redis frees such a client without sending what it built.
+        crate::pubsub::close_over_limit(server, &client.handle);
+        conn.out.clear();
+        return Outcome::Close;
+    }
     if conn.rbuf.len() as u64 > server.hot.query_buffer_limit() {
         // Redis closes such a client without a reply.
         tracing::warn!(
