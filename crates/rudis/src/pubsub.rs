@@ -241,21 +241,19 @@ pub fn publish_notes(server: &Server, notes: Vec<Note>) {
     let mut chan = Vec::new();
     for n in notes {
         let db = itoa::Buffer::new().format(n.db).to_owned();
-        if flags & class::KEYSPACE != 0 {
-            chan.clear();
-            chan.extend_from_slice(b"__keyspace@");
-            chan.extend_from_slice(db.as_bytes());
-            chan.extend_from_slice(b"__:");
-            chan.extend_from_slice(n.key.as_slice());
-            publish(server, Kind::Plain, &chan, n.event.as_bytes());
-        }
-        if flags & class::KEYEVENT != 0 {
-            chan.clear();
-            chan.extend_from_slice(b"__keyevent@");
-            chan.extend_from_slice(db.as_bytes());
-            chan.extend_from_slice(b"__:");
-            chan.extend_from_slice(n.event.as_bytes());
-            publish(server, Kind::Plain, &chan, n.key.as_slice());
+        let (key, event) = (n.key.as_slice(), n.event.as_bytes());
+        for (on, kind, name, message) in [
+            (class::KEYSPACE, &b"__keyspace@"[..], key, event),
+            (class::KEYEVENT, &b"__keyevent@"[..], event, key),
+        ] {
+            if flags & on != 0 {
+                chan.clear();
+                chan.extend_from_slice(kind);
+                chan.extend_from_slice(db.as_bytes());
+                chan.extend_from_slice(b"__:");
+                chan.extend_from_slice(name);
+                publish(server, Kind::Plain, &chan, message);
+            }
         }
     }
 }

@@ -219,31 +219,21 @@ fn a_client_side_cache_never_keeps_a_stale_value() {
             }
         }
     };
+    // Takes whatever invalidations have arrived, up to a PING's reply.
+    let drain = |a: &mut Raw, cache: &mut Option<Vec<u8>>| {
+        a.send(&encode(&[b"PING"]));
+        while a.reply().starts_with(b">") {
+            *cache = None;
+        }
+    };
     while !writer.is_finished() {
         read(&mut a, &mut cache);
         checks += 1;
-        // Take whatever invalidations have arrived.
-        a.send(&encode(&[b"PING"]));
-        loop {
-            let r = a.reply();
-            if r.starts_with(b">") {
-                cache = None;
-            } else {
-                break;
-            }
-        }
+        drain(&mut a, &mut cache);
     }
     writer.join().unwrap();
     // After the last write, a round trip drains its invalidation.
-    a.send(&encode(&[b"PING"]));
-    loop {
-        let r = a.reply();
-        if r.starts_with(b">") {
-            cache = None;
-        } else {
-            break;
-        }
-    }
+    drain(&mut a, &mut cache);
     read(&mut a, &mut cache);
     assert_eq!(cache.unwrap(), b"$4\r\n3000\r\n", "after {checks} reads");
 }
