@@ -313,11 +313,6 @@ fn db_bit(db: usize) -> u64 {
 }
 
 impl<'a> Locked<'a> {
-    pub const NONE: Locked<'static> = Locked {
-        held: Held::None,
-        dbs: 0,
-    };
-
     fn of(held: Held<'a>) -> Locked<'a> {
         Locked { held, dbs: 0 }
     }

@@ -63,18 +63,6 @@ impl Store {
     pub fn lock(&self, shard: usize) -> MutexGuard<'_, Shard> {
         self.shards[shard].lock()
     }
-
-    /// Every shard, locked in the fixed order (ascending index) that all
-    /// multi-shard lockers use, so two of them can never deadlock.
-    pub fn lock_all(&self) -> Vec<MutexGuard<'_, Shard>> {
-        self.shards.iter().map(|s| s.lock()).collect()
-    }
-
-    /// Number of keys in database `db`, expired-but-unreclaimed included,
-    /// as Redis's DBSIZE counts them. Locks one shard at a time.
-    pub fn dbsize(&self, db: usize) -> usize {
-        self.shards.iter().map(|s| s.lock().dbs[db].len()).sum()
-    }
 }
 
 /// The shard that holds `key`.
