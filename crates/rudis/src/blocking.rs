@@ -210,7 +210,9 @@ fn serve_one(server: &Server, db: usize, key: &Blob, w: &Arc<Waiter>, now: u64) 
     }
     shards.sort_unstable();
     shards.dedup();
-    let mut guards: Vec<_> = shards.iter().map(|&s| (s, server.store.lock(s))).collect();
+    let Ok(mut guards) = server.store.acquire(shards.iter().copied(), false) else {
+        return Served::Skipped;
+    };
     let table = |k: &[u8]| {
         shards
             .iter()

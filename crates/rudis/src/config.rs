@@ -59,6 +59,9 @@ pub struct Config {
     pub latency_tracking_info_percentiles: Vec<f64>,
     pub lazyfree_lazy_user_del: bool,
     pub active_expire_effort: u32,
+    /// `busy-reply-threshold` (`lua-time-limit`) in ms: past it a script
+    /// makes other clients' commands fail with -BUSY (0: never).
+    pub busy_reply_threshold: u64,
     /// `crate::effects::class` bits.
     pub notify_keyspace_events: u32,
     pub tracking_table_max_keys: u64,
@@ -106,6 +109,7 @@ impl Default for Config {
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
             lazyfree_lazy_user_del: false,
             active_expire_effort: 1,
+            busy_reply_threshold: 5000,
             notify_keyspace_events: 0,
             client_output_buffer_limit: crate::push::DEFAULT_LIMITS,
             tracking_table_max_keys: 1_000_000,
@@ -200,6 +204,12 @@ fn memory(args: &[String], min: u64, max: u64) -> Result<u64, String> {
 
 fn yn(b: bool) -> String {
     if b { "yes" } else { "no" }.into()
+}
+
+// Shared by `busy-reply-threshold` and its old name.
+fn set_busy_reply_threshold(c: &mut Config, a: &[String]) -> Result<(), String> {
+    c.busy_reply_threshold = int(a, 0, i64::MAX)? as u64;
+    Ok(())
 }
 
 // Shared by each directive and its old `ziplist` alias.
@@ -449,6 +459,18 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.active_expire_effort.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "busy-reply-threshold",
+        set: set_busy_reply_threshold,
+        get: |c| c.busy_reply_threshold.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "lua-time-limit",
+        set: set_busy_reply_threshold,
+        get: |c| c.busy_reply_threshold.to_string(),
         change: Change::Live,
     },
     Directive {

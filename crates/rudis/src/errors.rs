@@ -212,3 +212,15 @@ pub fn pubsub_context(name: &str) -> Error {
         "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
     ))
 }
+
+pub const BUSY_EVAL: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+pub const NOTBUSY: &str = "NOTBUSY No scripts in execution right now.";
+pub const UNKILLABLE: &str = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
+pub const NUMKEYS_TOO_BIG: &str = "ERR Number of keys can't be greater than number of args";
+pub const NUMKEYS_NEGATIVE: &str = "ERR Number of keys can't be negative";
+pub const RO_SCRIPT_WRITE_FLAG: &str =
+    "ERR Can not execute a script with write flag using *_ro command.";

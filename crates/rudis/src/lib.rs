@@ -21,6 +21,7 @@ pub mod lzf;
 pub mod net;
 pub mod pubsub;
 pub mod push;
+pub mod script;
 pub mod server;
 pub mod stats;
 pub mod tracking;

@@ -40,6 +40,7 @@ pub struct Hot {
     lazy_user_del: AtomicBool,
     lazy_user_flush: AtomicBool,
     active_expire_effort: AtomicU32,
+    busy_reply_threshold: AtomicU64,
     notify_keyspace_events: AtomicU32,
     tracking_table_max_keys: AtomicU64,
     /// client-output-buffer-limit: (hard, soft, seconds) per class.
@@ -70,6 +71,7 @@ impl Hot {
             lazy_user_del: AtomicBool::new(c.lazyfree_lazy_user_del),
             lazy_user_flush: AtomicBool::new(c.lazyfree_lazy_user_flush),
             active_expire_effort: AtomicU32::new(c.active_expire_effort),
+            busy_reply_threshold: AtomicU64::new(c.busy_reply_threshold),
             notify_keyspace_events: AtomicU32::new(c.notify_keyspace_events),
             tracking_table_max_keys: AtomicU64::new(c.tracking_table_max_keys),
             obuf_limits: c.client_output_buffer_limit.map(|l| {
@@ -105,6 +107,11 @@ impl Hot {
         self.active_expire_effort.load(Relaxed)
     }
 
+    /// `busy-reply-threshold` in milliseconds (0: none).
+    pub fn busy_reply_threshold(&self) -> u64 {
+        self.busy_reply_threshold.load(Relaxed)
+    }
+
     /// `notify-keyspace-events` as `crate::effects::class` bits.
     pub fn notify_keyspace_events(&self) -> u32 {
         self.notify_keyspace_events.load(Relaxed)
@@ -138,6 +145,8 @@ impl Hot {
         crate::effects::configure(c.notify_keyspace_events);
         self.active_expire_effort
             .store(c.active_expire_effort, Relaxed);
+        self.busy_reply_threshold
+            .store(c.busy_reply_threshold, Relaxed);
         self.latency_tracking.store(c.latency_tracking, Relaxed);
         self.lazy_user_del.store(c.lazyfree_lazy_user_del, Relaxed);
         self.lazy_user_flush
@@ -257,6 +266,7 @@ pub struct Server {
     pub config: RwLock<Config>,
     pub hot: Hot,
     pub store: Store,
+    pub scripts: crate::script::Scripts,
     /// Clients blocked on list keys.
     pub blocking: crate::blocking::Blocking,
     /// Every WATCHed key.
@@ -278,7 +288,10 @@ pub struct Server {
 
 impl Server {
     pub fn new(config: Config) -> Server {
+        let store = Store::new(config.databases);
+        let scripts = crate::script::Scripts::new(store.gate.busy.clone());
         Server {
+            scripts,
             observers: Default::default(),
             watches: Default::default(),
             pubsub: Default::default(),
@@ -296,7 +309,7 @@ impl Server {
             memory_peak: AtomicU64::new(0),
             ops_samples: Mutex::new(VecDeque::new()),
             hot: Hot::from(&config),
-            store: Store::new(config.databases),
+            store,
             blocking: Default::default(),
             latency: Default::default(),
             active_expire: AtomicBool::new(true),

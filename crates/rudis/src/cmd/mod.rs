@@ -15,6 +15,7 @@ pub mod keys;
 pub mod list;
 pub mod multi;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -46,6 +47,7 @@ pub(crate) static GROUPS: &[&[Command]] = &[
     connection::COMMANDS,
     multi::COMMANDS,
     pubsub::COMMANDS,
+    scripting::COMMANDS,
     client::COMMANDS,
     keys::COMMANDS,
     server::COMMANDS,
@@ -294,6 +296,7 @@ type Guard<'a> = (usize, MutexGuard<'a, Shard>);
 
 /// The shards of a command's keys, locked for the command's duration.
 pub struct Locked<'a> {
+    store: &'a crate::db::Store,
     held: Held<'a>,
     /// Databases whose tables were handed out (bit `db`, the last bit for
     /// all from 63 on): only those can have logged anything to drain.
@@ -313,8 +316,12 @@ fn db_bit(db: usize) -> u64 {
 }
 
 impl<'a> Locked<'a> {
-    fn of(held: Held<'a>) -> Locked<'a> {
-        Locked { held, dbs: 0 }
+    fn of(store: &'a crate::db::Store, held: Held<'a>) -> Locked<'a> {
+        Locked {
+            store,
+            held,
+            dbs: 0,
+        }
     }
 
     fn guard(&mut self, shard: usize) -> Option<&mut Shard> {
@@ -392,6 +399,39 @@ impl<'a> Locked<'a> {
         guards.iter_mut().map(|(_, g)| &mut **g)
     }
 
+    /// Locks, for the script thread, what `cmd` needs for this command
+    /// line on top of what is held: a script may touch keys it did not
+    /// declare, and keeps every lock it took until it ends.
+    pub fn ensure_for(&mut self, cmd: &Command, argv: Argv) {
+        if needs_all(cmd, argv, false) {
+            for s in 0..crate::db::SHARDS {
+                self.ensure(s);
+            }
+            return;
+        }
+        let mut shards = SmallVec::new();
+        push_key_shards(cmd, argv, &mut shards);
+        for s in shards {
+            self.ensure(s);
+        }
+    }
+
+    fn ensure(&mut self, shard: usize) {
+        if self.guard(shard).is_some() {
+            return;
+        }
+        let g = self.store.escalate(shard);
+        let guards = match std::mem::replace(&mut self.held, Held::None) {
+            Held::None => Vec::with_capacity(1),
+            Held::One(one) => vec![one],
+            Held::Many(many) => many,
+        };
+        let mut guards = guards;
+        let at = guards.partition_point(|(s, _)| *s < shard);
+        guards.insert(at, (shard, g));
+        self.held = Held::Many(guards);
+    }
+
     /// Drains the logs of the tables handed out (see `crate::effects`).
     fn drain(&mut self, server: &Server, current: Option<u64>, fx: &mut Effects) {
         if self.dbs == 0 {
@@ -459,22 +499,30 @@ impl std::ops::DerefMut for ShardAccess<'_> {
     }
 }
 
-fn lock_all(server: &Server) -> Locked<'_> {
-    Locked::of(Held::Many(
-        (0..crate::db::SHARDS)
-            .map(|s| (s, server.store.lock(s)))
-            .collect(),
+fn lock_all(server: &Server) -> Result<Locked<'_>, crate::db::Busy> {
+    Ok(Locked::of(
+        &server.store,
+        Held::Many(server.store.acquire(0..crate::db::SHARDS, true)?),
     ))
 }
 
-fn lock_shards(server: &Server, mut shards: SmallVec<[usize; 8]>) -> Locked<'_> {
+fn lock_shards(
+    server: &Server,
+    mut shards: SmallVec<[usize; 8]>,
+) -> Result<Locked<'_>, crate::db::Busy> {
     shards.sort_unstable();
     shards.dedup();
-    Locked::of(match shards.as_slice() {
-        [] => Held::None,
-        [one] => Held::One((*one, server.store.lock(*one))),
-        _ => Held::Many(shards.iter().map(|&s| (s, server.store.lock(s))).collect()),
-    })
+    Ok(Locked::of(
+        &server.store,
+        match shards.as_slice() {
+            [] => Held::None,
+            [one] => {
+                let mut g = server.store.acquire(std::iter::once(*one), true)?;
+                Held::One(g.pop().expect("one shard locked"))
+            }
+            _ => Held::Many(server.store.acquire(shards.iter().copied(), true)?),
+        },
+    ))
 }
 
 /// Whether a command line needs every shard when it runs in a
@@ -499,7 +547,12 @@ fn push_key_shards(cmd: &Command, argv: Argv, shards: &mut SmallVec<[usize; 8]>)
 
 /// Locks what a command needs (see `Scope`), in ascending shard order:
 /// two commands can never wait for each other's locks in a cycle.
-fn lock_for<'a>(server: &'a Server, client: &Client, cmd: &Command, argv: Argv) -> Locked<'a> {
+fn lock_for<'a>(
+    server: &'a Server,
+    client: &Client,
+    cmd: &Command,
+    argv: Argv,
+) -> Result<Locked<'a>, crate::db::Busy> {
     if needs_all(cmd, argv, true) {
         return lock_all(server);
     }
@@ -697,6 +750,17 @@ fn runs_in_multi(cmd: &Command) -> bool {
     )
 }
 
+/// The row of a command line (its subcommand's, for a container) and
+/// its statistics index.
+pub fn resolve(argv: Argv) -> Option<(&'static Command, usize)> {
+    let (cmd, index) = lookup_indexed(argv.get(0)?)?;
+    if cmd.subcommands.is_empty() || argv.len() < 2 {
+        return Some((cmd, index));
+    }
+    let sub = cmd.subcommand(argv.get(1)?)?;
+    Some((sub, index_of(sub)))
+}
+
 /// Looks a command line up and checks it (Redis's `processCommand`
 /// before the call): unknown command or subcommand, arity,
 /// authentication, what a transaction refuses. A refusal is written and
@@ -747,6 +811,11 @@ fn prepare(
     if client.handle.subscriptions() > 0 && !resp3 && !allowed_subscribed(cmd) {
         return refuse(client, Some(index), errors::pubsub_context(cmd.name));
     }
+    if cmd.flags & flags::ALLOW_BUSY == 0 {
+        if let Some(busy) = server.scripts.busy_error() {
+            return refuse(client, Some(index), busy.into());
+        }
+    }
     Some((cmd, index))
 }
 
@@ -769,7 +838,14 @@ fn run(
             return;
         }
     }
-    let mut keys = lock_for(server, client, cmd, argv);
+    let mut keys = match lock_for(server, client, cmd, argv) {
+        Ok(k) => k,
+        Err(crate::db::Busy) => {
+            let e = server.scripts.busy_error().unwrap_or(errors::BUSY_EVAL);
+            reject(stats, out, Some(index), e.into());
+            return;
+        }
+    };
     let mut fx = Effects::default();
     call(
         server, stats, client, out, cmd, index, argv, now, &mut keys, &mut fx, false,
@@ -929,6 +1005,7 @@ mod tests {
 
     #[test]
     fn a_panicking_handler_ends_in_an_error_and_a_close() {
+        let _config = crate::db::list::TEST_CONFIG.lock();
         let server = Server::new(Config::default());
         let addr = "127.0.0.1:1".parse().expect("addr");
         let handle = Arc::new(ClientHandle::new(1, addr, addr, -1));

@@ -41,6 +41,8 @@ pub mod flags {
     /// command that is no write but may be propagated (PUBLISH, PFCOUNT
     /// updating its cache), which CLIENT PAUSE WRITE holds back too.
     pub const MAY_REPLICATE: u32 = 1 << 20;
+    /// Internal: runs on the script thread (see `crate::script`).
+    pub const SCRIPT_THREAD: u32 = 1 << 21;
 
     pub const NAMES: [&str; 20] = [
         "write",

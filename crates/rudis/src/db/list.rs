@@ -37,6 +37,11 @@ fn is_large(b: &Blob) -> bool {
     b.len() >= PACKED_THRESHOLD.load(Relaxed)
 }
 
+/// Held by unit tests that set the list directives (they are global), so
+/// a test making a server cannot change them under another.
+#[cfg(test)]
+pub static TEST_CONFIG: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+
 /// Applies the list directives to lists from now on (existing chunks keep
 /// their size; compression is applied as they change).
 pub fn configure(fill: i64, depth: usize) {
@@ -609,6 +614,7 @@ mod tests {
     /// inner ones are once they pay, chunks respect the fill.
     #[test]
     fn any_fill_and_depth_matches_a_plain_deque() {
+        let _config = super::TEST_CONFIG.lock();
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         let mut rnd = move |n: usize| {
             seed ^= seed << 13;

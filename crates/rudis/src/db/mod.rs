@@ -19,6 +19,9 @@ pub mod set;
 pub mod table;
 pub mod value;
 
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::time::Duration;
+
 use parking_lot::{Mutex, MutexGuard};
 
 pub use blob::Blob;
@@ -44,7 +47,31 @@ impl Shard {
 pub struct Store {
     shards: Box<[Mutex<Shard>]>,
     databases: usize,
+    /// What tells lock waiters to step back (see `acquire`).
+    pub gate: Gate,
 }
+
+/// Signals from the one holder that may take locks out of order (the
+/// script thread) to everyone waiting for a lock.
+#[derive(Default)]
+pub struct Gate {
+    /// The script thread waits for a shard while holding others out of
+    /// order: a waiter that holds shards releases them and starts over,
+    /// so the two can never wait for each other.
+    escalating: AtomicBool,
+    /// A script has run past `busy-reply-threshold`: waiters stop waiting
+    /// and get `-BUSY`.
+    pub busy: std::sync::Arc<AtomicBool>,
+}
+
+/// Waiting for a lock was given up because a script is busy.
+#[derive(Debug)]
+pub struct Busy;
+
+pub type Guards<'a> = Vec<(usize, MutexGuard<'a, Shard>)>;
+
+/// How long a waiter sleeps on a lock before it looks at the gate again.
+const WAIT_STEP: Duration = Duration::from_micros(200);
 
 impl Store {
     pub fn new(databases: usize) -> Store {
@@ -53,6 +80,7 @@ impl Store {
                 .map(|_| Mutex::new(Shard::new(databases)))
                 .collect(),
             databases,
+            gate: Gate::default(),
         }
     }
 
@@ -62,6 +90,61 @@ impl Store {
 
     pub fn lock(&self, shard: usize) -> MutexGuard<'_, Shard> {
         self.shards[shard].lock()
+    }
+
+    /// Locks `shards` (ascending, without repeats) for a command. Waiting
+    /// while holding some is safe against every other command, which
+    /// locks in the same order; against the script thread, which may
+    /// lock out of order (`escalate`), a waiter holding shards backs off
+    /// and starts over. With `give_up`, waiting ends in `Busy` once a
+    /// script is past its busy threshold.
+    pub fn acquire(
+        &self,
+        shards: impl Iterator<Item = usize> + Clone,
+        give_up: bool,
+    ) -> Result<Guards<'_>, Busy> {
+        'again: loop {
+            let mut held: Guards<'_> = Vec::with_capacity(shards.size_hint().0);
+            for s in shards.clone() {
+                let m = &self.shards[s];
+                let g = match m.try_lock() {
+                    Some(g) => g,
+                    None => loop {
+                        if let Some(g) = m.try_lock_for(WAIT_STEP) {
+                            break g;
+                        }
+                        if give_up && self.gate.busy.load(SeqCst) {
+                            return Err(Busy);
+                        }
+                        if !held.is_empty() && self.gate.escalating.load(SeqCst) {
+                            drop(held);
+                            while self.gate.escalating.load(SeqCst) {
+                                std::thread::sleep(WAIT_STEP);
+                            }
+                            continue 'again;
+                        }
+                    },
+                };
+                held.push((s, g));
+            }
+            return Ok(held);
+        }
+    }
+
+    /// Locks one more shard for the script thread, whatever it holds
+    /// already (a script may touch keys it did not declare). Only the
+    /// script thread calls this, so there is one such holder at a time,
+    /// and every other waiter that holds shards backs off while it waits
+    /// (see `acquire`).
+    pub fn escalate(&self, shard: usize) -> MutexGuard<'_, Shard> {
+        let m = &self.shards[shard];
+        if let Some(g) = m.try_lock() {
+            return g;
+        }
+        self.gate.escalating.store(true, SeqCst);
+        let g = m.lock();
+        self.gate.escalating.store(false, SeqCst);
+        g
     }
 }
 

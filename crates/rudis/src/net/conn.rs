@@ -45,6 +45,9 @@ enum Outcome {
     /// A blocking command is waiting (`Client::blocked`); the rest of the
     /// buffer runs once it has its reply.
     Blocked,
+    /// The next command, `n` bytes at the start of the buffer, runs on
+    /// the script thread (see `crate::script`).
+    Script(usize),
 }
 
 pub async fn serve(server: Arc<Server>, stats: Arc<WorkerStats>, stream: std::net::TcpStream) {
@@ -195,6 +198,36 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream, sl
             match outcome {
                 Outcome::Read => break,
                 Outcome::Close => break 'conn,
+                Outcome::Script(n) => {
+                    // The client state and the output go to the script
+                    // thread with the command and come back with its
+                    // reply; this thread serves its other connections
+                    // meanwhile.
+                    let line = conn.rbuf.split_to(n).freeze();
+                    let ranges = std::mem::take(&mut conn.ranges);
+                    let out = std::mem::take(&mut conn.out);
+                    let job = crate::script::run_on_script_thread(
+                        server,
+                        client,
+                        out,
+                        line,
+                        ranges,
+                        now_ms(),
+                    )
+                    .await;
+                    client = job.client;
+                    conn.out = job.out;
+                    conn.ranges = job.ranges;
+                    apply_reply_mode(&mut client, &mut conn.out, 0);
+                    if client.close_after_reply {
+                        for part in conn.out.segments() {
+                            if stream.write_all(part).await.is_err() {
+                                break;
+                            }
+                        }
+                        break 'conn;
+                    }
+                }
                 Outcome::Paused => {
                     // Counted as blocked while held, as Redis counts them.
                     let _held = Held::new(server, &handle);
@@ -391,6 +424,10 @@ fn process(server: &Server, stats: &WorkerStats, client: &mut Client, conn: &mut
                     if server.pause_holds(argv, client) {
                         // Not run yet: it is parsed again after the pause.
                         outcome = Outcome::Paused;
+                        break;
+                    }
+                    if crate::script::on_script_thread(argv, client) {
+                        outcome = Outcome::Script(n);
                         break;
                     }
                     let mark = conn.out.len();

@@ -63,6 +63,7 @@ pub fn run(mut config: Config) -> io::Result<()> {
         );
         senders.push(tx);
     }
+    crate::script::start(server.clone())?;
     let srv = server.clone();
     let expirer = thread::Builder::new()
         .name("rudis-expire".into())

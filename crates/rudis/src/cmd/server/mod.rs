@@ -212,6 +212,13 @@ fn shutdown(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     tracing::warn!("User requested shutdown...");
     // Like Redis, the client that asked gets no reply: the server goes.
     ctx.client.close_after_reply = true;
+    // A running script would hold its connection, and so the shutdown,
+    // forever: it is ended, written or not, as Redis exits under it.
+    ctx.server
+        .scripts
+        .run
+        .killed
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     ctx.server.shutdown.send_replace(true);
     Ok(())
 }

@@ -1,0 +1,781 @@
+//! The Lua state of the script thread: the sandbox, compiled scripts, and
+//! a script's run (its calls into Redis commands, its time limit).
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::Arc;
+
+use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
+use resp::Reply;
+
+use super::convert;
+use super::{Run, Script};
+use crate::cmd::{self, flags, Argv, Ctx};
+use crate::errors::{CmdResult, Error};
+use crate::server::Server;
+
+/// The sandbox's source (ours), run once per Lua state.
+const SANDBOX: &str = include_str!("sandbox.lua");
+const INTERNAL_CHUNK: &str = "=rudis";
+
+/// The most memory a Lua state may hold: past it, allocations fail and
+/// the script ends with Lua's "not enough memory".
+pub const LUA_MEMORY_LIMIT: usize = 1 << 30;
+
+/// How often (in Lua instructions) a running script looks at its clock
+/// and at SCRIPT KILL, as Redis's count hook.
+const HOOK_EVERY: u32 = 100_000;
+
+const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
+
+/// An error a Rust function raises in a script as Redis raises its error
+/// tables: the text of `err`, and whether the error statistics already
+/// counted it.
+#[derive(Debug)]
+pub struct Raised {
+    pub err: Vec<u8>,
+    pub counted: bool,
+}
+
+impl std::fmt::Display for Raised {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.err))
+    }
+}
+
+impl std::error::Error for Raised {}
+
+fn raise(err: &[u8], counted: bool) -> mlua::Error {
+    mlua::Error::external(Raised {
+        err: err.to_vec(),
+        counted,
+    })
+}
+
+thread_local! {
+    static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+    /// Redis's `redisLrand48` state (math.random), shared by every script
+    /// as in Redis.
+    static RAND48: Cell<u64> = const { Cell::new(0x1234_ABCD_330E) };
+    /// While a script runs: whether it asked for RESP3 (redis.setresp).
+    static RESP3: Cell<Option<bool>> = const { Cell::new(None) };
+}
+
+pub struct Engine {
+    lua: Lua,
+    generation: u64,
+    compiled: HashMap<[u8; 40], Function>,
+    globals: Table,
+    hidden: Table,
+    run_fn: Function,
+    handler: Function,
+    /// The real redis table, and its `call` outside a script run.
+    redis: Table,
+    idle_call: Function,
+}
+
+/// Runs `f` with this thread's engine, made (or made anew after SCRIPT
+/// FLUSH) on demand.
+pub fn with<R>(server: &Server, f: impl FnOnce(&mut Engine) -> R) -> R {
+    ENGINE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let generation = server.scripts.generation.load(SeqCst);
+        if slot.as_ref().is_none_or(|e| e.generation != generation) {
+            *slot = None;
+            *slot = Some(Engine::new(generation).expect("the Lua sandbox sets up"));
+        }
+        let engine = slot.as_mut().expect("made above");
+        let r = f(engine);
+        server
+            .scripts
+            .lua_memory
+            .store(engine.lua.used_memory(), Relaxed);
+        r
+    })
+}
+
+fn lrand48() -> i32 {
+    RAND48.with(|s| {
+        let x = s.get().wrapping_mul(0x5_DEEC_E66D).wrapping_add(0xB) & ((1 << 48) - 1);
+        s.set(x);
+        (x >> 17) as i32
+    })
+}
+
+fn srand48(seed: i32) {
+    RAND48.with(|s| s.set(((seed as u32 as u64) << 16) | 0x330E));
+}
+
+/// Lua's `luaL_checkint` for math.random's bounds.
+fn int_arg(v: &Value, pos: usize, name: &str) -> mlua::Result<i64> {
+    match v {
+        Value::Integer(i) => Ok(*i),
+        Value::Number(n) => Ok(*n as i64),
+        Value::String(s) => s
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .map(|n| n as i64)
+            .ok_or_else(|| {
+                mlua::Error::RuntimeError(format!(
+                    "bad argument #{pos} to '{name}' (number expected, got string)"
+                ))
+            }),
+        other => Err(mlua::Error::RuntimeError(format!(
+            "bad argument #{pos} to '{name}' (number expected, got {})",
+            if other.is_nil() {
+                "no value"
+            } else {
+                other.type_name()
+            }
+        ))),
+    }
+}
+
+impl Engine {
+    fn new(generation: u64) -> mlua::Result<Engine> {
+        let lua = Lua::new_with(
+            StdLib::TABLE | StdLib::STRING | StdLib::MATH,
+            LuaOptions::default(),
+        )?;
+        lua.set_memory_limit(LUA_MEMORY_LIMIT)?;
+        let globals = lua.globals();
+        let hidden = lua.create_table()?;
+        hidden.raw_set("version", crate::config::REDIS_VERSION)?;
+        hidden.raw_set("version_num", redis_version_num())?;
+        hidden.raw_set(
+            "sha1hex",
+            lua.create_function(|lua, args: MultiValue| {
+                if args.len() != 1 {
+                    return Err(raise(b"ERR wrong number of arguments", false));
+                }
+                let v = args.into_iter().next().unwrap_or(Value::Nil);
+                let bytes = match &v {
+                    Value::String(s) => s.as_bytes().to_vec(),
+                    Value::Integer(_) | Value::Number(_) => lua
+                        .coerce_string(v.clone())?
+                        .map(|s| s.as_bytes().to_vec())
+                        .unwrap_or_default(),
+                    _ => Vec::new(),
+                };
+                lua.create_string(super::sha1_hex(&bytes))
+            })?,
+        )?;
+        hidden.raw_set(
+            "log",
+            lua.create_function(|lua, args: MultiValue| {
+                let args: Vec<Value> = args.into_iter().collect();
+                if args.len() < 2 {
+                    return Err(raise(
+                        b"ERR redis.log() requires two arguments or more.",
+                        false,
+                    ));
+                }
+                let Some(level) = number(&args[0]) else {
+                    return Err(raise(
+                        b"ERR First argument must be a number (log level).",
+                        false,
+                    ));
+                };
+                let level = level as i64;
+                if !(0..=3).contains(&level) {
+                    return Err(raise(b"ERR Invalid debug level.", false));
+                }
+                let mut parts = Vec::new();
+                for a in &args[1..] {
+                    if let Some(s) = lua.coerce_string(a.clone())? {
+                        parts.push(s.to_string_lossy());
+                    }
+                }
+                let msg = parts.join(" ");
+                match level {
+                    0 => tracing::debug!("{msg}"),
+                    1 | 2 => tracing::info!("{msg}"),
+                    _ => tracing::warn!("{msg}"),
+                }
+                Ok(())
+            })?,
+        )?;
+        hidden.raw_set(
+            "setresp",
+            lua.create_function(|_, args: MultiValue| {
+                if RESP3.get().is_none() {
+                    return Err(raise(
+                        b"ERR redis.setresp can only be called inside a script invocation",
+                        false,
+                    ));
+                }
+                if args.len() != 1 {
+                    return Err(raise(b"ERR redis.setresp() requires one argument.", false));
+                }
+                match args.iter().next().and_then(number).map(|n| n as i64) {
+                    Some(2) => RESP3.set(Some(false)),
+                    Some(3) => RESP3.set(Some(true)),
+                    _ => return Err(raise(b"ERR RESP version must be 2 or 3.", false)),
+                }
+                Ok(())
+            })?,
+        )?;
+        hidden.raw_set(
+            "set_repl",
+            lua.create_function(|_, args: MultiValue| {
+                if RESP3.get().is_none() {
+                    return Err(raise(
+                        b"ERR redis.set_repl can only be called inside a script invocation",
+                        false,
+                    ));
+                }
+                if args.len() != 1 {
+                    return Err(raise(b"ERR redis.set_repl() requires two arguments.", false));
+                }
+                let flags = args.iter().next().and_then(number).map_or(0, |n| n as i64);
+                if flags & !3 != 0 {
+                    return Err(raise(
+                        b"ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+                        false,
+                    ));
+                }
+                // Nothing is propagated anywhere yet: there is no AOF and
+                // there are no replicas.
+                Ok(())
+            })?,
+        )?;
+        hidden.raw_set(
+            "acl_check_cmd",
+            lua.create_function(|_, args: MultiValue| {
+                if RESP3.get().is_none() {
+                    return Err(raise(
+                        b"ERR redis.acl_check_cmd can only be called inside a script invocation",
+                        false,
+                    ));
+                }
+                let args: Vec<Value> = args.into_iter().collect();
+                let (buf, ranges) = to_argv(&args).map_err(|m| {
+                    let mut e = b"ERR ".to_vec();
+                    e.extend_from_slice(m.as_bytes());
+                    raise(&e, false)
+                })?;
+                match cmd::resolve(Argv::new(&buf, &ranges)) {
+                    // Every command is the default user's to run.
+                    Some(_) => Ok(true),
+                    None => Err(raise(
+                        b"ERR Invalid command passed to redis.acl_check_cmd()",
+                        false,
+                    )),
+                }
+            })?,
+        )?;
+        hidden.raw_set(
+            "errmsg",
+            lua.create_function(|_, v: Value| Ok(error_value_text(&v)))?,
+        )?;
+        hidden.raw_set(
+            "random",
+            lua.create_function(|_, args: MultiValue| {
+                let r = (lrand48() % i32::MAX) as f64 / i32::MAX as f64;
+                let args: Vec<Value> = args.into_iter().collect();
+                match args.len() {
+                    0 => Ok(r),
+                    1 => {
+                        let u = int_arg(&args[0], 1, "random")?;
+                        if u < 1 {
+                            return Err(mlua::Error::RuntimeError(
+                                "bad argument #1 to 'random' (interval is empty)".into(),
+                            ));
+                        }
+                        Ok((r * u as f64).floor() + 1.0)
+                    }
+                    2 => {
+                        let l = int_arg(&args[0], 1, "random")?;
+                        let u = int_arg(&args[1], 2, "random")?;
+                        if l > u {
+                            return Err(mlua::Error::RuntimeError(
+                                "bad argument #2 to 'random' (interval is empty)".into(),
+                            ));
+                        }
+                        Ok((r * (u - l + 1) as f64).floor() + l as f64)
+                    }
+                    _ => Err(mlua::Error::RuntimeError(
+                        "wrong number of arguments".into(),
+                    )),
+                }
+            })?,
+        )?;
+        hidden.raw_set(
+            "randomseed",
+            lua.create_function(|_, v: Value| {
+                srand48(int_arg(&v, 1, "randomseed")? as i32);
+                Ok(())
+            })?,
+        )?;
+        lua.load(SANDBOX)
+            .set_name(INTERNAL_CHUNK)
+            .call::<()>((hidden.clone(), globals.clone()))?;
+        let run_fn: Function = hidden.raw_get("run")?;
+        let handler = lua.create_function(error_handler)?;
+        let redis: Table = hidden.raw_get("redis")?;
+        let idle_call: Function = hidden.raw_get("idle_call")?;
+        Ok(Engine {
+            redis,
+            idle_call,
+            lua,
+            generation,
+            compiled: HashMap::new(),
+            globals,
+            hidden,
+            run_fn,
+            handler,
+        })
+    }
+
+    /// Compiles a script (Redis's `luaCreateFunction`), or finds it
+    /// compiled. The error is the whole reply text.
+    pub fn compile(&mut self, sha: &[u8; 40], script: &Script) -> Result<Function, Error> {
+        if let Some(f) = self.compiled.get(sha) {
+            return Ok(f.clone());
+        }
+        let (_, skip) = super::shebang(&script.body).map_err(|e| Error::Owned(e.into_bytes()))?;
+        let env: Table = self
+            .hidden
+            .raw_get("env")
+            .map_err(|e| Error::Owned(format!("ERR {e}").into_bytes()))?;
+        let f = self
+            .lua
+            .load(&script.body[skip..])
+            .set_name("@user_script")
+            .set_environment(env)
+            .into_function()
+            .map_err(|e| {
+                Error::Owned(
+                    format!(
+                        "ERR Error compiling script (new function): {}",
+                        lua_error_message(&e)
+                    )
+                    .into_bytes(),
+                )
+            })?;
+        self.compiled.insert(*sha, f.clone());
+        Ok(f)
+    }
+
+    /// Runs a compiled script for EVAL: KEYS and ARGV as globals, its
+    /// commands through `cmd::call` on the caller's locks, its return
+    /// value (or error) as the caller's reply.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run(
+        &mut self,
+        ctx: &mut Ctx,
+        f: Function,
+        sha: &[u8; 40],
+        keys: Argv,
+        args: Argv,
+        read_only: bool,
+        eval: bool,
+    ) -> CmdResult {
+        let lua = &self.lua;
+        let to_table = |a: Argv| -> mlua::Result<Table> {
+            let t = lua.create_table_with_capacity(a.len(), 0)?;
+            for (i, v) in a.iter().enumerate() {
+                t.raw_set(i + 1, lua.create_string(v)?)?;
+            }
+            Ok(t)
+        };
+        let fail = |e: mlua::Error| Error::Owned(format!("ERR {e}").into_bytes());
+        self.globals
+            .raw_set("KEYS", to_table(keys).map_err(fail)?)
+            .map_err(fail)?;
+        self.globals
+            .raw_set("ARGV", to_table(args).map_err(fail)?)
+            .map_err(fail)?;
+
+        let server = ctx.server;
+        let run = server.scripts.run.clone();
+        begin(server, &run, eval);
+        set_hook(lua, &run, server.hot.busy_reply_threshold());
+
+        RESP3.set(Some(false));
+        let state = RefCell::new(RunState {
+            ctx,
+            read_only,
+            db: None,
+        });
+        let result = lua.scope(|scope| {
+            let rt = scope.create_function(|lua, args: MultiValue| {
+                let mut st = state.borrow_mut();
+                dispatch(lua, &mut st, args)
+            })?;
+            let call = scope.create_function(|lua, args: MultiValue| {
+                let mut st = state.borrow_mut();
+                let rest: Vec<Value> = args.into_iter().collect();
+                match call_command(lua, &mut st, rest)? {
+                    (true, v) => Ok(v),
+                    (false, Value::Table(t)) => {
+                        let err: mlua::LuaString = t.raw_get("err")?;
+                        let counted = t.raw_get::<Option<bool>>("ignore_error_stats_update")?;
+                        Err(raise(&err.as_bytes(), counted.unwrap_or(false)))
+                    }
+                    (false, other) => Ok(other),
+                }
+            })?;
+            self.hidden.raw_set("rt", rt)?;
+            self.redis.raw_set("call", call)?;
+            let r: (bool, Value) = self.run_fn.call((f, self.handler.clone()))?;
+            self.hidden.raw_set("rt", Value::Nil)?;
+            self.redis.raw_set("call", self.idle_call.clone())?;
+            Ok(r)
+        });
+        lua.remove_global_hook();
+        end(server, &run);
+        let resp3 = RESP3.replace(None).unwrap_or(false);
+        let st = state.into_inner();
+        let ctx = st.ctx;
+        let _ = self.globals.raw_set("KEYS", Value::Nil);
+        let _ = self.globals.raw_set("ARGV", Value::Nil);
+        match result {
+            Ok((true, v)) => {
+                convert::lua_to_reply(&v, ctx.out, resp3);
+                Ok(())
+            }
+            Ok((false, Value::Table(t))) => Err(script_error(&t, sha)),
+            Ok((false, Value::Error(e))) if e.downcast_ref::<Raised>().is_some() => {
+                Err(killed_error(&e, sha, &run))
+            }
+            Err(e) if e.downcast_ref::<Raised>().is_some() => Err(killed_error(&e, sha, &run)),
+            Ok((false, other)) => Err(Error::Owned(
+                format!(
+                    "ERR Error running script {}, {:.100} ",
+                    String::from_utf8_lossy(sha),
+                    error_value_text(&other)
+                )
+                .into_bytes(),
+            )),
+            Err(e) => Err(Error::Owned(
+                format!(
+                    "ERR Error running script {}, {:.100} ",
+                    String::from_utf8_lossy(sha),
+                    lua_error_message(&e)
+                )
+                .into_bytes(),
+            )),
+        }
+    }
+
+    /// Lua's collector, a step at a time (Redis's LUA_GC_CYCLE_PERIOD).
+    pub fn gc_step(&self) {
+        let _ = self.lua.gc_step();
+    }
+}
+
+/// A Rust error raised again outside the message handler (SCRIPT KILL
+/// raises at every instruction): worded as the handler would have, at the
+/// line the kill stopped.
+fn killed_error(e: &mlua::Error, sha: &[u8; 40], run: &Run) -> Error {
+    let mut msg = e
+        .downcast_ref::<Raised>()
+        .map(|r| r.err.clone())
+        .unwrap_or_default();
+    msg.extend_from_slice(b" script: ");
+    msg.extend_from_slice(sha);
+    msg.extend_from_slice(b", on @user_script:");
+    msg.extend_from_slice(run.killed_at.load(SeqCst).to_string().as_bytes());
+    msg.push(b'.');
+    Error::Owned(msg)
+}
+
+fn redis_version_num() -> i64 {
+    let mut parts = crate::config::REDIS_VERSION
+        .split('.')
+        .map(|p| p.parse::<i64>().unwrap_or(0));
+    let (a, b, c) = (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    );
+    (a << 16) | (b << 8) | c
+}
+
+/// The error reply of a script that failed with an error table (Redis's
+/// `luaCallFunction`): its text, then where it was raised.
+fn script_error(t: &Table, sha: &[u8; 40]) -> Error {
+    let text = |name: &str| -> Option<Vec<u8>> {
+        match t.raw_get::<Value>(name).ok()? {
+            Value::String(s) => Some(s.as_bytes().to_vec()),
+            Value::Integer(i) => Some(i.to_string().into_bytes()),
+            Value::Number(n) => Some(convert::truncate(n).to_string().into_bytes()),
+            _ => None,
+        }
+    };
+    let mut msg = text("err").unwrap_or_default();
+    if let (Some(source), Some(line)) = (text("source"), text("line")) {
+        msg.extend_from_slice(b" script: ");
+        msg.extend_from_slice(sha);
+        msg.extend_from_slice(b", on ");
+        msg.extend_from_slice(&source);
+        msg.push(b':');
+        msg.extend_from_slice(&line);
+        msg.push(b'.');
+    }
+    Error::Owned(msg)
+}
+
+/// The message of an mlua error as Lua would have put it.
+fn lua_error_message(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        mlua::Error::RuntimeError(m) => m.clone(),
+        mlua::Error::MemoryError(m) => m.clone(),
+        mlua::Error::CallbackError { cause, .. } => lua_error_message(cause),
+        other => other.to_string(),
+    }
+}
+
+/// The text of an error value that is not an error table.
+fn error_value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.to_string_lossy(),
+        Value::Error(e) if e.downcast_ref::<Raised>().is_some() => e
+            .downcast_ref::<Raised>()
+            .map(|r| String::from_utf8_lossy(&r.err).into_owned())
+            .unwrap_or_default(),
+        Value::Error(e) => {
+            let m = lua_error_message(e);
+            m.strip_prefix("ERR ").map(str::to_owned).unwrap_or(m)
+        }
+        Value::Nil => "nil".into(),
+        Value::Boolean(b) => b.to_string(),
+        Value::Integer(i) => i.to_string(),
+        Value::Number(n) => {
+            let mut out = Vec::new();
+            resp::num::write_g(&mut out, *n, 14);
+            String::from_utf8_lossy(&out).into_owned()
+        }
+        other => format!("{}: {:p}", other.type_name(), other.to_pointer()),
+    }
+}
+
+/// The message handler every script runs under: the error as a table
+/// `{err=...}` with the source and line of the script code that raised
+/// it (the first Lua frame that is neither C nor the sandbox's own).
+fn error_handler(lua: &Lua, e: Value) -> mlua::Result<Value> {
+    let t = match e {
+        Value::Table(t) => t,
+        Value::Error(ref err) if err.downcast_ref::<Raised>().is_some() => {
+            let r = err.downcast_ref::<Raised>().expect("checked");
+            let t = lua.create_table()?;
+            t.raw_set("err", lua.create_string(&r.err)?)?;
+            if r.counted {
+                t.raw_set("ignore_error_stats_update", true)?;
+            }
+            t
+        }
+        Value::Error(ref err) => {
+            // As luaL_error words it: where the calling script code is.
+            let t = lua.create_table()?;
+            let place = user_frame(lua)
+                .and_then(|(src, line)| Some(format!("{}:{}: ", src?.strip_prefix('@')?, line?)))
+                .unwrap_or_default();
+            t.raw_set("err", format!("ERR {place}{}", lua_error_message(err)))?;
+            t
+        }
+        other => {
+            let t = lua.create_table()?;
+            let text = lua
+                .coerce_string(other.clone())?
+                .map(|s| s.as_bytes().to_vec())
+                .unwrap_or_else(|| error_value_text(&other).into_bytes());
+            let mut m = b"ERR ".to_vec();
+            m.extend_from_slice(&text);
+            t.raw_set("err", lua.create_string(m)?)?;
+            t
+        }
+    };
+    if let Some((source, line)) = user_frame(lua) {
+        if let Some(source) = source {
+            t.raw_set("source", source)?;
+        }
+        if let Some(line) = line {
+            t.raw_set("line", line)?;
+        }
+    }
+    Ok(Value::Table(t))
+}
+
+/// The innermost frame of script code (not C, not the sandbox's own):
+/// its source and current line.
+fn user_frame(lua: &Lua) -> Option<(Option<String>, Option<usize>)> {
+    for level in 1..64 {
+        let found = lua.inspect_stack(level, |d| {
+            let s = d.source();
+            if s.what == "C" || s.source.as_deref() == Some(INTERNAL_CHUNK) {
+                None
+            } else {
+                Some((s.source.map(|s| s.into_owned()), d.current_line()))
+            }
+        })?;
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
+}
+
+fn begin(server: &Server, run: &Run, eval: bool) {
+    run.eval.store(eval, SeqCst);
+    run.wrote.store(false, SeqCst);
+    run.killed.store(false, SeqCst);
+    run.started.store(now_ms(), SeqCst);
+    run.running.store(true, SeqCst);
+    let _ = server;
+}
+
+fn end(server: &Server, run: &Run) {
+    run.running.store(false, SeqCst);
+    run.killed.store(false, SeqCst);
+    server.store.gate.busy.store(false, SeqCst);
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The count hook: past the threshold the server answers others -BUSY;
+/// once killed, every instruction raises, so pcall cannot hold it off.
+fn set_hook(lua: &Lua, run: &Arc<Run>, threshold: u64) {
+    let run = run.clone();
+    let _ = lua.set_global_hook(
+        HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+        move |lua, debug| {
+            if run.killed.load(SeqCst) {
+                let at = run.clone();
+                note_line(&at, debug);
+                let _ = lua.set_global_hook(
+                    HookTriggers::new().every_nth_instruction(1),
+                    move |_, debug| {
+                        note_line(&at, debug);
+                        Err(raise(KILLED.as_bytes(), false))
+                    },
+                );
+                return Err(raise(KILLED.as_bytes(), false));
+            }
+            if threshold > 0 && !run.busy.load(SeqCst) {
+                let elapsed = now_ms().saturating_sub(run.started.load(SeqCst));
+                if elapsed >= threshold {
+                    tracing::warn!(
+                        "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the SCRIPT KILL command."
+                    );
+                    run.busy.store(true, SeqCst);
+                }
+            }
+            Ok(VmState::Continue)
+        },
+    );
+}
+
+/// Keeps the line of script code a kill stops at (not the sandbox's).
+fn note_line(run: &Run, debug: &mlua::debug::Debug) {
+    if debug.source().source.as_deref() == Some("@user_script") {
+        run.killed_at
+            .store(debug.current_line().unwrap_or(0), SeqCst);
+    }
+}
+
+/// What the running script's calls into Redis work with.
+struct RunState<'c, 'a, 'k> {
+    ctx: &'c mut Ctx<'a, 'k>,
+    /// EVAL_RO, or a `no-writes` script.
+    read_only: bool,
+    /// The database the script selected (its own SELECT does not change
+    /// the caller's).
+    db: Option<usize>,
+}
+
+/// The running script's dispatcher for redis.pcall: (true, value) or
+/// (false, error table).
+fn dispatch(lua: &Lua, st: &mut RunState, args: MultiValue) -> mlua::Result<(bool, Value)> {
+    let mut args = args.into_iter();
+    args.next();
+    call_command(lua, st, args.collect())
+}
+
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Integer(i) => Some(*i as f64),
+        Value::Number(n) => Some(*n),
+        Value::String(s) => s.to_str().ok()?.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+type Line = (Vec<u8>, Vec<std::ops::Range<usize>>);
+
+/// Redis's `luaArgsToRedisArgv`: strings as they are, numbers as
+/// `%.17g`, anything else refused.
+fn to_argv(args: &[Value]) -> Result<Line, &'static str> {
+    if args.is_empty() {
+        return Err("Please specify at least one argument for this redis lib call");
+    }
+    let mut buf = Vec::new();
+    let mut ranges = Vec::with_capacity(args.len());
+    for a in args {
+        let at = buf.len();
+        match a {
+            Value::String(s) => buf.extend_from_slice(&s.as_bytes()),
+            Value::Integer(i) => resp::num::write_g(&mut buf, *i as f64, 17),
+            Value::Number(n) => resp::num::write_g(&mut buf, *n, 17),
+            _ => return Err("Lua redis lib command arguments must be strings or integers"),
+        }
+        ranges.push(at..buf.len());
+    }
+    Ok((buf, ranges))
+}
+
+/// redis.call / redis.pcall (Redis's `scriptCall`).
+fn call_command(lua: &Lua, st: &mut RunState, args: Vec<Value>) -> mlua::Result<(bool, Value)> {
+    let fail = |msg: &[u8]| -> mlua::Result<(bool, Value)> {
+        let t = lua.create_table()?;
+        let mut m = b"ERR ".to_vec();
+        m.extend_from_slice(msg);
+        t.raw_set("err", lua.create_string(m)?)?;
+        Ok((false, Value::Table(t)))
+    };
+    let (buf, ranges) = match to_argv(&args) {
+        Ok(l) => l,
+        Err(m) => return fail(m.as_bytes()),
+    };
+    let argv = Argv::new(&buf, &ranges);
+    let ctx = &mut *st.ctx;
+    let server = ctx.server;
+    let Some((command, index)) = cmd::resolve(argv) else {
+        return fail(b"Unknown Redis command called from script");
+    };
+    let argc = argv.len() as i32;
+    if (command.arity > 0 && argc != command.arity) || argc < -command.arity {
+        return fail(b"Wrong number of args calling Redis command from script");
+    }
+    if command.flags & flags::NOSCRIPT != 0 {
+        return fail(b"This Redis command is not allowed from script");
+    }
+    if st.read_only && command.flags & (flags::WRITE | flags::MAY_REPLICATE) != 0 {
+        return fail(b"Write commands are not allowed from read-only scripts.");
+    }
+    if command.flags & flags::WRITE != 0 {
+        server.scripts.run.wrote.store(true, SeqCst);
+    }
+    ctx.keys.ensure_for(command, argv);
+    let mut out = Reply::new();
+    out.set_resp3(RESP3.get().unwrap_or(false));
+    let caller_db = ctx.client.db;
+    ctx.client.db = st.db.unwrap_or(ctx.db);
+    cmd::call(
+        server, ctx.stats, ctx.client, &mut out, command, index, argv, ctx.now.ms, ctx.keys,
+        ctx.fx, true,
+    );
+    st.db = Some(ctx.client.db);
+    ctx.client.db = caller_db;
+    let bytes: Vec<u8> = out.segments().flatten().copied().collect();
+    let (v, is_error) = convert::reply_to_lua(lua, &bytes)?;
+    Ok((!is_error, v))
+}

@@ -1,0 +1,306 @@
+//! Lua scripting: the script cache, the state of the running script, and
+//! the script thread that runs every script.
+//!
+//! Scripts run on one thread of their own, one at a time, as Redis runs
+//! them: a connection whose next command is a script (EVAL, EVALSHA,
+//! SCRIPT LOAD, or an EXEC that queued one) hands that command to the
+//! script thread and waits, while its event-loop thread goes on serving
+//! its other connections. That is what lets every other client get
+//! `-BUSY` while a script runs long, and run SCRIPT KILL, whatever thread
+//! it is on; the Lua state lives on that one thread and never moves.
+//!
+//! A script locks the shards of the keys it declares before it starts,
+//! and the shard of any other key the moment it touches it
+//! (`cmd::Locked::ensure_for`), keeping every lock to its end: nothing
+//! else sees the keyspace half way through a script. Commands on shards
+//! the script has not touched run on in parallel.
+
+pub mod convert;
+pub mod engine;
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::{mpsc, Arc, OnceLock};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use resp::Reply;
+
+use crate::client::Client;
+use crate::server::Server;
+
+/// Shebang flags (`#!lua flags=...`), as Redis's `SCRIPT_FLAG_*`.
+pub mod flag {
+    pub const NO_WRITES: u32 = 1 << 0;
+    pub const ALLOW_OOM: u32 = 1 << 1;
+    pub const ALLOW_STALE: u32 = 1 << 2;
+    pub const NO_CLUSTER: u32 = 1 << 3;
+    /// No shebang: the script runs as before 7.0 (Redis's
+    /// SCRIPT_FLAG_EVAL_COMPAT_MODE).
+    pub const EVAL_COMPAT: u32 = 1 << 4;
+    pub const ALLOW_CROSS_SLOT: u32 = 1 << 5;
+
+    pub const NAMES: [(&str, u32); 5] = [
+        ("no-writes", NO_WRITES),
+        ("allow-oom", ALLOW_OOM),
+        ("allow-stale", ALLOW_STALE),
+        ("no-cluster", NO_CLUSTER),
+        ("allow-cross-slot-keys", ALLOW_CROSS_SLOT),
+    ];
+}
+
+/// A cached script: its source and its shebang flags.
+pub struct Script {
+    pub body: Vec<u8>,
+    pub flags: u32,
+}
+
+/// The scripts loaded (SCRIPT LOAD, EVAL) and what runs now.
+pub struct Scripts {
+    cache: Mutex<HashMap<[u8; 40], Arc<Script>>>,
+    /// Bytes of the cached sources (INFO used_memory_scripts_eval).
+    cache_bytes: AtomicUsize,
+    /// Bumped by SCRIPT FLUSH: the script thread then starts a new Lua
+    /// state, as Redis does.
+    pub generation: AtomicU64,
+    pub run: Arc<Run>,
+    /// The Lua state's memory (INFO used_memory_lua), kept by the script
+    /// thread.
+    pub lua_memory: AtomicUsize,
+    /// Scripts run so far (the collector steps every so many).
+    pub runs: AtomicU64,
+    sender: OnceLock<Mutex<mpsc::Sender<Job>>>,
+}
+
+/// The running script, seen from every thread.
+#[derive(Default)]
+pub struct Run {
+    pub running: AtomicBool,
+    /// EVAL rather than FCALL (which KILL applies, which BUSY text).
+    pub eval: AtomicBool,
+    /// It has written: SCRIPT KILL refuses.
+    pub wrote: AtomicBool,
+    pub killed: AtomicBool,
+    /// The line it was running when SCRIPT KILL ended it.
+    pub killed_at: AtomicUsize,
+    /// When it started (Unix ms).
+    pub started: AtomicU64,
+    /// Past `busy-reply-threshold`: the store's gate flag, so lock
+    /// waiters see it too.
+    pub busy: Arc<AtomicBool>,
+}
+
+impl Scripts {
+    pub fn new(busy: Arc<AtomicBool>) -> Scripts {
+        Scripts {
+            cache: Default::default(),
+            cache_bytes: Default::default(),
+            generation: Default::default(),
+            run: Arc::new(Run {
+                busy,
+                ..Default::default()
+            }),
+            lua_memory: Default::default(),
+            runs: Default::default(),
+            sender: Default::default(),
+        }
+    }
+
+    pub fn get(&self, sha: &[u8; 40]) -> Option<Arc<Script>> {
+        self.cache.lock().get(sha).cloned()
+    }
+
+    pub fn contains(&self, sha: &[u8]) -> bool {
+        let Ok(sha) = <[u8; 40]>::try_from(sha) else {
+            return false;
+        };
+        self.cache
+            .lock()
+            .contains_key(&sha.map(|b| b.to_ascii_lowercase()))
+    }
+
+    pub fn insert(&self, sha: [u8; 40], script: Script) -> Arc<Script> {
+        let mut cache = self.cache.lock();
+        if let Some(s) = cache.get(&sha) {
+            return s.clone();
+        }
+        self.cache_bytes.fetch_add(script.body.len() + 40, SeqCst);
+        let s = Arc::new(script);
+        cache.insert(sha, s.clone());
+        s
+    }
+
+    pub fn count(&self) -> usize {
+        self.cache.lock().len()
+    }
+
+    pub fn cache_bytes(&self) -> usize {
+        self.cache_bytes.load(SeqCst)
+    }
+
+    /// SCRIPT FLUSH: forgets every script; the Lua state is replaced
+    /// before the next one runs.
+    pub fn flush(&self) {
+        let old = std::mem::take(&mut *self.cache.lock());
+        self.cache_bytes.store(0, SeqCst);
+        self.generation.fetch_add(1, SeqCst);
+        drop(old);
+    }
+
+    /// Whether a script is past `busy-reply-threshold` (other clients get
+    /// -BUSY), and which text they get.
+    pub fn busy_error(&self) -> Option<&'static str> {
+        if !self.run.busy.load(SeqCst) {
+            return None;
+        }
+        Some(if self.run.eval.load(SeqCst) {
+            crate::errors::BUSY_EVAL
+        } else {
+            crate::errors::BUSY_FUNCTION
+        })
+    }
+
+    /// Hands a command to the script thread.
+    fn submit(&self, job: Job) {
+        if let Some(tx) = self.sender.get() {
+            // The thread lives as long as the process.
+            let _ = tx.lock().send(job);
+        }
+    }
+}
+
+/// A command line for the script thread, with what it runs on: the
+/// connection's client state and output, moved there and back.
+pub struct Job {
+    pub client: Client,
+    pub out: Reply,
+    pub line: Bytes,
+    pub ranges: Vec<Range<usize>>,
+    pub now: u64,
+    done: tokio::sync::oneshot::Sender<Job>,
+}
+
+/// Runs one command line on the script thread; gives back the client and
+/// the output with the reply added.
+pub async fn run_on_script_thread(
+    server: &Server,
+    client: Client,
+    out: Reply,
+    line: Bytes,
+    ranges: Vec<Range<usize>>,
+    now: u64,
+) -> Job {
+    let (done, back) = tokio::sync::oneshot::channel();
+    server.scripts.submit(Job {
+        client,
+        out,
+        line,
+        ranges,
+        now,
+        done,
+    });
+    // The script thread always answers: it ends a script that runs on
+    // (SCRIPT KILL) and never drops a job.
+    back.await
+        .expect("the script thread answers every command it is given")
+}
+
+/// Starts the script thread.
+pub fn start(server: Arc<Server>) -> std::io::Result<()> {
+    let (tx, rx) = mpsc::channel::<Job>();
+    let _ = server.scripts.sender.set(Mutex::new(tx));
+    std::thread::Builder::new()
+        .name("rudis-script".into())
+        .spawn(move || {
+            let stats = server.register_worker();
+            while let Ok(mut job) = rx.recv() {
+                let argv = crate::cmd::Argv::new(&job.line, &job.ranges);
+                crate::cmd::execute(
+                    &server,
+                    &stats,
+                    &mut job.client,
+                    &mut job.out,
+                    argv,
+                    job.now,
+                );
+                let (done, _) = tokio::sync::oneshot::channel();
+                let done = std::mem::replace(&mut job.done, done);
+                let _ = done.send(job);
+            }
+        })?;
+    Ok(())
+}
+
+/// Whether a command line must run on the script thread: a script, or a
+/// transaction that queued one.
+pub fn on_script_thread(argv: crate::cmd::Argv, client: &Client) -> bool {
+    let name = argv.get(0).unwrap_or_default();
+    let Some(cmd) = crate::cmd::lookup(name) else {
+        return false;
+    };
+    let cmd = match (cmd.subcommands.is_empty(), argv.get(1)) {
+        (false, Some(sub)) => cmd.subcommand(sub).unwrap_or(cmd),
+        _ => cmd,
+    };
+    if cmd.flags & crate::cmd::flags::SCRIPT_THREAD != 0 {
+        return client.multi.is_none();
+    }
+    if cmd.name == "exec" {
+        if let Some(m) = &client.multi {
+            return m
+                .iter()
+                .any(|(c, _)| c.flags & crate::cmd::flags::SCRIPT_THREAD != 0);
+        }
+    }
+    false
+}
+
+/// Redis's `evalExtractShebangFlags`: the flags of a `#!lua` first line
+/// and where the code after it starts (the line feed is kept, so line
+/// numbers stay the user's).
+pub fn shebang(body: &[u8]) -> Result<(u32, usize), String> {
+    if !body.starts_with(b"#!") {
+        return Ok((flag::EVAL_COMPAT, 0));
+    }
+    let Some(end) = memchr::memchr(b'\n', body) else {
+        return Err("ERR Invalid script shebang".into());
+    };
+    let line = String::from_utf8_lossy(&body[..end]);
+    let parts: Vec<&str> = line.split_ascii_whitespace().collect();
+    let Some(engine) = parts.first() else {
+        return Err("ERR Invalid engine in script shebang".into());
+    };
+    if *engine != "#!lua" {
+        return Err(format!("ERR Unexpected engine in script shebang: {engine}"));
+    }
+    let mut flags = 0;
+    for p in &parts[1..] {
+        let Some(list) = p.strip_prefix("flags=") else {
+            return Err(format!("ERR Unknown lua shebang option: {p}"));
+        };
+        if list.is_empty() {
+            continue;
+        }
+        for f in list.split(',') {
+            match flag::NAMES.iter().find(|(n, _)| *n == f) {
+                Some((_, bit)) => flags |= bit,
+                None => return Err(format!("ERR Unexpected flag in script shebang: {f}")),
+            }
+        }
+    }
+    Ok((flags, end))
+}
+
+/// SHA1 of a script, as 40 lower-case hex digits.
+pub fn sha1_hex(body: &[u8]) -> [u8; 40] {
+    let digest = sha1_smol::Sha1::from(body).digest().bytes();
+    let mut out = [0u8; 40];
+    for (i, b) in digest.iter().enumerate() {
+        out[2 * i] = HEX[(b >> 4) as usize];
+        out[2 * i + 1] = HEX[(b & 15) as usize];
+    }
+    out
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
