@@ -778,6 +778,20 @@ fn prepare(
         if let Some(m) = client.multi.as_mut() {
             m.aborted = true;
         }
+        // A refused EXEC ends the transaction (Redis's execCommandAbort).
+        if index.is_some() && index == lookup_indexed(b"exec").map(|(_, i)| i) {
+            if let Some(m) = client.multi.take() {
+                client.spare_multi = Some(m);
+            }
+            client.handle.multi.store(-1, Relaxed);
+            server.watches.unwatch_all(&client.handle.watch);
+            // Redis words the generic ones without their ERR code here.
+            let mut text = b"EXECABORT Transaction discarded because of: ".to_vec();
+            let b = e.as_bytes();
+            text.extend_from_slice(b.strip_prefix(b"ERR ").unwrap_or(b));
+            reject(stats, out, index, Error::Owned(text));
+            return None;
+        }
         reject(stats, out, index, e);
         None
     };
