@@ -65,6 +65,15 @@ impl Reply {
         parts.into_iter().filter(|p| !p.is_empty())
     }
 
+    /// All the bytes in one piece: borrowed when nothing is shared,
+    /// copied together otherwise.
+    pub fn contiguous(&self) -> std::borrow::Cow<'_, [u8]> {
+        if self.shared.is_empty() {
+            return std::borrow::Cow::Borrowed(&self.buf);
+        }
+        std::borrow::Cow::Owned(self.segments().flatten().copied().collect())
+    }
+
     /// Bytes written so far, shared payloads included.
     pub fn len(&self) -> usize {
         self.buf.len() + self.shared.iter().map(|(_, b)| b.len()).sum::<usize>()

@@ -203,7 +203,7 @@ fn reset(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
     if std::mem::take(&mut c.monitor) {
         ctx.server.observers.remove_monitor(c.id);
     }
-    super::multi::discard_transaction(ctx);
+    super::multi::discard_transaction(ctx.server, ctx.client);
     super::pubsub::unsubscribe_all(ctx.server, &ctx.client.handle);
     ctx.server.tracking.disable(&ctx.client.handle);
     ctx.client.caching = false;

@@ -421,12 +421,11 @@ impl<'a> Locked<'a> {
             return;
         }
         let g = self.store.escalate(shard);
-        let guards = match std::mem::replace(&mut self.held, Held::None) {
+        let mut guards = match std::mem::replace(&mut self.held, Held::None) {
             Held::None => Vec::with_capacity(1),
             Held::One(one) => vec![one],
             Held::Many(many) => many,
         };
-        let mut guards = guards;
         let at = guards.partition_point(|(s, _)| *s < shard);
         guards.insert(at, (shard, g));
         self.held = Held::Many(guards);
@@ -676,8 +675,19 @@ impl Ctx<'_, '_> {
     }
 }
 
+/// What `execute` did with a command line.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Ran {
+    /// It ran (or was refused, or queued) and its reply is written.
+    Done,
+    /// It was checked but runs on the script thread (see `crate::script`):
+    /// nothing is written yet.
+    OnScriptThread,
+}
+
 /// Runs one command and writes its reply. `now` is the batch's clock
-/// (Unix ms), read once per batch of pipelined commands.
+/// (Unix ms), read once per batch of pipelined commands;
+/// `script_thread` says whether this is the script thread.
 pub fn execute(
     server: &Server,
     stats: &WorkerStats,
@@ -685,11 +695,13 @@ pub fn execute(
     out: &mut Reply,
     argv: Argv,
     now: u64,
-) {
+    script_thread: bool,
+) -> Ran {
     let name = argv.get(0).unwrap_or_default();
     guarded(server, stats, client, out, name, |client, out| {
-        run(server, stats, client, out, argv, now)
-    });
+        run(server, stats, client, out, argv, now, script_thread)
+    })
+    .unwrap_or(Ran::Done)
 }
 
 /// Runs `f`, containing a panic in it. A panic is a bug, never a way to
@@ -699,14 +711,14 @@ pub fn execute(
 /// logged with the command's name and counted (INFO
 /// rudis_command_panics). See docs/architecture.md on what a panic leaves
 /// in a shard.
-pub fn guarded(
+pub fn guarded<R>(
     server: &Server,
     stats: &WorkerStats,
     client: &mut Client,
     out: &mut Reply,
     name: &[u8],
-    f: impl FnOnce(&mut Client, &mut Reply),
-) {
+    f: impl FnOnce(&mut Client, &mut Reply) -> R,
+) -> Option<R> {
     let mark = out.len();
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(client, out)));
     if caught.is_err() {
@@ -724,6 +736,7 @@ pub fn guarded(
         stats.count_error(errors::INTERNAL.as_bytes());
         out.error(errors::INTERNAL.as_bytes());
     }
+    caught.ok()
 }
 
 /// What a subscribed RESP2 client may run.
@@ -780,11 +793,7 @@ fn prepare(
         }
         // A refused EXEC ends the transaction (Redis's execCommandAbort).
         if index.is_some() && index == lookup_indexed(b"exec").map(|(_, i)| i) {
-            if let Some(m) = client.multi.take() {
-                client.spare_multi = Some(m);
-            }
-            client.handle.multi.store(-1, Relaxed);
-            server.watches.unwatch_all(&client.handle.watch);
+            multi::discard_transaction(server, client);
             // Redis words the generic ones without their ERR code here.
             let mut text = b"EXECABORT Transaction discarded because of: ".to_vec();
             let b = e.as_bytes();
@@ -840,24 +849,28 @@ fn run(
     out: &mut Reply,
     argv: Argv,
     now: u64,
-) {
+    script_thread: bool,
+) -> Ran {
     let Some((cmd, index)) = prepare(server, stats, client, out, argv) else {
-        return;
+        return Ran::Done;
     };
     if let Some(m) = client.multi.as_mut() {
         if !runs_in_multi(cmd) {
             m.queue(cmd, index, argv);
             client.handle.multi.store(m.len() as i64, Relaxed);
             out.simple(b"QUEUED");
-            return;
+            return Ran::Done;
         }
+    }
+    if !script_thread && crate::script::needs_script_thread(cmd, client) {
+        return Ran::OnScriptThread;
     }
     let mut keys = match lock_for(server, client, cmd, argv) {
         Ok(k) => k,
         Err(crate::db::Busy) => {
             let e = server.scripts.busy_error().unwrap_or(errors::BUSY_EVAL);
             reject(stats, out, Some(index), e.into());
-            return;
+            return Ran::Done;
         }
     };
     let mut fx = Effects::default();
@@ -877,6 +890,7 @@ fn run(
         client.kept.push(start..out.len());
     }
     finish(server, stats, fx, now);
+    Ran::Done
 }
 
 /// What is left once a command (or a whole EXEC) has released its

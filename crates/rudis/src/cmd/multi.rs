@@ -111,12 +111,12 @@ impl Multi {
 
 /// Leaves the transaction and drops every watch (Redis's
 /// `discardTransaction`).
-pub fn discard_transaction(ctx: &mut Ctx) {
-    if let Some(m) = ctx.client.multi.take() {
-        ctx.client.spare_multi = Some(m);
+pub fn discard_transaction(server: &crate::server::Server, client: &mut crate::client::Client) {
+    if let Some(m) = client.multi.take() {
+        client.spare_multi = Some(m);
     }
-    ctx.client.handle.multi.store(-1, Relaxed);
-    ctx.server.watches.unwatch_all(&ctx.client.handle.watch);
+    client.handle.multi.store(-1, Relaxed);
+    server.watches.unwatch_all(&client.handle.watch);
 }
 
 /// MULTI
@@ -138,7 +138,7 @@ fn discard(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
     if ctx.client.multi.is_none() {
         return Err(errors::DISCARD_WITHOUT_MULTI.into());
     }
-    discard_transaction(ctx);
+    discard_transaction(ctx.server, ctx.client);
     ctx.out.ok();
     Ok(())
 }
@@ -167,7 +167,7 @@ fn exec(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
         return Err(errors::EXEC_WITHOUT_MULTI.into());
     };
     let dirty = ctx.client.handle.watch.is_dirty() || watched_key_expired(ctx);
-    discard_transaction(ctx);
+    discard_transaction(ctx.server, ctx.client);
     if queue.aborted || dirty {
         let aborted = queue.aborted;
         ctx.client.spare_multi = Some(queue);

@@ -7,13 +7,13 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use resp::{Limits, Parsed, Parser, Reply};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::client::{Client, ClientHandle};
-use crate::cmd::{self, Argv};
+use crate::cmd::{self, Argv, Ran};
 use crate::db::now_ms;
 use crate::errors;
 use crate::server::Server;
@@ -45,9 +45,9 @@ enum Outcome {
     /// A blocking command is waiting (`Client::blocked`); the rest of the
     /// buffer runs once it has its reply.
     Blocked,
-    /// The next command, `n` bytes at the start of the buffer, runs on
-    /// the script thread (see `crate::script`).
-    Script(usize),
+    /// This command line runs on the script thread (see `crate::script`);
+    /// the rest of the buffer runs after it.
+    Script(Bytes),
 }
 
 pub async fn serve(server: Arc<Server>, stats: Arc<WorkerStats>, stream: std::net::TcpStream) {
@@ -198,26 +198,22 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream, sl
             match outcome {
                 Outcome::Read => break,
                 Outcome::Close => break 'conn,
-                Outcome::Script(n) => {
+                Outcome::Script(line) => {
                     // The client state and the output go to the script
                     // thread with the command and come back with its
                     // reply; this thread serves its other connections
                     // meanwhile.
-                    let line = conn.rbuf.split_to(n).freeze();
-                    let ranges = std::mem::take(&mut conn.ranges);
-                    let out = std::mem::take(&mut conn.out);
-                    let job = crate::script::run_on_script_thread(
-                        server,
+                    let work = crate::script::Work {
                         client,
-                        out,
+                        out: std::mem::take(&mut conn.out),
                         line,
-                        ranges,
-                        now_ms(),
-                    )
-                    .await;
-                    client = job.client;
-                    conn.out = job.out;
-                    conn.ranges = job.ranges;
+                        ranges: std::mem::take(&mut conn.ranges),
+                        now: now_ms(),
+                    };
+                    let work = crate::script::run_on_script_thread(server, work).await;
+                    client = work.client;
+                    conn.out = work.out;
+                    conn.ranges = work.ranges;
                     apply_reply_mode(&mut client, &mut conn.out, 0);
                     if client.close_after_reply {
                         for part in conn.out.segments() {
@@ -426,10 +422,6 @@ fn process(server: &Server, stats: &WorkerStats, client: &mut Client, conn: &mut
                         outcome = Outcome::Paused;
                         break;
                     }
-                    if crate::script::on_script_thread(argv, client) {
-                        outcome = Outcome::Script(n);
-                        break;
-                    }
                     let mark = conn.out.len();
                     // What CLIENT LIST / INFO show for this client while
                     // its command runs: the replies queued before it.
@@ -446,7 +438,12 @@ fn process(server: &Server, stats: &WorkerStats, client: &mut Client, conn: &mut
                         conn.rbuf = fresh;
                         pos = 0;
                         let argv = Argv::new_shared(&head, &conn.ranges);
-                        cmd::execute(server, stats, client, &mut conn.out, argv, now);
+                        if cmd::execute(server, stats, client, &mut conn.out, argv, now, false)
+                            == Ran::OnScriptThread
+                        {
+                            outcome = Outcome::Script(head);
+                            break;
+                        }
                         apply_reply_mode(client, &mut conn.out, mark);
                         if client.blocked.is_some() {
                             outcome = Outcome::Blocked;
@@ -458,7 +455,15 @@ fn process(server: &Server, stats: &WorkerStats, client: &mut Client, conn: &mut
                         }
                         continue;
                     }
-                    cmd::execute(server, stats, client, &mut conn.out, argv, now);
+                    if cmd::execute(server, stats, client, &mut conn.out, argv, now, false)
+                        == Ran::OnScriptThread
+                    {
+                        // Its bytes go with it; what follows stays.
+                        let line = conn.rbuf.split_to(pos + n).freeze().slice(pos..);
+                        pos = 0;
+                        outcome = Outcome::Script(line);
+                        break;
+                    }
                     apply_reply_mode(client, &mut conn.out, mark);
                     if client.blocked.is_some() {
                         pos += n;

@@ -10,12 +10,9 @@ use resp::Reply;
 const MAX_DEPTH: usize = 1000;
 
 /// A command's reply (RESP2 or RESP3 bytes, as the script asked for) as a
-/// Lua value, and whether it was an error.
-pub fn reply_to_lua(lua: &Lua, bytes: &[u8]) -> mlua::Result<(Value, bool)> {
-    let mut p = ReplyReader { b: bytes, pos: 0 };
-    let is_error = bytes.first() == Some(&b'-');
-    let v = p.value(lua)?;
-    Ok((v, is_error))
+/// Lua value.
+pub fn reply_to_lua(lua: &Lua, bytes: &[u8]) -> mlua::Result<Value> {
+    ReplyReader { b: bytes, pos: 0 }.value(lua)
 }
 
 struct ReplyReader<'a> {

@@ -70,9 +70,11 @@ pub struct Engine {
     hidden: Table,
     run_fn: Function,
     handler: Function,
-    /// The real redis table, and its `call` outside a script run.
+    /// The real redis table, and its `call` / `pcall` outside a run.
     redis: Table,
     idle_call: Function,
+    idle_pcall: Function,
+    hook_armed: bool,
 }
 
 /// Runs `f` with this thread's engine, made (or made anew after SCRIPT
@@ -316,9 +318,12 @@ impl Engine {
         let handler = lua.create_function(error_handler)?;
         let redis: Table = hidden.raw_get("redis")?;
         let idle_call: Function = hidden.raw_get("idle_call")?;
+        let idle_pcall: Function = hidden.raw_get("idle_pcall")?;
         Ok(Engine {
             redis,
             idle_call,
+            idle_pcall,
+            hook_armed: false,
             lua,
             generation,
             compiled: HashMap::new(),
@@ -391,8 +396,11 @@ impl Engine {
 
         let server = ctx.server;
         let run = server.scripts.run.clone();
-        begin(server, &run, eval);
-        set_hook(lua, &run, server.hot.busy_reply_threshold());
+        run.begin(eval, server.hot.busy_reply_threshold());
+        if !self.hook_armed {
+            arm_hook(lua, &run);
+            self.hook_armed = true;
+        }
 
         RESP3.set(Some(false));
         let state = RefCell::new(RunState {
@@ -400,33 +408,30 @@ impl Engine {
             read_only,
             db: None,
         });
+        // redis.call and redis.pcall are the run's own (they reach its
+        // context); outside a run the sandbox's versions refuse.
         let result = lua.scope(|scope| {
-            let rt = scope.create_function(|lua, args: MultiValue| {
-                let mut st = state.borrow_mut();
-                dispatch(lua, &mut st, args)
-            })?;
             let call = scope.create_function(|lua, args: MultiValue| {
-                let mut st = state.borrow_mut();
-                let rest: Vec<Value> = args.into_iter().collect();
-                match call_command(lua, &mut st, rest)? {
-                    (true, v) => Ok(v),
-                    (false, Value::Table(t)) => {
-                        let err: mlua::LuaString = t.raw_get("err")?;
-                        let counted = t.raw_get::<Option<bool>>("ignore_error_stats_update")?;
-                        Err(raise(&err.as_bytes(), counted.unwrap_or(false)))
-                    }
-                    (false, other) => Ok(other),
+                call_command(lua, &mut state.borrow_mut(), args)?.map_err(mlua::Error::external)
+            })?;
+            let pcall = scope.create_function(|lua, args: MultiValue| {
+                match call_command(lua, &mut state.borrow_mut(), args)? {
+                    Ok(v) => Ok(v),
+                    Err(r) => Ok(Value::Table(raised_table(lua, &r)?)),
                 }
             })?;
-            self.hidden.raw_set("rt", rt)?;
             self.redis.raw_set("call", call)?;
+            self.redis.raw_set("pcall", pcall)?;
             let r: (bool, Value) = self.run_fn.call((f, self.handler.clone()))?;
-            self.hidden.raw_set("rt", Value::Nil)?;
             self.redis.raw_set("call", self.idle_call.clone())?;
+            self.redis.raw_set("pcall", self.idle_pcall.clone())?;
             Ok(r)
         });
-        lua.remove_global_hook();
-        end(server, &run);
+        if run.killed.load(SeqCst) {
+            // The kill left its every-instruction hook behind.
+            self.hook_armed = false;
+        }
+        run.end();
         let resp3 = RESP3.replace(None).unwrap_or(false);
         let st = state.into_inner();
         let ctx = st.ctx;
@@ -442,22 +447,8 @@ impl Engine {
                 Err(killed_error(&e, sha, &run))
             }
             Err(e) if e.downcast_ref::<Raised>().is_some() => Err(killed_error(&e, sha, &run)),
-            Ok((false, other)) => Err(Error::Owned(
-                format!(
-                    "ERR Error running script {}, {:.100} ",
-                    String::from_utf8_lossy(sha),
-                    error_value_text(&other)
-                )
-                .into_bytes(),
-            )),
-            Err(e) => Err(Error::Owned(
-                format!(
-                    "ERR Error running script {}, {:.100} ",
-                    String::from_utf8_lossy(sha),
-                    lua_error_message(&e)
-                )
-                .into_bytes(),
-            )),
+            Ok((false, other)) => Err(running_error(sha, &error_value_text(&other))),
+            Err(e) => Err(running_error(sha, &lua_error_message(&e))),
         }
     }
 
@@ -465,6 +456,28 @@ impl Engine {
     pub fn gc_step(&self) {
         let _ = self.lua.gc_step();
     }
+}
+
+/// Redis's reply for a script that failed with something other than an
+/// error table.
+fn running_error(sha: &[u8; 40], what: &str) -> Error {
+    Error::Owned(
+        format!(
+            "ERR Error running script {}, {what:.100} ",
+            String::from_utf8_lossy(sha)
+        )
+        .into_bytes(),
+    )
+}
+
+/// The `{err=...}` table of an error raised from Rust.
+fn raised_table(lua: &Lua, r: &Raised) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.raw_set("err", lua.create_string(&r.err)?)?;
+    if r.counted {
+        t.raw_set("ignore_error_stats_update", true)?;
+    }
+    Ok(t)
 }
 
 /// A Rust error raised again outside the message handler (SCRIPT KILL
@@ -561,13 +574,7 @@ fn error_handler(lua: &Lua, e: Value) -> mlua::Result<Value> {
     let t = match e {
         Value::Table(t) => t,
         Value::Error(ref err) if err.downcast_ref::<Raised>().is_some() => {
-            let r = err.downcast_ref::<Raised>().expect("checked");
-            let t = lua.create_table()?;
-            t.raw_set("err", lua.create_string(&r.err)?)?;
-            if r.counted {
-                t.raw_set("ignore_error_stats_update", true)?;
-            }
-            t
+            raised_table(lua, err.downcast_ref::<Raised>().expect("checked"))?
         }
         Value::Error(ref err) => {
             // As luaL_error words it: where the calling script code is.
@@ -620,30 +627,16 @@ fn user_frame(lua: &Lua) -> Option<(Option<String>, Option<usize>)> {
     None
 }
 
-fn begin(server: &Server, run: &Run, eval: bool) {
-    run.eval.store(eval, SeqCst);
-    run.wrote.store(false, SeqCst);
-    run.killed.store(false, SeqCst);
-    run.started.store(now_ms(), SeqCst);
-    run.running.store(true, SeqCst);
-    let _ = server;
-}
-
-fn end(server: &Server, run: &Run) {
-    run.running.store(false, SeqCst);
-    run.killed.store(false, SeqCst);
-    server.store.gate.busy.store(false, SeqCst);
-}
-
-fn now_ms() -> u64 {
+pub(super) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// The count hook: past the threshold the server answers others -BUSY;
-/// once killed, every instruction raises, so pcall cannot hold it off.
-fn set_hook(lua: &Lua, run: &Arc<Run>, threshold: u64) {
+/// The count hook, set once per Lua state (and again after a kill): past
+/// the run's threshold the server answers others -BUSY; once killed,
+/// every instruction raises, so pcall cannot hold it off.
+fn arm_hook(lua: &Lua, run: &Arc<Run>) {
     let run = run.clone();
     let _ = lua.set_global_hook(
         HookTriggers::new().every_nth_instruction(HOOK_EVERY),
@@ -660,7 +653,8 @@ fn set_hook(lua: &Lua, run: &Arc<Run>, threshold: u64) {
                 );
                 return Err(raise(KILLED.as_bytes(), false));
             }
-            if threshold > 0 && !run.busy.load(SeqCst) {
+            let threshold = run.threshold.load(SeqCst);
+            if threshold > 0 && run.running.load(SeqCst) && !run.busy.load(SeqCst) {
                 let elapsed = now_ms().saturating_sub(run.started.load(SeqCst));
                 if elapsed >= threshold {
                     tracing::warn!(
@@ -690,14 +684,6 @@ struct RunState<'c, 'a, 'k> {
     /// The database the script selected (its own SELECT does not change
     /// the caller's).
     db: Option<usize>,
-}
-
-/// The running script's dispatcher for redis.pcall: (true, value) or
-/// (false, error table).
-fn dispatch(lua: &Lua, st: &mut RunState, args: MultiValue) -> mlua::Result<(bool, Value)> {
-    let mut args = args.into_iter();
-    args.next();
-    call_command(lua, st, args.collect())
 }
 
 fn number(v: &Value) -> Option<f64> {
@@ -732,34 +718,46 @@ fn to_argv(args: &[Value]) -> Result<Line, &'static str> {
     Ok((buf, ranges))
 }
 
-/// redis.call / redis.pcall (Redis's `scriptCall`).
-fn call_command(lua: &Lua, st: &mut RunState, args: Vec<Value>) -> mlua::Result<(bool, Value)> {
-    let fail = |msg: &[u8]| -> mlua::Result<(bool, Value)> {
-        let t = lua.create_table()?;
-        let mut m = b"ERR ".to_vec();
-        m.extend_from_slice(msg);
-        t.raw_set("err", lua.create_string(m)?)?;
-        Ok((false, Value::Table(t)))
+/// redis.call / redis.pcall (Redis's `scriptCall`): the command's reply
+/// as a Lua value, or the error that redis.call raises and redis.pcall
+/// returns.
+fn call_command(
+    lua: &Lua,
+    st: &mut RunState,
+    args: MultiValue,
+) -> mlua::Result<Result<Value, Raised>> {
+    let refuse = |msg: &str, counted: bool| {
+        Ok(Err(Raised {
+            err: format!("ERR {msg}").into_bytes(),
+            counted,
+        }))
     };
+    let args: Vec<Value> = args.into_iter().collect();
     let (buf, ranges) = match to_argv(&args) {
         Ok(l) => l,
-        Err(m) => return fail(m.as_bytes()),
+        Err(m) => return refuse(m, false),
     };
     let argv = Argv::new(&buf, &ranges);
     let ctx = &mut *st.ctx;
     let server = ctx.server;
     let Some((command, index)) = cmd::resolve(argv) else {
-        return fail(b"Unknown Redis command called from script");
+        return refuse("Unknown Redis command called from script", false);
     };
     let argc = argv.len() as i32;
     if (command.arity > 0 && argc != command.arity) || argc < -command.arity {
-        return fail(b"Wrong number of args calling Redis command from script");
+        return refuse(
+            "Wrong number of args calling Redis command from script",
+            false,
+        );
     }
     if command.flags & flags::NOSCRIPT != 0 {
-        return fail(b"This Redis command is not allowed from script");
+        return refuse("This Redis command is not allowed from script", false);
     }
     if st.read_only && command.flags & (flags::WRITE | flags::MAY_REPLICATE) != 0 {
-        return fail(b"Write commands are not allowed from read-only scripts.");
+        return refuse(
+            "Write commands are not allowed from read-only scripts.",
+            false,
+        );
     }
     if command.flags & flags::WRITE != 0 {
         server.scripts.run.wrote.store(true, SeqCst);
@@ -775,7 +773,14 @@ fn call_command(lua: &Lua, st: &mut RunState, args: Vec<Value>) -> mlua::Result<
     );
     st.db = Some(ctx.client.db);
     ctx.client.db = caller_db;
-    let bytes: Vec<u8> = out.segments().flatten().copied().collect();
-    let (v, is_error) = convert::reply_to_lua(lua, &bytes)?;
-    Ok((!is_error, v))
+    let bytes = out.contiguous();
+    if let Some(line) = bytes.strip_prefix(b"-") {
+        // The command counted its error already.
+        let line = line.strip_suffix(b"\r\n").unwrap_or(line);
+        return Ok(Err(Raised {
+            err: convert::error_text(line),
+            counted: true,
+        }));
+    }
+    Ok(Ok(convert::reply_to_lua(lua, &bytes)?))
 }

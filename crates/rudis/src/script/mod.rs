@@ -70,7 +70,7 @@ pub struct Scripts {
     pub lua_memory: AtomicUsize,
     /// Scripts run so far (the collector steps every so many).
     pub runs: AtomicU64,
-    sender: OnceLock<Mutex<mpsc::Sender<Job>>>,
+    sender: OnceLock<mpsc::Sender<Job>>,
 }
 
 /// The running script, seen from every thread.
@@ -86,9 +86,28 @@ pub struct Run {
     pub killed_at: AtomicUsize,
     /// When it started (Unix ms).
     pub started: AtomicU64,
+    /// `busy-reply-threshold` when it started.
+    pub threshold: AtomicU64,
     /// Past `busy-reply-threshold`: the store's gate flag, so lock
     /// waiters see it too.
     pub busy: Arc<AtomicBool>,
+}
+
+impl Run {
+    pub fn begin(&self, eval: bool, threshold: u64) {
+        self.eval.store(eval, SeqCst);
+        self.wrote.store(false, SeqCst);
+        self.killed.store(false, SeqCst);
+        self.threshold.store(threshold, SeqCst);
+        self.started.store(engine::now_ms(), SeqCst);
+        self.running.store(true, SeqCst);
+    }
+
+    pub fn end(&self) {
+        self.running.store(false, SeqCst);
+        self.killed.store(false, SeqCst);
+        self.busy.store(false, SeqCst);
+    }
 }
 
 impl Scripts {
@@ -160,48 +179,33 @@ impl Scripts {
             crate::errors::BUSY_FUNCTION
         })
     }
-
-    /// Hands a command to the script thread.
-    fn submit(&self, job: Job) {
-        if let Some(tx) = self.sender.get() {
-            // The thread lives as long as the process.
-            let _ = tx.lock().send(job);
-        }
-    }
 }
 
 /// A command line for the script thread, with what it runs on: the
 /// connection's client state and output, moved there and back.
-pub struct Job {
+pub struct Work {
     pub client: Client,
     pub out: Reply,
     pub line: Bytes,
     pub ranges: Vec<Range<usize>>,
     pub now: u64,
-    done: tokio::sync::oneshot::Sender<Job>,
+}
+
+struct Job {
+    work: Work,
+    done: tokio::sync::oneshot::Sender<Work>,
 }
 
 /// Runs one command line on the script thread; gives back the client and
 /// the output with the reply added.
-pub async fn run_on_script_thread(
-    server: &Server,
-    client: Client,
-    out: Reply,
-    line: Bytes,
-    ranges: Vec<Range<usize>>,
-    now: u64,
-) -> Job {
+pub async fn run_on_script_thread(server: &Server, work: Work) -> Work {
     let (done, back) = tokio::sync::oneshot::channel();
-    server.scripts.submit(Job {
-        client,
-        out,
-        line,
-        ranges,
-        now,
-        done,
-    });
+    if let Some(tx) = server.scripts.sender.get() {
+        // The thread lives as long as the process.
+        let _ = tx.send(Job { work, done });
+    }
     // The script thread always answers: it ends a script that runs on
-    // (SCRIPT KILL) and never drops a job.
+    // (SCRIPT KILL, SHUTDOWN) and never drops a job.
     back.await
         .expect("the script thread answers every command it is given")
 }
@@ -209,51 +213,40 @@ pub async fn run_on_script_thread(
 /// Starts the script thread.
 pub fn start(server: Arc<Server>) -> std::io::Result<()> {
     let (tx, rx) = mpsc::channel::<Job>();
-    let _ = server.scripts.sender.set(Mutex::new(tx));
+    let _ = server.scripts.sender.set(tx);
     std::thread::Builder::new()
         .name("rudis-script".into())
         .spawn(move || {
             let stats = server.register_worker();
-            while let Ok(mut job) = rx.recv() {
-                let argv = crate::cmd::Argv::new(&job.line, &job.ranges);
+            while let Ok(Job { mut work, done }) = rx.recv() {
+                let argv = crate::cmd::Argv::new(&work.line, &work.ranges);
                 crate::cmd::execute(
                     &server,
                     &stats,
-                    &mut job.client,
-                    &mut job.out,
+                    &mut work.client,
+                    &mut work.out,
                     argv,
-                    job.now,
+                    work.now,
+                    true,
                 );
-                let (done, _) = tokio::sync::oneshot::channel();
-                let done = std::mem::replace(&mut job.done, done);
-                let _ = done.send(job);
+                let _ = done.send(work);
             }
         })?;
     Ok(())
 }
 
-/// Whether a command line must run on the script thread: a script, or a
-/// transaction that queued one.
-pub fn on_script_thread(argv: crate::cmd::Argv, client: &Client) -> bool {
-    let name = argv.get(0).unwrap_or_default();
-    let Some(cmd) = crate::cmd::lookup(name) else {
-        return false;
-    };
-    let cmd = match (cmd.subcommands.is_empty(), argv.get(1)) {
-        (false, Some(sub)) => cmd.subcommand(sub).unwrap_or(cmd),
-        _ => cmd,
-    };
-    if cmd.flags & crate::cmd::flags::SCRIPT_THREAD != 0 {
-        return client.multi.is_none();
+/// Whether a checked command must run on the script thread: a script,
+/// or a transaction that queued one.
+pub fn needs_script_thread(cmd: &crate::cmd::Command, client: &Client) -> bool {
+    use crate::cmd::flags::SCRIPT_THREAD;
+    if cmd.flags & SCRIPT_THREAD != 0 {
+        return true;
     }
-    if cmd.name == "exec" {
-        if let Some(m) = &client.multi {
-            return m
-                .iter()
-                .any(|(c, _)| c.flags & crate::cmd::flags::SCRIPT_THREAD != 0);
-        }
-    }
-    false
+    cmd.name == "exec"
+        && client
+            .multi
+            .as_ref()
+            .is_some_and(|m| m.iter().any(|(c, _)| c.flags & SCRIPT_THREAD != 0))
 }
 
 /// Redis's `evalExtractShebangFlags`: the flags of a `#!lua` first line

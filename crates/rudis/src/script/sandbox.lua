@@ -1,8 +1,8 @@
 -- The environment scripts run in, as Redis 7.0 builds it, on a stock Lua
 -- 5.1 (Redis patches its Lua for read-only tables; here they are views).
 -- Runs once per Lua state, with the real globals, before anything else.
--- H: internal slots shared with Rust (H.rt: the running script's
--- dispatcher, H.errmsg: the text of a Rust error value).
+-- H: internal slots shared with Rust (H.errmsg: the text of a Rust
+-- error value; the functions the sandbox is given).
 local H, G = ...
 
 local setmetatable, getmetatable, rawset, rawget = setmetatable, getmetatable, rawset, rawget
@@ -144,27 +144,12 @@ end)
 local R = {}
 H.redis = R
 
-local function dispatcher()
-    local rt = H.rt
-    if not rt then
-        error({ err = 'ERR redis.call/pcall can only be called inside a script invocation' })
-    end
-    return rt
+-- Outside a script run (the run puts its own in place).
+local function outside()
+    error({ err = 'ERR redis.call/pcall can only be called inside a script invocation' })
 end
-
-function R.call(...)
-    local ok, r = dispatcher()(1, ...)
-    if not ok then
-        error(r)
-    end
-    return r
-end
-H.idle_call = R.call
-
-function R.pcall(...)
-    local _, r = dispatcher()(1, ...)
-    return r
-end
+R.call, R.pcall = outside, outside
+H.idle_call, H.idle_pcall = outside, outside
 
 -- These raise from Rust, so their errors point at the caller's line.
 R.setresp = H.setresp
