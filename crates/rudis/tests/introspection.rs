@@ -318,3 +318,36 @@ fn latencystats_follow_the_tracking_directives() {
         b"$16\r\n# Latencystats\r\n\r\n"
     );
 }
+
+#[test]
+fn info_memory_counts_cached_scripts_and_the_lua_state() {
+    let server = rudis(&[]);
+    let mut c = server.client();
+    let field = |c: &mut redis::Connection, name: &str| -> u64 {
+        let info: String = redis::cmd("INFO").arg("memory").query(c).expect("info");
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in INFO memory"))
+    };
+    assert_eq!(field(&mut c, "number_of_cached_scripts"), 0);
+    let _: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg("return 1")
+        .query(&mut c)
+        .expect("load");
+    let _: i64 = redis::cmd("EVAL")
+        .arg("return 2")
+        .arg(0)
+        .query(&mut c)
+        .expect("eval");
+    assert_eq!(field(&mut c, "number_of_cached_scripts"), 2);
+    assert!(field(&mut c, "used_memory_scripts_eval") >= 16);
+    assert!(field(&mut c, "used_memory_lua") > 0);
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query(&mut c)
+        .expect("flush");
+    assert_eq!(field(&mut c, "number_of_cached_scripts"), 0);
+    assert_eq!(field(&mut c, "used_memory_scripts_eval"), 0);
+}

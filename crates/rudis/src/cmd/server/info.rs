@@ -295,25 +295,28 @@ fn section(
             let total = total_memory();
             field("total_system_memory", &total);
             field("total_system_memory_human", &human(total));
-            // No scripting engine: nothing is used for it.
-            for k in ["used_memory_lua", "used_memory_vm_eval"] {
-                field(k, &0);
-            }
-            field("used_memory_lua_human", &"0B");
+            // The script thread's Lua state and the script cache (no
+            // functions yet).
+            let scripts = &server.scripts;
+            let lua = scripts.lua_memory.load(Relaxed);
+            let cached = scripts.cache_bytes();
+            field("used_memory_lua", &lua);
+            field("used_memory_vm_eval", &lua);
+            field("used_memory_lua_human", &human(lua as u64));
+            field("used_memory_scripts_eval", &cached);
+            field("number_of_cached_scripts", &scripts.count());
             for k in [
-                "used_memory_scripts_eval",
-                "number_of_cached_scripts",
                 "number_of_functions",
                 "number_of_libraries",
                 "used_memory_vm_functions",
-                "used_memory_vm_total",
             ] {
                 field(k, &0);
             }
-            field("used_memory_vm_total_human", &"0B");
+            field("used_memory_vm_total", &lua);
+            field("used_memory_vm_total_human", &human(lua as u64));
             field("used_memory_functions", &0);
-            field("used_memory_scripts", &0);
-            field("used_memory_scripts_human", &"0B");
+            field("used_memory_scripts", &cached);
+            field("used_memory_scripts_human", &human(cached as u64));
             field("maxmemory", &0);
             field("maxmemory_human", &"0B");
             field("maxmemory_policy", &"noeviction");
