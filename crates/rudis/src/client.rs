@@ -207,6 +207,9 @@ pub struct Client {
     /// CLIENT CACHING YES / NO given for the next command (Redis's
     /// CLIENT_TRACKING_CACHING).
     pub caching: bool,
+    /// While this client's script runs: whether it has called a read
+    /// command (its declared keys are then tracked).
+    pub script_read: Option<bool>,
 }
 
 /// A blocked command: its registration, where its reply will come from,
@@ -235,6 +238,7 @@ impl Client {
             spare_multi: None,
             kept: Vec::new(),
             caching: false,
+            script_read: None,
         }
     }
 

@@ -237,3 +237,69 @@ fn a_client_side_cache_never_keeps_a_stale_value() {
     read(&mut a, &mut cache);
     assert_eq!(cache.unwrap(), b"$4\r\n3000\r\n", "after {checks} reads");
 }
+
+#[test]
+fn a_script_that_reads_tracks_its_declared_keys() {
+    // Redis tracks a script's declared keys once it calls a read command,
+    // and the keys of its reads not at all (bytes from Redis 7.0.15).
+    let server = rudis(&[]);
+    let mut a = resp3(&server);
+    let mut b = server.raw();
+    a.expect_cmd(&[b"CLIENT", b"TRACKING", b"ON"], b"+OK\r\n");
+    let inv = |k: &[u8]| {
+        let mut m = b">2\r\n$10\r\ninvalidate\r\n*1\r\n$5\r\n".to_vec();
+        m.extend_from_slice(k);
+        m.extend_from_slice(b"\r\n");
+        m
+    };
+    let change = |b: &mut Raw| {
+        b.cmd(&[b"MSET", b"k2{t}", b"2", b"k1{t}", b"2", b"k3{t}", b"x"]);
+    };
+    // No read: nothing tracked.
+    a.expect_cmd(
+        &[
+            b"EVAL",
+            b"redis.call('set', 'k3{t}', 'bar')",
+            b"2",
+            b"k1{t}",
+            b"k2{t}",
+        ],
+        b"_\r\n",
+    );
+    change(&mut b);
+    assert!(a.quiet(Duration::from_millis(100)));
+    // A read: the declared keys, not the key read.
+    a.cmd(&[
+        b"EVAL",
+        b"return redis.call('get', 'k3{t}')",
+        b"2",
+        b"k1{t}",
+        b"k2{t}",
+    ]);
+    change(&mut b);
+    let mut both = inv(b"k2{t}");
+    both.extend_from_slice(&inv(b"k1{t}"));
+    a.expect(&both);
+    // EVAL_RO is no read by itself.
+    a.expect_cmd(
+        &[
+            b"EVAL_RO",
+            b"return redis.call('ping')",
+            b"2",
+            b"k1{t}",
+            b"k2{t}",
+        ],
+        b"+PONG\r\n",
+    );
+    change(&mut b);
+    assert!(a.quiet(Duration::from_millis(100)));
+    a.cmd(&[
+        b"EVAL_RO",
+        b"return redis.call('get','k1{t}')",
+        b"1",
+        b"k2{t}",
+    ]);
+    change(&mut b);
+    a.expect(&inv(b"k2{t}"));
+    assert!(a.quiet(Duration::from_millis(100)));
+}

@@ -954,10 +954,19 @@ pub fn call(
         ctx.keys.drain(server, Some(ctx.client.id), ctx.fx);
         result
     };
-    if cmd.flags & flags::READONLY != 0 && server.tracking.active() {
-        // While the keys are still locked: a write after the read
-        // must find the reader registered.
-        remember_keys(server, client, cmd, argv);
+    if cmd.flags & flags::READONLY != 0
+        && cmd.flags & flags::SCRIPT_THREAD == 0
+        && server.tracking.active()
+    {
+        match client.script_read.as_mut() {
+            // A read inside a script makes the script's declared keys
+            // tracked, not the read's (Redis's trackingRememberKeys on
+            // the script's caller); the script remembers them.
+            Some(read) => *read = true,
+            // While the keys are still locked: a write after the read
+            // must find the reader registered.
+            None => remember_keys(server, client, cmd, argv),
+        }
     }
     let nanos = start.elapsed().as_nanos() as u64;
     client.handle.db.store(client.db, Relaxed);
@@ -1000,7 +1009,7 @@ pub fn call(
 /// keys, unless OPTIN without CLIENT CACHING YES, OPTOUT with CLIENT
 /// CACHING NO, BCAST, or a pub/sub command (shard channels are keys only
 /// for cluster routing).
-fn remember_keys(server: &Server, client: &Client, cmd: &Command, argv: Argv) {
+pub(crate) fn remember_keys(server: &Server, client: &Client, cmd: &Command, argv: Argv) {
     use crate::tracking::flag;
     let f = client.handle.tracking.flags.load(Relaxed);
     if f & flag::ON == 0 || f & flag::BCAST != 0 || cmd.flags & flags::PUBSUB != 0 {

@@ -104,6 +104,7 @@ fn evalsha_ro(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 const GC_PERIOD: u64 = 50;
 
 fn eval_generic(ctx: &mut Ctx, args: &mut Args, by_sha: bool, ro: bool) -> CmdResult {
+    let whole = args.argv();
     let source = args.arg();
     let numkeys = args.int()?;
     if numkeys > args.remaining() as i64 {
@@ -138,7 +139,11 @@ fn eval_generic(ctx: &mut Ctx, args: &mut Args, by_sha: bool, ro: bool) -> CmdRe
         if ro && !compat && !no_writes {
             return Err(errors::RO_SCRIPT_WRITE_FLAG.into());
         }
+        ctx.client.script_read = Some(false);
         let result = engine.run(ctx, f, &sha, keys, argv, ro || no_writes, true);
+        if ctx.client.script_read.take() == Some(true) {
+            super::remember_keys(server, ctx.client, ctx.cmd, whole);
+        }
         let runs = server.scripts.runs.fetch_add(1, SeqCst) + 1;
         if runs.is_multiple_of(GC_PERIOD) {
             engine.gc_step();
