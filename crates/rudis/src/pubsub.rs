@@ -197,7 +197,8 @@ pub fn close_over_limit(server: &Server, client: &ClientHandle) {
 
 /// PUBLISH / SPUBLISH: delivers `message` to the channel's subscribers
 /// (and, for plain channels, to every matching pattern's) and returns
-/// how many received it.
+/// how many received it. A killed client that has not left yet receives
+/// nothing: Redis frees it at once.
 pub fn publish(server: &Server, kind: Kind, channel: &[u8], message: &[u8]) -> usize {
     let ps = &server.pubsub;
     let mut receivers = 0;
@@ -208,7 +209,7 @@ pub fn publish(server: &Server, kind: Kind, channel: &[u8], message: &[u8]) -> u
     if let Some(list) = ps.map(kind).read().get(&Blob::new(channel)) {
         let parts = [word, channel, message];
         let mut msg = Encoded::new(&parts);
-        for c in list {
+        for c in list.iter().filter(|c| !c.killed.load(Relaxed)) {
             deliver(server, c, msg.for_client(c.resp.load(Relaxed) == 3));
             receivers += 1;
         }
@@ -222,7 +223,7 @@ pub fn publish(server: &Server, kind: Kind, channel: &[u8], message: &[u8]) -> u
         }
         let parts = [&b"pmessage"[..], p.pattern.as_slice(), channel, message];
         let mut msg = Encoded::new(&parts);
-        for c in &p.clients {
+        for c in p.clients.iter().filter(|c| !c.killed.load(Relaxed)) {
             deliver(server, c, msg.for_client(c.resp.load(Relaxed) == 3));
             receivers += 1;
         }
