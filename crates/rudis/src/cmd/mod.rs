@@ -10,6 +10,7 @@
 pub mod client;
 pub mod connection;
 mod docs;
+pub mod function;
 pub mod hash;
 pub mod keys;
 pub mod list;
@@ -48,6 +49,7 @@ pub(crate) static GROUPS: &[&[Command]] = &[
     multi::COMMANDS,
     pubsub::COMMANDS,
     scripting::COMMANDS,
+    function::COMMANDS,
     client::COMMANDS,
     keys::COMMANDS,
     server::COMMANDS,

@@ -140,7 +140,15 @@ fn eval_generic(ctx: &mut Ctx, args: &mut Args, by_sha: bool, ro: bool) -> CmdRe
             return Err(errors::RO_SCRIPT_WRITE_FLAG.into());
         }
         ctx.client.script_read = Some(false);
-        let result = engine.run(ctx, f, &sha, keys, argv, ro || no_writes, true);
+        let result = engine.run(
+            ctx,
+            &f,
+            engine::Mode::Eval,
+            &sha,
+            keys,
+            argv,
+            ro || no_writes,
+        );
         if ctx.client.script_read.take() == Some(true) {
             super::remember_keys(server, ctx.client, ctx.cmd, whole);
         }

@@ -55,6 +55,10 @@ fn raise(err: &[u8], counted: bool) -> mlua::Error {
 
 thread_local! {
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+    /// The Lua state of functions (FUNCTION LOAD, FCALL): apart from the
+    /// scripts', as in Redis, so SCRIPT FLUSH and FUNCTION FLUSH each
+    /// leave the other alone.
+    static FUNCTIONS: RefCell<Option<Engine>> = const { RefCell::new(None) };
     /// Redis's `redisLrand48` state (math.random), shared by every script
     /// as in Redis.
     static RAND48: Cell<u64> = const { Cell::new(0x1234_ABCD_330E) };
@@ -69,7 +73,16 @@ pub struct Engine {
     globals: Table,
     hidden: Table,
     run_fn: Function,
+    run_function: Function,
     handler: Function,
+    /// The functions' environment and the sandbox's switch of it to the
+    /// loading one; the redis table a library sees while it loads.
+    fenv: Table,
+    loading: Function,
+    load_redis: Table,
+    no_register: Function,
+    /// FCALL's functions by name.
+    pub callbacks: HashMap<Vec<u8>, Function>,
     /// The real redis table, and its `call` / `pcall` outside a run.
     redis: Table,
     idle_call: Function,
@@ -80,21 +93,65 @@ pub struct Engine {
 /// Runs `f` with this thread's engine, made (or made anew after SCRIPT
 /// FLUSH) on demand.
 pub fn with<R>(server: &Server, f: impl FnOnce(&mut Engine) -> R) -> R {
-    ENGINE.with(|cell| {
+    with_state(&ENGINE, server.scripts.generation.load(SeqCst), f, |e| {
+        server
+            .scripts
+            .lua_memory
+            .store(e.lua.used_memory(), Relaxed)
+    })
+}
+
+/// `with` for the functions' Lua state, made anew after FUNCTION FLUSH.
+pub fn with_functions<R>(server: &Server, f: impl FnOnce(&mut Engine) -> R) -> R {
+    with_state(
+        &FUNCTIONS,
+        server.scripts.function_generation.load(SeqCst),
+        f,
+        |e| {
+            server
+                .scripts
+                .functions_memory
+                .store(e.lua.used_memory(), Relaxed)
+        },
+    )
+}
+
+fn with_state<R>(
+    key: &'static std::thread::LocalKey<RefCell<Option<Engine>>>,
+    generation: u64,
+    f: impl FnOnce(&mut Engine) -> R,
+    measured: impl FnOnce(&Engine),
+) -> R {
+    key.with(|cell| {
         let mut slot = cell.borrow_mut();
-        let generation = server.scripts.generation.load(SeqCst);
         if slot.as_ref().is_none_or(|e| e.generation != generation) {
             *slot = None;
             *slot = Some(Engine::new(generation).expect("the Lua sandbox sets up"));
         }
         let engine = slot.as_mut().expect("made above");
         let r = f(engine);
-        server
-            .scripts
-            .lua_memory
-            .store(engine.lua.used_memory(), Relaxed);
+        measured(engine);
         r
     })
+}
+
+/// A function a library registered (redis.register_function).
+pub struct Registered {
+    pub name: Vec<u8>,
+    pub description: Option<Vec<u8>>,
+    pub flags: u32,
+    pub callback: Function,
+}
+
+/// How long a library's code may run while it loads (Redis's
+/// LOAD_TIMEOUT_MS).
+const LOAD_TIMEOUT_MS: u64 = 500;
+
+/// What a run is: an EVAL script (KEYS and ARGV are globals) or a
+/// function (they are its arguments).
+pub enum Mode {
+    Eval,
+    Function,
 }
 
 fn lrand48() -> i32 {
@@ -311,15 +368,35 @@ impl Engine {
                 Ok(())
             })?,
         )?;
+        hidden.raw_set(
+            "no_register",
+            lua.create_function(|_, _: MultiValue| -> mlua::Result<()> {
+                Err(raise(
+                    b"ERR redis.register_function can only be called on FUNCTION LOAD command",
+                    false,
+                ))
+            })?,
+        )?;
         lua.load(SANDBOX)
             .set_name(INTERNAL_CHUNK)
             .call::<()>((hidden.clone(), globals.clone()))?;
         let run_fn: Function = hidden.raw_get("run")?;
+        let run_function: Function = hidden.raw_get("run_function")?;
+        let fenv: Table = hidden.raw_get("fenv")?;
+        let loading: Function = hidden.raw_get("loading")?;
+        let load_redis: Table = hidden.raw_get("load_redis")?;
+        let no_register: Function = hidden.raw_get("no_register")?;
         let handler = lua.create_function(error_handler)?;
         let redis: Table = hidden.raw_get("redis")?;
         let idle_call: Function = hidden.raw_get("idle_call")?;
         let idle_pcall: Function = hidden.raw_get("idle_pcall")?;
         Ok(Engine {
+            run_function,
+            fenv,
+            loading,
+            load_redis,
+            no_register,
+            callbacks: HashMap::new(),
             redis,
             idle_call,
             idle_pcall,
@@ -364,20 +441,22 @@ impl Engine {
         Ok(f)
     }
 
-    /// Runs a compiled script for EVAL: KEYS and ARGV as globals, its
-    /// commands through `cmd::call` on the caller's locks, its return
-    /// value (or error) as the caller's reply.
+    /// Runs a compiled script (`mode` Eval: KEYS and ARGV as globals) or
+    /// a function (its keys and arguments as its two arguments), named
+    /// `name` in errors: its commands go through `cmd::call` on the
+    /// caller's locks, its return value (or error) is the caller's reply.
     #[allow(clippy::too_many_arguments)]
     pub fn run(
         &mut self,
         ctx: &mut Ctx,
-        f: Function,
-        sha: &[u8; 40],
+        f: &Function,
+        mode: Mode,
+        name: &[u8],
         keys: Argv,
         args: Argv,
         read_only: bool,
-        eval: bool,
     ) -> CmdResult {
+        let eval = matches!(mode, Mode::Eval);
         let lua = &self.lua;
         let to_table = |a: Argv| -> mlua::Result<Table> {
             let t = lua.create_table_with_capacity(a.len(), 0)?;
@@ -387,12 +466,12 @@ impl Engine {
             Ok(t)
         };
         let fail = |e: mlua::Error| Error::Owned(format!("ERR {e}").into_bytes());
-        self.globals
-            .raw_set("KEYS", to_table(keys).map_err(fail)?)
-            .map_err(fail)?;
-        self.globals
-            .raw_set("ARGV", to_table(args).map_err(fail)?)
-            .map_err(fail)?;
+        let keys = to_table(keys).map_err(fail)?;
+        let args = to_table(args).map_err(fail)?;
+        if eval {
+            self.globals.raw_set("KEYS", &keys).map_err(fail)?;
+            self.globals.raw_set("ARGV", &args).map_err(fail)?;
+        }
 
         let server = ctx.server;
         let run = server.scripts.run.clone();
@@ -422,7 +501,10 @@ impl Engine {
             })?;
             self.redis.raw_set("call", call)?;
             self.redis.raw_set("pcall", pcall)?;
-            let r: (bool, Value) = self.run_fn.call((f, self.handler.clone()))?;
+            let r: (bool, Value) = match mode {
+                Mode::Eval => self.run_fn.call((f, &self.handler))?,
+                Mode::Function => self.run_function.call((f, &self.handler, keys, args))?,
+            };
             self.redis.raw_set("call", self.idle_call.clone())?;
             self.redis.raw_set("pcall", self.idle_pcall.clone())?;
             Ok(r)
@@ -435,20 +517,82 @@ impl Engine {
         let resp3 = RESP3.replace(None).unwrap_or(false);
         let st = state.into_inner();
         let ctx = st.ctx;
-        let _ = self.globals.raw_set("KEYS", Value::Nil);
-        let _ = self.globals.raw_set("ARGV", Value::Nil);
+        if eval {
+            let _ = self.globals.raw_set("KEYS", Value::Nil);
+            let _ = self.globals.raw_set("ARGV", Value::Nil);
+        }
         match result {
             Ok((true, v)) => {
                 convert::lua_to_reply(&v, ctx.out, resp3);
                 Ok(())
             }
-            Ok((false, Value::Table(t))) => Err(script_error(&t, sha)),
+            Ok((false, Value::Table(t))) => Err(script_error(&t, name)),
             Ok((false, Value::Error(e))) if e.downcast_ref::<Raised>().is_some() => {
-                Err(killed_error(&e, sha, &run))
+                Err(killed_error(&e, name, &run, eval))
             }
-            Err(e) if e.downcast_ref::<Raised>().is_some() => Err(killed_error(&e, sha, &run)),
-            Ok((false, other)) => Err(running_error(sha, &error_value_text(&other))),
-            Err(e) => Err(running_error(sha, &lua_error_message(&e))),
+            Err(e) if e.downcast_ref::<Raised>().is_some() => {
+                Err(killed_error(&e, name, &run, eval))
+            }
+            Ok((false, other)) => Err(running_error(name, &error_value_text(&other))),
+            Err(e) => Err(running_error(name, &lua_error_message(&e))),
+        }
+    }
+
+    /// Runs a library's code (FUNCTION LOAD, the code after its shebang
+    /// line) in the loading environment and gives what it registered.
+    /// The error is the reply's text.
+    pub fn load_library(&mut self, code: &[u8]) -> Result<Vec<Registered>, String> {
+        let f = self
+            .lua
+            .load(code)
+            .set_name("@user_function")
+            .set_environment(self.fenv.clone())
+            .into_function()
+            .map_err(|e| format!("Error compiling function: {}", lua_error_message(&e)))?;
+        let started = std::time::Instant::now();
+        let _ = self.lua.set_global_hook(
+            HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+            move |lua, _| {
+                if started.elapsed().as_millis() as u64 <= LOAD_TIMEOUT_MS {
+                    return Ok(VmState::Continue);
+                }
+                let _ = lua
+                    .set_global_hook(HookTriggers::new().every_nth_instruction(1), |_, _| {
+                        Err(raise(b"ERR FUNCTION LOAD timeout", false))
+                    });
+                Err(raise(b"ERR FUNCTION LOAD timeout", false))
+            },
+        );
+        // The scripts' hook comes back before the next run.
+        self.hook_armed = false;
+        let found = RefCell::new(Vec::new());
+        let _ = self.loading.call::<()>(true);
+        let result = self.lua.scope(|scope| {
+            let register = scope.create_function(|lua, args: MultiValue| {
+                register_function(lua, &mut found.borrow_mut(), args)
+            })?;
+            self.load_redis.raw_set("register_function", register)?;
+            self.run_fn.call::<(bool, Value)>((f, &self.handler))
+        });
+        let _ = self
+            .load_redis
+            .raw_set("register_function", &self.no_register);
+        let _ = self.loading.call::<()>(false);
+        let _ = self
+            .lua
+            .set_global_hook(HookTriggers::new(), |_, _| Ok(VmState::Continue));
+        let failed = |what: String| Err(format!("Error registering functions: {what}"));
+        match result {
+            Ok((true, _)) => Ok(found.into_inner()),
+            Ok((false, Value::Table(t))) => {
+                let err: Option<mlua::LuaString> = t.raw_get("err").ok();
+                failed(err.map(|e| e.to_string_lossy()).unwrap_or_default())
+            }
+            Ok((false, other)) => failed(error_value_text(&other)),
+            Err(e) => match e.downcast_ref::<Raised>() {
+                Some(r) => failed(String::from_utf8_lossy(&r.err).into_owned()),
+                None => failed(lua_error_message(&e)),
+            },
         }
     }
 
@@ -458,13 +602,118 @@ impl Engine {
     }
 }
 
+/// Redis's `functionsVerifyName`: letters, digits and underscores.
+pub fn valid_name(name: &[u8]) -> bool {
+    !name.is_empty() && name.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+}
+
+/// redis.register_function(name, callback) or
+/// redis.register_function{function_name=..., callback=..., flags=...,
+/// description=...}, while a library loads.
+fn register_function(lua: &Lua, found: &mut Vec<Registered>, args: MultiValue) -> mlua::Result<()> {
+    let fail = |m: &str| -> mlua::Result<()> { Err(raise(format!("ERR {m}").as_bytes(), false)) };
+    let text = |v: &Value| -> Option<Vec<u8>> {
+        match v {
+            Value::String(_) | Value::Integer(_) | Value::Number(_) => lua
+                .coerce_string(v.clone())
+                .ok()
+                .flatten()
+                .map(|s| s.as_bytes().to_vec()),
+            _ => None,
+        }
+    };
+    let args: Vec<Value> = args.into_iter().collect();
+    let (name, description, flags, callback) = match args.as_slice() {
+        [Value::Table(t)] => {
+            let (mut name, mut description, mut flags, mut callback) = (None, None, 0, None);
+            for pair in t.pairs::<Value, Value>() {
+                let (k, v) = pair?;
+                let Some(key) = text(&k) else {
+                    return fail("named argument key given to redis.register_function is not a string");
+                };
+                match key.to_ascii_lowercase().as_slice() {
+                    b"function_name" => match text(&v) {
+                        Some(n) => name = Some(n),
+                        None => {
+                            return fail("function_name argument given to redis.register_function must be a string")
+                        }
+                    },
+                    b"description" => match text(&v) {
+                        Some(d) => description = Some(d),
+                        None => {
+                            return fail("description argument given to redis.register_function must be a string")
+                        }
+                    },
+                    b"callback" => match v {
+                        Value::Function(f) => callback = Some(f),
+                        _ => {
+                            return fail("callback argument given to redis.register_function must be a function")
+                        }
+                    },
+                    b"flags" => {
+                        let Value::Table(list) = v else {
+                            return fail("flags argument to redis.register_function must be a table representing function flags");
+                        };
+                        for item in list.sequence_values::<Value>() {
+                            let found_flag = match item? {
+                                Value::String(s) => super::flag::NAMES.iter().find(|(n, _)| {
+                                    n.as_bytes().eq_ignore_ascii_case(&s.as_bytes())
+                                }),
+                                _ => None,
+                            };
+                            match found_flag {
+                                Some((_, bit)) => flags |= bit,
+                                None => return fail("unknown flag given"),
+                            }
+                        }
+                    }
+                    _ => return fail("unknown argument given to redis.register_function"),
+                }
+            }
+            let Some(name) = name else {
+                return fail("redis.register_function must get a function name argument");
+            };
+            let Some(callback) = callback else {
+                return fail("redis.register_function must get a callback argument");
+            };
+            (name, description, flags, callback)
+        }
+        [_] => {
+            return fail("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).")
+        }
+        [n, f] => {
+            let Some(name) = text(n) else {
+                return fail("first argument to redis.register_function must be a string");
+            };
+            let Value::Function(callback) = f else {
+                return fail("second argument to redis.register_function must be a function");
+            };
+            (name, None, 0, callback.clone())
+        }
+        _ => return fail("wrong number of arguments to redis.register_function"),
+    };
+    if !valid_name(&name) {
+        return fail("Library names can only contain letters, numbers, or underscores(_) and must be at least one character long");
+    }
+    if found.iter().any(|r| r.name == name) {
+        return fail("Function already exists in the library");
+    }
+    found.push(Registered {
+        name,
+        description,
+        flags,
+        callback,
+    });
+    Ok(())
+}
+
 /// Redis's reply for a script that failed with something other than an
 /// error table.
-fn running_error(sha: &[u8; 40], what: &str) -> Error {
+fn running_error(name: &[u8], what: &str) -> Error {
     Error::Owned(
         format!(
             "ERR Error running script {}, {what:.100} ",
-            String::from_utf8_lossy(sha)
+            String::from_utf8_lossy(name)
         )
         .into_bytes(),
     )
@@ -483,14 +732,18 @@ fn raised_table(lua: &Lua, r: &Raised) -> mlua::Result<Table> {
 /// A Rust error raised again outside the message handler (SCRIPT KILL
 /// raises at every instruction): worded as the handler would have, at the
 /// line the kill stopped.
-fn killed_error(e: &mlua::Error, sha: &[u8; 40], run: &Run) -> Error {
+fn killed_error(e: &mlua::Error, name: &[u8], run: &Run, eval: bool) -> Error {
     let mut msg = e
         .downcast_ref::<Raised>()
         .map(|r| r.err.clone())
         .unwrap_or_default();
     msg.extend_from_slice(b" script: ");
-    msg.extend_from_slice(sha);
-    msg.extend_from_slice(b", on @user_script:");
+    msg.extend_from_slice(name);
+    msg.extend_from_slice(if eval {
+        b", on @user_script:"
+    } else {
+        b", on @user_function:"
+    });
     msg.extend_from_slice(run.killed_at.load(SeqCst).to_string().as_bytes());
     msg.push(b'.');
     Error::Owned(msg)
@@ -510,7 +763,7 @@ fn redis_version_num() -> i64 {
 
 /// The error reply of a script that failed with an error table (Redis's
 /// `luaCallFunction`): its text, then where it was raised.
-fn script_error(t: &Table, sha: &[u8; 40]) -> Error {
+fn script_error(t: &Table, name: &[u8]) -> Error {
     let text = |name: &str| -> Option<Vec<u8>> {
         match t.raw_get::<Value>(name).ok()? {
             Value::String(s) => Some(s.as_bytes().to_vec()),
@@ -522,7 +775,7 @@ fn script_error(t: &Table, sha: &[u8; 40]) -> Error {
     let mut msg = text("err").unwrap_or_default();
     if let (Some(source), Some(line)) = (text("source"), text("line")) {
         msg.extend_from_slice(b" script: ");
-        msg.extend_from_slice(sha);
+        msg.extend_from_slice(name);
         msg.extend_from_slice(b", on ");
         msg.extend_from_slice(&source);
         msg.push(b':');
@@ -627,7 +880,7 @@ fn user_frame(lua: &Lua) -> Option<(Option<String>, Option<usize>)> {
     None
 }
 
-pub(super) fn now_ms() -> u64 {
+pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -670,7 +923,10 @@ fn arm_hook(lua: &Lua, run: &Arc<Run>) {
 
 /// Keeps the line of script code a kill stops at (not the sandbox's).
 fn note_line(run: &Run, debug: &mlua::debug::Debug) {
-    if debug.source().source.as_deref() == Some("@user_script") {
+    if matches!(
+        debug.source().source.as_deref(),
+        Some("@user_script" | "@user_function")
+    ) {
         run.killed_at
             .store(debug.current_line().unwrap_or(0), SeqCst);
     }

@@ -17,6 +17,7 @@
 
 pub mod convert;
 pub mod engine;
+pub mod functions;
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -68,10 +69,19 @@ pub struct Scripts {
     /// The Lua state's memory (INFO used_memory_lua), kept by the script
     /// thread.
     pub lua_memory: AtomicUsize,
+    /// The loaded libraries (FUNCTION LOAD).
+    pub libraries: Mutex<functions::Libraries>,
+    /// Bumped by FUNCTION FLUSH: the functions' Lua state is made anew.
+    pub function_generation: AtomicU64,
+    /// The functions' Lua state's memory (INFO used_memory_vm_functions).
+    pub functions_memory: AtomicUsize,
     /// Scripts run so far (the collector steps every so many).
     pub runs: AtomicU64,
     sender: OnceLock<mpsc::Sender<Job>>,
 }
+
+/// A running function's name and command line.
+pub type RunningFunction = (Vec<u8>, Vec<Vec<u8>>);
 
 /// The running script, seen from every thread.
 #[derive(Default)]
@@ -82,6 +92,8 @@ pub struct Run {
     /// It has written: SCRIPT KILL refuses.
     pub wrote: AtomicBool,
     pub killed: AtomicBool,
+    /// The running function's name and command line (FUNCTION STATS).
+    pub function: Mutex<Option<RunningFunction>>,
     /// The line it was running when SCRIPT KILL ended it.
     pub killed_at: AtomicUsize,
     /// When it started (Unix ms).
@@ -122,6 +134,9 @@ impl Scripts {
             }),
             lua_memory: Default::default(),
             runs: Default::default(),
+            libraries: Default::default(),
+            function_generation: Default::default(),
+            functions_memory: Default::default(),
             sender: Default::default(),
         }
     }

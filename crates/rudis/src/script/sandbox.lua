@@ -212,6 +212,34 @@ R.REDIS_VERSION_NUM = H.version_num
 
 rawset(G, 'redis', seal(R))
 
+-- Functions (FUNCTION LOAD): a library's code runs in an environment
+-- that offers only redis.register_function, redis.log and the versions;
+-- the functions it registers keep that environment, which then looks up
+-- the full globals (Redis switches the globals' __index the same way).
+local LR = {
+    register_function = H.no_register,
+    log = R.log,
+    LOG_DEBUG = R.LOG_DEBUG,
+    LOG_VERBOSE = R.LOG_VERBOSE,
+    LOG_NOTICE = R.LOG_NOTICE,
+    LOG_WARNING = R.LOG_WARNING,
+    REDIS_VERSION = R.REDIS_VERSION,
+    REDIS_VERSION_NUM = R.REDIS_VERSION_NUM,
+}
+H.load_redis = LR
+-- What a loading library may not use fails as a missing global does.
+setmetatable(LR, getmetatable(G))
+local LOAD_API = setmetatable({ redis = seal(LR) }, getmetatable(G))
+local fenv_meta = { __index = G, __newindex = deny }
+fenv_meta.__metatable = setmetatable({}, { __index = fenv_meta, __newindex = deny, __metatable = false })
+sealed[fenv_meta.__metatable] = true
+local FENV = setmetatable({}, fenv_meta)
+sealed[FENV] = true
+H.fenv = FENV
+H.loading = function(on)
+    fenv_meta.__index = on and LOAD_API or G
+end
+
 -- Redis's math.random, not libc's: the same sequence for a seed everywhere.
 local math = rawget(G, 'math')
 math.random = H.random
@@ -233,4 +261,9 @@ string_meta.__metatable = seal(string_meta)
 -- the shape Redis reports.
 H.run = function(f, handler)
     return xpcall(f, handler)
+end
+H.run_function = function(f, handler, keys, args)
+    return xpcall(function()
+        return f(keys, args)
+    end, handler)
 end

@@ -1,0 +1,410 @@
+//! Functions: FUNCTION LOAD, DELETE, LIST, FLUSH, STATS, KILL, HELP and
+//! FCALL, FCALL_RO. Loading and calling run on the script thread (see
+//! `crate::script`), in the functions' own Lua state; LIST, STATS and
+//! KILL read what every thread can see.
+
+use std::sync::atomic::Ordering::SeqCst;
+
+use super::flags::*;
+use super::{acl, is, row, Args, Begin, Command, Ctx, Find, KeySpec};
+use crate::errors::{self, CmdResult, Error};
+use crate::script::engine::{self, valid_name, Mode};
+use crate::script::flag;
+use crate::script::functions::{metadata, FunctionInfo, Library};
+
+const FCALL_NOTE: &str =
+    "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE";
+const FCALL_RO_NOTE: &str =
+    "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS";
+
+static FCALL_KEYS: &[KeySpec] = &[KeySpec::new(
+    &["RW", "access", "update"],
+    Begin::Index(2),
+    Find::Keynum(0, 1, 1),
+)
+.notes(FCALL_NOTE)];
+static FCALL_RO_KEYS: &[KeySpec] =
+    &[
+        KeySpec::new(&["RO", "access"], Begin::Index(2), Find::Keynum(0, 1, 1))
+            .notes(FCALL_RO_NOTE),
+    ];
+
+const FCALL_FLAGS: u32 = NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | SCRIPT_THREAD;
+const ALL_SHARDS: &[&str] = &["request_policy:all_shards", "response_policy:all_succeeded"];
+
+pub static COMMANDS: &[Command] = &[
+    row("fcall", -3, FCALL_FLAGS, fcall)
+        .acl(acl::SLOW | acl::SCRIPTING)
+        .keys(FCALL_KEYS),
+    row("fcall_ro", -3, READONLY | FCALL_FLAGS, fcall_ro)
+        .acl(acl::SLOW | acl::SCRIPTING)
+        .keys(FCALL_RO_KEYS),
+    row("function", -2, 0, |_, _| Ok(()))
+        .acl(acl::SLOW)
+        .subs(FUNCTION),
+];
+
+static FUNCTION: &[Command] = &[
+    row(
+        "function|delete",
+        3,
+        WRITE | NOSCRIPT | SCRIPT_THREAD,
+        function_delete,
+    )
+    .acl(acl::SLOW | acl::SCRIPTING)
+    .tips(ALL_SHARDS),
+    row(
+        "function|flush",
+        -2,
+        WRITE | NOSCRIPT | SCRIPT_THREAD,
+        function_flush,
+    )
+    .acl(acl::SLOW | acl::SCRIPTING)
+    .tips(ALL_SHARDS),
+    row("function|help", 2, LOADING | STALE, function_help).acl(acl::SLOW | acl::SCRIPTING),
+    row("function|list", -2, NOSCRIPT, function_list)
+        .acl(acl::SLOW | acl::SCRIPTING)
+        .tips(&["nondeterministic_output_order"]),
+    row("function|kill", 2, NOSCRIPT | ALLOW_BUSY, function_kill)
+        .acl(acl::SLOW | acl::SCRIPTING)
+        .tips(&["request_policy:all_shards", "response_policy:one_succeeded"]),
+    row(
+        "function|load",
+        -3,
+        WRITE | DENYOOM | NOSCRIPT | SCRIPT_THREAD,
+        function_load,
+    )
+    .acl(acl::SLOW | acl::SCRIPTING)
+    .tips(ALL_SHARDS),
+    row("function|stats", 2, NOSCRIPT | ALLOW_BUSY, function_stats)
+        .acl(acl::SLOW | acl::SCRIPTING)
+        .tips(&[
+            "nondeterministic_output",
+            "request_policy:all_shards",
+            "response_policy:special",
+        ]),
+];
+
+fn err(msg: String) -> Error {
+    Error::Owned(format!("ERR {msg}").into_bytes())
+}
+
+/// FCALL function numkeys [key [key ...]] [arg [arg ...]]
+fn fcall(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    fcall_generic(ctx, args, false)
+}
+
+/// FCALL_RO function numkeys [key [key ...]] [arg [arg ...]]
+fn fcall_ro(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    fcall_generic(ctx, args, true)
+}
+
+fn fcall_generic(ctx: &mut Ctx, args: &mut Args, ro: bool) -> CmdResult {
+    let whole = args.argv();
+    let name = args.arg();
+    let server = ctx.server;
+    let Some(flags) = server
+        .scripts
+        .libraries
+        .lock()
+        .function(name)
+        .map(|f| f.flags)
+    else {
+        return Err(Error::Static("ERR Function not found"));
+    };
+    let numkeys = args
+        .int()
+        .map_err(|_| Error::Static("ERR Bad number of keys provided"))?;
+    if numkeys > args.remaining() as i64 {
+        return Err(errors::NUMKEYS_TOO_BIG.into());
+    }
+    if numkeys < 0 {
+        return Err(errors::NUMKEYS_NEGATIVE.into());
+    }
+    let no_writes = flags & flag::NO_WRITES != 0;
+    if ro && !no_writes {
+        return Err(errors::RO_SCRIPT_WRITE_FLAG.into());
+    }
+    let rest = args.rest();
+    let (keys, argv) = (rest.first(numkeys as usize), rest.from(numkeys as usize));
+    *server.scripts.run.function.lock() =
+        Some((name.to_vec(), whole.iter().map(<[u8]>::to_vec).collect()));
+    ctx.client.script_read = Some(false);
+    let result = engine::with_functions(server, |engine| {
+        let Some(f) = engine.callbacks.get(name).cloned() else {
+            return Err(Error::Static("ERR Function not found"));
+        };
+        engine.run(ctx, &f, Mode::Function, name, keys, argv, ro || no_writes)
+    });
+    *server.scripts.run.function.lock() = None;
+    if ctx.client.script_read.take() == Some(true) {
+        super::remember_keys(server, ctx.client, ctx.cmd, whole);
+    }
+    result
+}
+
+/// FUNCTION LOAD [REPLACE] function-code
+fn function_load(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let rest = args.rest();
+    let n = rest.len();
+    let mut replace = false;
+    for opt in rest.first(n - 1).iter() {
+        if !is(opt, "replace") {
+            return Err(err(format!(
+                "Unknown option given: {}",
+                String::from_utf8_lossy(opt)
+            )));
+        }
+        replace = true;
+    }
+    let code = rest.get(n - 1).unwrap_or_default();
+    let (engine_name, name, end) = metadata(code).map_err(err)?;
+    if !valid_name(&name) {
+        return Err(err("Library names can only contain letters, numbers, or underscores(_) and must be at least one character long".into()));
+    }
+    if !engine_name.eq_ignore_ascii_case("lua") {
+        return Err(err(format!("Engine '{engine_name}' not found")));
+    }
+    let server = ctx.server;
+    if !replace && server.scripts.libraries.lock().libs.contains_key(&name) {
+        return Err(err(format!(
+            "Library '{}' already exists",
+            String::from_utf8_lossy(&name)
+        )));
+    }
+    engine::with_functions(server, |engine| {
+        let registered = engine.load_library(&code[end..]).map_err(err)?;
+        if registered.is_empty() {
+            return Err(err("No functions registered".into()));
+        }
+        let mut libs = server.scripts.libraries.lock();
+        let old = libs.unlink(&name);
+        if let Some(taken) = registered.iter().find(|r| libs.index.contains_key(&r.name)) {
+            let e = err(format!(
+                "Function {} already exists",
+                String::from_utf8_lossy(&taken.name)
+            ));
+            if let Some(old) = old {
+                libs.link(old);
+            }
+            return Err(e);
+        }
+        if let Some(old) = &old {
+            for f in &old.functions {
+                engine.callbacks.remove(&f.name);
+            }
+        }
+        let mut functions = Vec::with_capacity(registered.len());
+        for r in registered {
+            engine.callbacks.insert(r.name.clone(), r.callback);
+            functions.push(FunctionInfo {
+                name: r.name,
+                description: r.description,
+                flags: r.flags,
+            });
+        }
+        libs.link(Library {
+            name: name.clone(),
+            code: code.to_vec(),
+            functions,
+        });
+        Ok(())
+    })?;
+    ctx.fx.dirty += 1;
+    ctx.out.bulk(&name);
+    Ok(())
+}
+
+/// FUNCTION DELETE library-name
+fn function_delete(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let name = args.arg();
+    let server = ctx.server;
+    let Some(lib) = server.scripts.libraries.lock().unlink(name) else {
+        return Err(Error::Static("ERR Library not found"));
+    };
+    engine::with_functions(server, |engine| {
+        for f in &lib.functions {
+            engine.callbacks.remove(&f.name);
+        }
+    });
+    ctx.fx.dirty += 1;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// FUNCTION FLUSH [ASYNC | SYNC]
+fn function_flush(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    match args.remaining() {
+        0 => {}
+        1 if is(args.peek().unwrap_or_default(), "sync")
+            || is(args.peek().unwrap_or_default(), "async") => {}
+        _ => {
+            return Err(Error::Static(
+                "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
+            ))
+        }
+    }
+    let scripts = &ctx.server.scripts;
+    *scripts.libraries.lock() = Default::default();
+    // The functions' Lua state is made anew before it is used again.
+    scripts.function_generation.fetch_add(1, SeqCst);
+    ctx.fx.dirty += 1;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// FUNCTION LIST [LIBRARYNAME library-name-pattern] [WITHCODE]
+fn function_list(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let mut with_code = false;
+    let mut pattern: Option<&[u8]> = None;
+    while let Some(a) = args.next_arg() {
+        if !with_code && is(a, "withcode") {
+            with_code = true;
+        } else if pattern.is_none() && is(a, "libraryname") {
+            let Some(p) = args.next_arg() else {
+                return Err(Error::Static("ERR library name argument was not given"));
+            };
+            pattern = Some(p);
+        } else {
+            return Err(err(format!(
+                "Unknown argument {}",
+                String::from_utf8_lossy(a)
+            )));
+        }
+    }
+    let libs = ctx.server.scripts.libraries.lock();
+    let shown: Vec<&Library> = libs
+        .libs
+        .values()
+        .filter(|l| pattern.is_none_or(|p| crate::glob::matches(p, &l.name, true)))
+        .collect();
+    let out = &mut *ctx.out;
+    out.array(shown.len());
+    for lib in shown {
+        out.map(if with_code { 4 } else { 3 });
+        out.bulk(b"library_name");
+        out.bulk(&lib.name);
+        out.bulk(b"engine");
+        out.bulk(b"LUA");
+        out.bulk(b"functions");
+        out.array(lib.functions.len());
+        for f in &lib.functions {
+            out.map(3);
+            out.bulk(b"name");
+            out.bulk(&f.name);
+            out.bulk(b"description");
+            match &f.description {
+                Some(d) => out.bulk(d),
+                None => out.null(),
+            }
+            out.bulk(b"flags");
+            let names: Vec<&str> = flag::NAMES
+                .iter()
+                .filter(|(_, bit)| f.flags & bit != 0)
+                .map(|(n, _)| *n)
+                .collect();
+            out.set(names.len());
+            for n in names {
+                out.simple(n.as_bytes());
+            }
+        }
+        if with_code {
+            out.bulk(b"library_code");
+            out.bulk(&lib.code);
+        }
+    }
+    Ok(())
+}
+
+/// FUNCTION STATS
+fn function_stats(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
+    let scripts = &ctx.server.scripts;
+    let run = &scripts.run;
+    let running = run.running.load(SeqCst);
+    if running && run.eval.load(SeqCst) {
+        return Err(errors::BUSY_EVAL.into());
+    }
+    let out = &mut *ctx.out;
+    out.map(2);
+    out.bulk(b"running_script");
+    match run.function.lock().as_ref().filter(|_| running) {
+        None => out.null(),
+        Some((name, argv)) => {
+            out.map(3);
+            out.bulk(b"name");
+            out.bulk(name);
+            out.bulk(b"command");
+            out.array(argv.len());
+            for a in argv {
+                out.bulk(a);
+            }
+            out.bulk(b"duration_ms");
+            let started = run.started.load(SeqCst);
+            out.int(crate::script::engine::now_ms().saturating_sub(started) as i64);
+        }
+    }
+    let libs = scripts.libraries.lock();
+    out.bulk(b"engines");
+    out.map(1);
+    out.bulk(b"LUA");
+    out.map(2);
+    out.bulk(b"libraries_count");
+    out.int(libs.libs.len() as i64);
+    out.bulk(b"functions_count");
+    out.int(libs.function_count() as i64);
+    Ok(())
+}
+
+/// FUNCTION KILL
+fn function_kill(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
+    let run = &ctx.server.scripts.run;
+    if !run.running.load(SeqCst) {
+        return Err(errors::NOTBUSY.into());
+    }
+    if run.wrote.load(SeqCst) {
+        return Err(errors::UNKILLABLE.into());
+    }
+    if run.eval.load(SeqCst) {
+        return Err(errors::BUSY_EVAL.into());
+    }
+    run.killed.store(true, SeqCst);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// FUNCTION HELP
+fn function_help(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    super::help(
+        ctx,
+        args,
+        &[
+            "LOAD [REPLACE] <FUNCTION CODE>",
+            "    Create a new library with the given library name and code.",
+            "DELETE <LIBRARY NAME>",
+            "    Delete the given library.",
+            "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+            "    Return general information on all the libraries:",
+            "    * Library name",
+            "    * The engine used to run the Library",
+            "    * Library description",
+            "    * Functions list",
+            "    * Library code (if WITHCODE is given)",
+            "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
+            "STATS",
+            "    Return information about the current function running:",
+            "    * Function name",
+            "    * Command used to run the function",
+            "    * Duration in MS that the function is running",
+            "    If no function is running, return nil",
+            "    In addition, returns a list of available engines.",
+            "KILL",
+            "    Kill the current running function.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Delete all the libraries.",
+            "    When called without the optional mode argument, the behavior is determined by the",
+            "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+            "    * ASYNC: Asynchronously flush the libraries.",
+            "    * SYNC: Synchronously flush the libraries.",
+        ],
+    )
+}
