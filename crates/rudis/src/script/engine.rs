@@ -377,6 +377,8 @@ impl Engine {
                 ))
             })?,
         )?;
+        globals.raw_set("bit", super::bit::open(&lua)?)?;
+        globals.raw_set("cjson", super::cjson::open(&lua)?)?;
         lua.load(SANDBOX)
             .set_name(INTERNAL_CHUNK)
             .call::<()>((hidden.clone(), globals.clone()))?;

@@ -15,6 +15,8 @@
 //! else sees the keyspace half way through a script. Commands on shards
 //! the script has not touched run on in parallel.
 
+mod bit;
+mod cjson;
 pub mod convert;
 pub mod engine;
 pub mod functions;
@@ -231,6 +233,8 @@ pub fn start(server: Arc<Server>) -> std::io::Result<()> {
     let _ = server.scripts.sender.set(tx);
     std::thread::Builder::new()
         .name("rudis-script".into())
+        // Room for Lua's and the libraries' recursion, bounded as they are.
+        .stack_size(64 << 20)
         .spawn(move || {
             let stats = server.register_worker();
             while let Ok(Job { mut work, done }) = rx.recv() {
