@@ -46,6 +46,12 @@ impl std::fmt::Display for Raised {
 
 impl std::error::Error for Raised {}
 
+/// A Lua runtime error that carries no position (Lua raises those from
+/// its own operations rather than from a library's line).
+pub fn unplaced(msg: &str) -> mlua::Error {
+    raise(format!("ERR {msg}").as_bytes(), false)
+}
+
 fn raise(err: &[u8], counted: bool) -> mlua::Error {
     mlua::Error::external(Raised {
         err: err.to_vec(),
@@ -379,6 +385,7 @@ impl Engine {
         )?;
         globals.raw_set("bit", super::bit::open(&lua)?)?;
         globals.raw_set("cjson", super::cjson::open(&lua)?)?;
+        globals.raw_set("cmsgpack", super::cmsgpack::open(&lua)?)?;
         lua.load(SANDBOX)
             .set_name(INTERNAL_CHUNK)
             .call::<()>((hidden.clone(), globals.clone()))?;
@@ -791,7 +798,12 @@ fn script_error(t: &Table, name: &[u8]) -> Error {
 fn lua_error_message(e: &mlua::Error) -> String {
     match e {
         mlua::Error::SyntaxError { message, .. } => message.clone(),
-        mlua::Error::RuntimeError(m) => m.clone(),
+        // mlua appends Lua's traceback to errors it caught; Redis's texts
+        // have none.
+        mlua::Error::RuntimeError(m) => m
+            .split_once("\nstack traceback:")
+            .map_or(m.as_str(), |(head, _)| head)
+            .to_owned(),
         mlua::Error::MemoryError(m) => m.clone(),
         mlua::Error::CallbackError { cause, .. } => lua_error_message(cause),
         other => other.to_string(),

@@ -17,6 +17,7 @@
 
 mod bit;
 mod cjson;
+mod cmsgpack;
 pub mod convert;
 pub mod engine;
 pub mod functions;
