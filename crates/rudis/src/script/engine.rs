@@ -386,6 +386,7 @@ impl Engine {
         globals.raw_set("bit", super::bit::open(&lua)?)?;
         globals.raw_set("cjson", super::cjson::open(&lua)?)?;
         globals.raw_set("cmsgpack", super::cmsgpack::open(&lua)?)?;
+        globals.raw_set("struct", super::structlib::open(&lua)?)?;
         lua.load(SANDBOX)
             .set_name(INTERNAL_CHUNK)
             .call::<()>((hidden.clone(), globals.clone()))?;

@@ -21,6 +21,7 @@ mod cmsgpack;
 pub mod convert;
 pub mod engine;
 pub mod functions;
+mod structlib;
 
 use std::collections::HashMap;
 use std::ops::Range;
