@@ -9,13 +9,16 @@ pub enum Error {
     Static(&'static str),
     /// Bytes, not text: Redis quotes client arguments verbatim.
     Owned(Vec<u8>),
+    /// An error the error statistics already counted where it arose (a
+    /// command's, failing a script): the reply is still an error.
+    Counted(Vec<u8>),
 }
 
 impl Error {
     pub fn as_bytes(&self) -> &[u8] {
         match self {
             Error::Static(s) => s.as_bytes(),
-            Error::Owned(s) => s,
+            Error::Owned(s) | Error::Counted(s) => s,
         }
     }
 

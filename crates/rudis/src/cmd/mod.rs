@@ -1002,7 +1002,9 @@ pub fn call(
     );
     if let Err(e) = result {
         s.failed.fetch_add(1, Relaxed);
-        stats.count_error(e.as_bytes());
+        if !matches!(e, Error::Counted(_)) {
+            stats.count_error(e.as_bytes());
+        }
         out.error(e.as_bytes());
     }
 }

@@ -193,33 +193,12 @@ fn trim_breaks(mut s: &[u8]) -> &[u8] {
 
 /// A script's return value as the reply to its caller (`out`, in the
 /// caller's protocol). `resp3` is the protocol the script chose with
-/// redis.setresp, which decides how booleans come out.
-pub fn lua_to_reply(v: &Value, out: &mut Reply, resp3: bool) {
-    write(v, out, resp3, 0);
-}
-
-fn write(v: &Value, out: &mut Reply, resp3: bool, depth: usize) {
-    if depth > MAX_DEPTH {
-        out.error(b"ERR reached lua stack limit");
-        return;
-    }
-    match v {
-        Value::String(s) => out.bulk(&s.as_bytes()),
-        Value::Boolean(b) => {
-            if resp3 {
-                out.boolean(*b);
-            } else if *b {
-                out.int(1);
-            } else {
-                out.null();
-            }
-        }
-        Value::Integer(i) => out.int(*i),
-        Value::Number(n) => out.int(truncate(*n)),
-        Value::Table(t) => write_table(t, out, resp3, depth),
-        Value::Error(e) => out.error(format!("ERR {e}").as_bytes()),
-        _ => out.null(),
-    }
+/// redis.setresp, which decides how booleans come out. `errors` is told
+/// of each error reply written, and whether the error statistics counted
+/// it already (a command's error caught by redis.pcall was counted when
+/// the command failed; a script's own `{err=...}` was not).
+pub fn lua_to_reply(v: &Value, out: &mut Reply, resp3: bool, errors: &mut dyn FnMut(&[u8], bool)) {
+    Writer { out, resp3, errors }.write(v, 0);
 }
 
 /// C's `(long long)` of a double, as Redis converts Lua numbers (the
@@ -235,73 +214,102 @@ fn field(t: &Table, name: &str) -> Value {
     t.raw_get(name).unwrap_or(Value::Nil)
 }
 
-fn write_table(t: &Table, out: &mut Reply, resp3: bool, depth: usize) {
-    if let Value::String(e) = field(t, "err") {
-        out.error(&e.as_bytes());
-        return;
-    }
-    if let Value::String(s) = field(t, "ok") {
-        out.simple(
-            &s.as_bytes()
-                .iter()
-                .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c })
-                .collect::<Vec<u8>>(),
-        );
-        return;
-    }
-    match field(t, "double") {
-        Value::Number(d) => return out.double(d),
-        Value::Integer(i) => return out.double(i as f64),
-        _ => {}
-    }
-    if let Value::String(s) = field(t, "big_number") {
-        let digits: Vec<u8> = s
-            .as_bytes()
-            .iter()
-            .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c })
-            .collect();
-        return out.big_number(&digits);
-    }
-    if let Value::Table(vt) = field(t, "verbatim_string") {
-        if let (Value::String(f), Value::String(s)) = (field(&vt, "format"), field(&vt, "string")) {
-            let f = f.as_bytes();
-            let mut format = [b' '; 3];
-            for (d, s) in format.iter_mut().zip(f.iter()) {
-                *d = *s;
+/// Line breaks become spaces in a status or a big number.
+fn one_line(s: &[u8]) -> Vec<u8> {
+    s.iter()
+        .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c })
+        .collect()
+}
+
+struct Writer<'a> {
+    out: &'a mut Reply,
+    resp3: bool,
+    errors: &'a mut dyn FnMut(&[u8], bool),
+}
+
+impl Writer<'_> {
+    fn write(&mut self, v: &Value, depth: usize) {
+        if depth > MAX_DEPTH {
+            self.out.error(b"ERR reached lua stack limit");
+            return;
+        }
+        match v {
+            Value::String(s) => self.out.bulk(&s.as_bytes()),
+            Value::Boolean(b) => {
+                if self.resp3 {
+                    self.out.boolean(*b);
+                } else if *b {
+                    self.out.int(1);
+                } else {
+                    self.out.null();
+                }
             }
-            return out.verbatim(&format, &s.as_bytes());
+            Value::Integer(i) => self.out.int(*i),
+            Value::Number(n) => self.out.int(truncate(*n)),
+            Value::Table(t) => self.table(t, depth),
+            Value::Error(e) => self.out.error(format!("ERR {e}").as_bytes()),
+            _ => self.out.null(),
         }
     }
-    if let Value::Table(m) = field(t, "map") {
-        let at = out.defer();
+
+    fn table(&mut self, t: &Table, depth: usize) {
+        if let Value::String(e) = field(t, "err") {
+            self.out.error(&e.as_bytes());
+            let counted = matches!(field(t, "ignore_error_stats_update"), Value::Boolean(true));
+            (self.errors)(&e.as_bytes(), counted);
+            return;
+        }
+        if let Value::String(s) = field(t, "ok") {
+            return self.out.simple(&one_line(&s.as_bytes()));
+        }
+        match field(t, "double") {
+            Value::Number(d) => return self.out.double(d),
+            Value::Integer(i) => return self.out.double(i as f64),
+            _ => {}
+        }
+        if let Value::String(s) = field(t, "big_number") {
+            return self.out.big_number(&one_line(&s.as_bytes()));
+        }
+        if let Value::Table(vt) = field(t, "verbatim_string") {
+            if let (Value::String(f), Value::String(s)) =
+                (field(&vt, "format"), field(&vt, "string"))
+            {
+                let mut format = [b' '; 3];
+                for (d, c) in format.iter_mut().zip(f.as_bytes().iter()) {
+                    *d = *c;
+                }
+                return self.out.verbatim(&format, &s.as_bytes());
+            }
+        }
+        if let Value::Table(m) = field(t, "map") {
+            let at = self.out.defer();
+            let mut n = 0;
+            for (k, v) in m.pairs::<Value, Value>().flatten() {
+                self.write(&k, depth + 1);
+                self.write(&v, depth + 1);
+                n += 1;
+            }
+            return self.out.finish(at, resp::write::Aggregate::Map, n);
+        }
+        if let Value::Table(s) = field(t, "set") {
+            let at = self.out.defer();
+            let mut n = 0;
+            for (k, _) in s.pairs::<Value, Value>().flatten() {
+                self.write(&k, depth + 1);
+                n += 1;
+            }
+            return self.out.finish(at, resp::write::Aggregate::Set, n);
+        }
+        let at = self.out.defer();
         let mut n = 0;
-        for (k, v) in m.pairs::<Value, Value>().flatten() {
-            write(&k, out, resp3, depth + 1);
-            write(&v, out, resp3, depth + 1);
+        loop {
+            let v: Value = t.raw_get(n + 1).unwrap_or(Value::Nil);
+            if v.is_nil() {
+                break;
+            }
+            self.write(&v, depth + 1);
             n += 1;
         }
-        out.finish(at, resp::write::Aggregate::Map, n);
-        return;
+        self.out.finish(at, resp::write::Aggregate::Array, n);
     }
-    if let Value::Table(s) = field(t, "set") {
-        let at = out.defer();
-        let mut n = 0;
-        for (k, _) in s.pairs::<Value, Value>().flatten() {
-            write(&k, out, resp3, depth + 1);
-            n += 1;
-        }
-        out.finish(at, resp::write::Aggregate::Set, n);
-        return;
-    }
-    let at = out.defer();
-    let mut n = 0;
-    loop {
-        let v: Value = t.raw_get(n + 1).unwrap_or(Value::Nil);
-        if v.is_nil() {
-            break;
-        }
-        write(&v, out, resp3, depth + 1);
-        n += 1;
-    }
-    out.finish(at, resp::write::Aggregate::Array, n);
 }

@@ -533,7 +533,21 @@ impl Engine {
         }
         match result {
             Ok((true, v)) => {
-                convert::lua_to_reply(&v, ctx.out, resp3);
+                // Like Redis's call(): a reply holding errors makes a failed
+                // call of the script's command.
+                let stats = ctx.stats;
+                let mut failed = false;
+                convert::lua_to_reply(&v, ctx.out, resp3, &mut |e, counted| {
+                    if !counted {
+                        stats.count_error(e);
+                    }
+                    failed = true;
+                });
+                if failed {
+                    stats.per_command[cmd::index_of(ctx.cmd)]
+                        .failed
+                        .fetch_add(1, Relaxed);
+                }
                 Ok(())
             }
             Ok((false, Value::Table(t))) => Err(script_error(&t, name)),
@@ -782,6 +796,10 @@ fn script_error(t: &Table, name: &[u8]) -> Error {
             _ => None,
         }
     };
+    let counted = matches!(
+        t.raw_get::<Value>("ignore_error_stats_update"),
+        Ok(Value::Boolean(true))
+    );
     let mut msg = text("err").unwrap_or_default();
     if let (Some(source), Some(line)) = (text("source"), text("line")) {
         msg.extend_from_slice(b" script: ");
@@ -792,7 +810,11 @@ fn script_error(t: &Table, name: &[u8]) -> Error {
         msg.extend_from_slice(&line);
         msg.push(b'.');
     }
-    Error::Owned(msg)
+    if counted {
+        Error::Counted(msg)
+    } else {
+        Error::Owned(msg)
+    }
 }
 
 /// The message of an mlua error as Lua would have put it.
@@ -1011,23 +1033,34 @@ fn call_command(
     let argv = Argv::new(&buf, &ranges);
     let ctx = &mut *st.ctx;
     let server = ctx.server;
+    // A command refused here is counted as Redis's scriptCall counts it:
+    // in the error statistics at once (and the command's rejected calls),
+    // so the script's own reply of it is not counted again.
+    let refused = |index: Option<usize>, msg: &str| {
+        let err = format!("ERR {msg}").into_bytes();
+        ctx.stats.count_error(&err);
+        if let Some(i) = index {
+            ctx.stats.per_command[i].rejected.fetch_add(1, Relaxed);
+        }
+        Ok(Err(Raised { err, counted: true }))
+    };
     let Some((command, index)) = cmd::resolve(argv) else {
-        return refuse("Unknown Redis command called from script", false);
+        return refused(None, "Unknown Redis command called from script");
     };
     let argc = argv.len() as i32;
     if (command.arity > 0 && argc != command.arity) || argc < -command.arity {
-        return refuse(
+        return refused(
+            Some(index),
             "Wrong number of args calling Redis command from script",
-            false,
         );
     }
     if command.flags & flags::NOSCRIPT != 0 {
-        return refuse("This Redis command is not allowed from script", false);
+        return refused(Some(index), "This Redis command is not allowed from script");
     }
     if st.read_only && command.flags & (flags::WRITE | flags::MAY_REPLICATE) != 0 {
-        return refuse(
+        return refused(
+            Some(index),
             "Write commands are not allowed from read-only scripts.",
-            false,
         );
     }
     if command.flags & flags::WRITE != 0 {
