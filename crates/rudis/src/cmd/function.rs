@@ -6,39 +6,24 @@
 use std::sync::atomic::Ordering::SeqCst;
 
 use super::flags::*;
-use super::{acl, is, row, Args, Begin, Command, Ctx, Find, KeySpec};
+use super::scripting::{
+    flush_mode, keys_and_args, kill, run_tracked, EVAL_FLAGS, EVAL_KEYS, EVAL_RO_KEYS,
+};
+use super::{acl, is, row, Args, Command, Ctx};
 use crate::errors::{self, CmdResult, Error};
 use crate::script::engine::{self, valid_name, Mode};
 use crate::script::flag;
 use crate::script::functions::{metadata, FunctionInfo, Library};
 
-const FCALL_NOTE: &str =
-    "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE";
-const FCALL_RO_NOTE: &str =
-    "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS";
-
-static FCALL_KEYS: &[KeySpec] = &[KeySpec::new(
-    &["RW", "access", "update"],
-    Begin::Index(2),
-    Find::Keynum(0, 1, 1),
-)
-.notes(FCALL_NOTE)];
-static FCALL_RO_KEYS: &[KeySpec] =
-    &[
-        KeySpec::new(&["RO", "access"], Begin::Index(2), Find::Keynum(0, 1, 1))
-            .notes(FCALL_RO_NOTE),
-    ];
-
-const FCALL_FLAGS: u32 = NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | SCRIPT_THREAD;
 const ALL_SHARDS: &[&str] = &["request_policy:all_shards", "response_policy:all_succeeded"];
 
 pub static COMMANDS: &[Command] = &[
-    row("fcall", -3, FCALL_FLAGS, fcall)
+    row("fcall", -3, EVAL_FLAGS, fcall)
         .acl(acl::SLOW | acl::SCRIPTING)
-        .keys(FCALL_KEYS),
-    row("fcall_ro", -3, READONLY | FCALL_FLAGS, fcall_ro)
+        .keys(EVAL_KEYS),
+    row("fcall_ro", -3, READONLY | EVAL_FLAGS, fcall_ro)
         .acl(acl::SLOW | acl::SCRIPTING)
-        .keys(FCALL_RO_KEYS),
+        .keys(EVAL_RO_KEYS),
     row("function", -2, 0, |_, _| Ok(()))
         .acl(acl::SLOW)
         .subs(FUNCTION),
@@ -112,34 +97,22 @@ fn fcall_generic(ctx: &mut Ctx, args: &mut Args, ro: bool) -> CmdResult {
     else {
         return Err(Error::Static("ERR Function not found"));
     };
-    let numkeys = args
-        .int()
-        .map_err(|_| Error::Static("ERR Bad number of keys provided"))?;
-    if numkeys > args.remaining() as i64 {
-        return Err(errors::NUMKEYS_TOO_BIG.into());
-    }
-    if numkeys < 0 {
-        return Err(errors::NUMKEYS_NEGATIVE.into());
-    }
+    let (keys, argv) = keys_and_args(args, "ERR Bad number of keys provided")?;
     let no_writes = flags & flag::NO_WRITES != 0;
     if ro && !no_writes {
         return Err(errors::RO_SCRIPT_WRITE_FLAG.into());
     }
-    let rest = args.rest();
-    let (keys, argv) = (rest.first(numkeys as usize), rest.from(numkeys as usize));
     *server.scripts.run.function.lock() =
         Some((name.to_vec(), whole.iter().map(<[u8]>::to_vec).collect()));
-    ctx.client.script_read = Some(false);
-    let result = engine::with_functions(server, |engine| {
-        let Some(f) = engine.callbacks.get(name).cloned() else {
-            return Err(Error::Static("ERR Function not found"));
-        };
-        engine.run(ctx, &f, Mode::Function, name, keys, argv, ro || no_writes)
+    let result = run_tracked(ctx, whole, |ctx| {
+        engine::with_functions(server, |engine| {
+            let Some(f) = engine.callbacks.get(name).cloned() else {
+                return Err(Error::Static("ERR Function not found"));
+            };
+            engine.run(ctx, &f, Mode::Function, name, keys, argv, ro || no_writes)
+        })
     });
     *server.scripts.run.function.lock() = None;
-    if ctx.client.script_read.take() == Some(true) {
-        super::remember_keys(server, ctx.client, ctx.cmd, whole);
-    }
     result
 }
 
@@ -234,16 +207,7 @@ fn function_delete(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 
 /// FUNCTION FLUSH [ASYNC | SYNC]
 fn function_flush(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    match args.remaining() {
-        0 => {}
-        1 if is(args.peek().unwrap_or_default(), "sync")
-            || is(args.peek().unwrap_or_default(), "async") => {}
-        _ => {
-            return Err(Error::Static(
-                "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
-            ))
-        }
-    }
+    flush_mode(args, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option")?;
     let scripts = &ctx.server.scripts;
     *scripts.libraries.lock() = Default::default();
     // The functions' Lua state is made anew before it is used again.
@@ -357,19 +321,7 @@ fn function_stats(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
 
 /// FUNCTION KILL
 fn function_kill(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
-    let run = &ctx.server.scripts.run;
-    if !run.running.load(SeqCst) {
-        return Err(errors::NOTBUSY.into());
-    }
-    if run.wrote.load(SeqCst) {
-        return Err(errors::UNKILLABLE.into());
-    }
-    if run.eval.load(SeqCst) {
-        return Err(errors::BUSY_EVAL.into());
-    }
-    run.killed.store(true, SeqCst);
-    ctx.out.ok();
-    Ok(())
+    kill(ctx, false)
 }
 
 /// FUNCTION HELP

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 
 use super::flags::*;
-use super::{acl, is, row, Args, Begin, Command, Ctx, Find, KeySpec};
+use super::{acl, is, row, Args, Argv, Begin, Command, Ctx, Find, KeySpec};
 use crate::errors::{self, CmdResult, Error};
 use crate::script::{self, engine, flag, Script};
 
@@ -16,7 +16,8 @@ const EVAL_NOTE: &str =
 const EVAL_RO_NOTE: &str =
     "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS";
 
-static EVAL_KEYS: &[KeySpec] = &[KeySpec::new(
+/// EVAL's key specs, FCALL's too.
+pub(super) static EVAL_KEYS: &[KeySpec] = &[KeySpec::new(
     &["RW", "access", "update"],
     Begin::Index(2),
     Find::Keynum(0, 1, 1),
@@ -27,7 +28,8 @@ static EVALSHA_KEYS: &[KeySpec] = &[KeySpec::new(
     Begin::Index(2),
     Find::Keynum(0, 1, 1),
 )];
-static EVAL_RO_KEYS: &[KeySpec] =
+/// EVAL_RO's key specs, FCALL_RO's too.
+pub(super) static EVAL_RO_KEYS: &[KeySpec] =
     &[KeySpec::new(&["RO", "access"], Begin::Index(2), Find::Keynum(0, 1, 1)).notes(EVAL_RO_NOTE)];
 static EVALSHA_RO_KEYS: &[KeySpec] = &[KeySpec::new(
     &["RO", "access"],
@@ -35,7 +37,9 @@ static EVALSHA_RO_KEYS: &[KeySpec] = &[KeySpec::new(
     Find::Keynum(0, 1, 1),
 )];
 
-const EVAL_FLAGS: u32 = NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | SCRIPT_THREAD;
+/// EVAL's flags, FCALL's too.
+pub(super) const EVAL_FLAGS: u32 =
+    NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | SCRIPT_THREAD;
 
 pub static COMMANDS: &[Command] = &[
     row("eval", -3, EVAL_FLAGS, eval)
@@ -103,10 +107,13 @@ fn evalsha_ro(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 /// LUA_GC_CYCLE_PERIOD).
 const GC_PERIOD: u64 = 50;
 
-fn eval_generic(ctx: &mut Ctx, args: &mut Args, by_sha: bool, ro: bool) -> CmdResult {
-    let whole = args.argv();
-    let source = args.arg();
-    let numkeys = args.int()?;
+/// The keys and the arguments after a script's numkeys (`bad` is the
+/// error for a numkeys that is no integer).
+pub(super) fn keys_and_args<'a>(
+    args: &mut Args<'a>,
+    bad: &'static str,
+) -> Result<(Argv<'a>, Argv<'a>), Error> {
+    let numkeys = args.int().map_err(|_| Error::Static(bad))?;
     if numkeys > args.remaining() as i64 {
         return Err(errors::NUMKEYS_TOO_BIG.into());
     }
@@ -114,8 +121,62 @@ fn eval_generic(ctx: &mut Ctx, args: &mut Args, by_sha: bool, ro: bool) -> CmdRe
         return Err(errors::NUMKEYS_NEGATIVE.into());
     }
     let rest = args.rest();
-    let keys = rest.first(numkeys as usize);
-    let argv = rest.from(numkeys as usize);
+    Ok((rest.first(numkeys as usize), rest.from(numkeys as usize)))
+}
+
+/// Runs a script for its caller's client-side caching too: if it called
+/// a read command, the keys the command line declares are tracked (Redis's
+/// trackingRememberKeys on the script's caller).
+pub(super) fn run_tracked(
+    ctx: &mut Ctx,
+    whole: Argv,
+    run: impl FnOnce(&mut Ctx) -> CmdResult,
+) -> CmdResult {
+    ctx.client.script_read = Some(false);
+    let result = run(ctx);
+    if ctx.client.script_read.take() == Some(true) {
+        super::remember_keys(ctx.server, ctx.client, ctx.cmd, whole);
+    }
+    result
+}
+
+/// SCRIPT KILL (`eval`) and FUNCTION KILL (Redis's scriptKill).
+pub(super) fn kill(ctx: &mut Ctx, eval: bool) -> CmdResult {
+    let run = &ctx.server.scripts.run;
+    if !run.running.load(SeqCst) {
+        return Err(errors::NOTBUSY.into());
+    }
+    if run.wrote.load(SeqCst) {
+        return Err(errors::UNKILLABLE.into());
+    }
+    match (eval, run.eval.load(SeqCst)) {
+        (true, false) => return Err(errors::BUSY_FUNCTION.into()),
+        (false, true) => return Err(errors::BUSY_EVAL.into()),
+        _ => {}
+    }
+    run.killed.store(true, SeqCst);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// SCRIPT FLUSH's and FUNCTION FLUSH's optional ASYNC | SYNC (both flush
+/// at once: nothing they free is large); `bad` is the error otherwise.
+pub(super) fn flush_mode(args: &Args, bad: &'static str) -> CmdResult {
+    match args.remaining() {
+        0 => Ok(()),
+        1 if is(args.peek().unwrap_or_default(), "sync")
+            || is(args.peek().unwrap_or_default(), "async") =>
+        {
+            Ok(())
+        }
+        _ => Err(Error::Static(bad)),
+    }
+}
+
+fn eval_generic(ctx: &mut Ctx, args: &mut Args, by_sha: bool, ro: bool) -> CmdResult {
+    let whole = args.argv();
+    let source = args.arg();
+    let (keys, argv) = keys_and_args(args, errors::NOT_INTEGER)?;
     let server = ctx.server;
     let (sha, cached) = if by_sha {
         let Ok(sha) = <[u8; 40]>::try_from(source) else {
@@ -205,16 +266,7 @@ fn script_exists(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 
 /// SCRIPT FLUSH [ASYNC | SYNC]
 fn script_flush(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    match args.remaining() {
-        0 => {}
-        1 if is(args.peek().unwrap_or_default(), "sync")
-            || is(args.peek().unwrap_or_default(), "async") => {}
-        _ => {
-            return Err(Error::Static(
-                "ERR SCRIPT FLUSH only support SYNC|ASYNC option",
-            ))
-        }
-    }
+    flush_mode(args, "ERR SCRIPT FLUSH only support SYNC|ASYNC option")?;
     ctx.server.scripts.flush();
     ctx.out.ok();
     Ok(())
@@ -222,19 +274,7 @@ fn script_flush(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 
 /// SCRIPT KILL
 fn script_kill(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
-    let run = &ctx.server.scripts.run;
-    if !run.running.load(SeqCst) {
-        return Err(errors::NOTBUSY.into());
-    }
-    if run.wrote.load(SeqCst) {
-        return Err(errors::UNKILLABLE.into());
-    }
-    if !run.eval.load(SeqCst) {
-        return Err(errors::BUSY_FUNCTION.into());
-    }
-    run.killed.store(true, SeqCst);
-    ctx.out.ok();
-    Ok(())
+    kill(ctx, true)
 }
 
 /// SCRIPT HELP

@@ -4,45 +4,13 @@
 
 use mlua::{Lua, MultiValue, Table, Value};
 
+use super::luaarg::number;
+
 /// LuaBitOp's conversion: the number rounded (half to even) and wrapped
 /// into 32 bits, by adding 2^52 + 2^51 and keeping the low word of the
 /// double's bits.
 fn tobit(n: f64) -> i32 {
     (n + 6_755_399_441_055_744.0).to_bits() as u32 as i32
-}
-
-/// `luaL_checknumber`: a number, or a string that reads as one.
-fn number(v: Option<&Value>, pos: usize, name: &str) -> mlua::Result<f64> {
-    let got = match v {
-        Some(Value::Integer(i)) => return Ok(*i as f64),
-        Some(Value::Number(n)) => return Ok(*n),
-        Some(Value::String(s)) => {
-            if let Some(n) = s.to_str().ok().and_then(|s| parse_lua_number(&s)) {
-                return Ok(n);
-            }
-            "string"
-        }
-        None => "no value",
-        Some(other) => other.type_name(),
-    };
-    Err(mlua::Error::RuntimeError(format!(
-        "bad argument #{pos} to '{name}' (number expected, got {got})"
-    )))
-}
-
-/// Lua 5.1's string to number: decimal or hexadecimal, spaces around.
-fn parse_lua_number(s: &str) -> Option<f64> {
-    let t = s.trim();
-    let (neg, body) = match t.strip_prefix('-') {
-        Some(b) => (true, b),
-        None => (false, t),
-    };
-    if let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-        let v = u64::from_str_radix(hex, 16).ok()? as f64;
-        return Some(if neg { -v } else { v });
-    }
-    let v: f64 = t.parse().ok()?;
-    Some(v)
 }
 
 fn arg(args: &[Value], i: usize, name: &str) -> mlua::Result<i32> {

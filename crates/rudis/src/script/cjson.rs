@@ -86,20 +86,8 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
                     "bad argument #1 to 'decode' (expected 1 argument)".into()
                 ));
             }
-            let v = args.into_iter().next().unwrap_or(Value::Nil);
-            let text = match &v {
-                Value::String(s) => s.as_bytes().to_vec(),
-                Value::Integer(_) | Value::Number(_) => lua
-                    .coerce_string(v.clone())?
-                    .map(|s| s.as_bytes().to_vec())
-                    .unwrap_or_default(),
-                other => {
-                    return Err(rt(format!(
-                        "bad argument #1 to 'decode' (string expected, got {})",
-                        type_name(other)
-                    )))
-                }
-            };
+            let v = args.into_iter().next();
+            let text = super::luaarg::bytes(lua, v.as_ref(), 1, "decode")?;
             let max_depth = c.borrow().decode_max_depth;
             decode(lua, &text, max_depth)
         })?,
@@ -237,25 +225,7 @@ fn int_option(
     max: i64,
     name: &str,
 ) -> mlua::Result<i64> {
-    if !v.is_nil() {
-        let value = match v {
-            Value::Integer(i) => *i,
-            Value::Number(n) => *n as i64,
-            Value::String(s) => match s.to_str().ok().and_then(|s| s.trim().parse::<f64>().ok()) {
-                Some(n) => n as i64,
-                None => {
-                    return Err(rt(format!(
-                        "bad argument #{pos} to '{name}' (number expected, got string)"
-                    )))
-                }
-            },
-            other => {
-                return Err(rt(format!(
-                    "bad argument #{pos} to '{name}' (number expected, got {})",
-                    type_name(other)
-                )))
-            }
-        };
+    if let Some(value) = super::luaarg::opt_integer(Some(v), pos, name)? {
         if value < min || value > max {
             return Err(rt(format!(
                 "bad argument #1 to '{name}' (expected integer between {min} and {max})"

@@ -5,6 +5,8 @@
 
 use mlua::{Lua, MultiValue, Table, Value};
 
+use super::luaarg;
+
 /// Tables deeper than this are packed as nil (LUACMSGPACK_MAX_NESTING).
 const MAX_NESTING: usize = 16;
 
@@ -44,7 +46,7 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
         "unpack_one",
         lua.create_function(|lua, args: MultiValue| {
             let args: Vec<Value> = args.into_iter().collect();
-            let offset = opt_int(args.get(1), 2, "unpack_one")?.unwrap_or(0);
+            let offset = luaarg::opt_integer(args.get(1), 2, "unpack_one")?.unwrap_or(0);
             unpack_full(lua, &args, "unpack_one", 1, offset)
         })?,
     )?;
@@ -52,12 +54,12 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
         "unpack_limit",
         lua.create_function(|lua, args: MultiValue| {
             let args: Vec<Value> = args.into_iter().collect();
-            let Some(limit) = opt_int(args.get(1), 2, "unpack_limit")? else {
+            let Some(limit) = luaarg::opt_integer(args.get(1), 2, "unpack_limit")? else {
                 return Err(rt(
                     "bad argument #2 to 'unpack_limit' (number expected, got no value)".into(),
                 ));
             };
-            let offset = opt_int(args.get(2), 3, "unpack_limit")?.unwrap_or(0);
+            let offset = luaarg::opt_integer(args.get(2), 3, "unpack_limit")?.unwrap_or(0);
             unpack_full(lua, &args, "unpack_limit", limit, offset)
         })?,
     )?;
@@ -66,27 +68,6 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
     t.raw_set("_COPYRIGHT", "Copyright (C) 2012, Salvatore Sanfilippo")?;
     t.raw_set("_DESCRIPTION", "MessagePack C implementation for Lua")?;
     Ok(t)
-}
-
-/// `luaL_optinteger`: nothing, or an integer (a numeric string too).
-fn opt_int(v: Option<&Value>, pos: usize, name: &str) -> mlua::Result<Option<i64>> {
-    match v {
-        None | Some(Value::Nil) => Ok(None),
-        Some(Value::Integer(i)) => Ok(Some(*i)),
-        Some(Value::Number(n)) => Ok(Some(*n as i64)),
-        Some(Value::String(s)) => {
-            match s.to_str().ok().and_then(|s| s.trim().parse::<f64>().ok()) {
-                Some(n) => Ok(Some(n as i64)),
-                None => Err(rt(format!(
-                    "bad argument #{pos} to '{name}' (number expected, got string)"
-                ))),
-            }
-        }
-        Some(other) => Err(rt(format!(
-            "bad argument #{pos} to '{name}' (number expected, got {})",
-            other.type_name()
-        ))),
-    }
 }
 
 fn header(out: &mut Vec<u8>, len: usize, fix: u8, fix_max: usize, tags: [u8; 3]) {
@@ -323,19 +304,7 @@ fn unpack_full(
     limit: i64,
     offset: i64,
 ) -> mlua::Result<MultiValue> {
-    let s = match args.first() {
-        Some(Value::String(s)) => s.as_bytes().to_vec(),
-        Some(v @ (Value::Integer(_) | Value::Number(_))) => lua
-            .coerce_string(v.clone())?
-            .map(|s| s.as_bytes().to_vec())
-            .unwrap_or_default(),
-        other => {
-            return Err(rt(format!(
-                "bad argument #1 to '{name}' (string expected, got {})",
-                other.map_or("no value", |v| v.type_name())
-            )))
-        }
-    };
+    let s = luaarg::bytes(lua, args.first(), 1, name)?;
     let decode_all = limit == 0 && offset == 0;
     if offset < 0 || limit < 0 {
         return Err(rt(format!(

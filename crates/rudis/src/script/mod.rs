@@ -21,6 +21,7 @@ mod cmsgpack;
 pub mod convert;
 pub mod engine;
 pub mod functions;
+mod luaarg;
 mod structlib;
 
 use std::collections::HashMap;

@@ -6,6 +6,8 @@
 
 use mlua::{Lua, MultiValue, Table, Value};
 
+use super::luaarg;
+
 const MAX_INT_SIZE: usize = 32;
 /// The largest alignment `!` means without a number (a double's).
 const MAX_ALIGN: usize = 8;
@@ -111,40 +113,11 @@ fn to_align(len: usize, h: &Header, opt: u8, size: usize) -> usize {
 }
 
 fn bytes_arg(lua: &Lua, args: &[Value], i: usize, name: &str) -> mlua::Result<Vec<u8>> {
-    match args.get(i) {
-        Some(Value::String(s)) => Ok(s.as_bytes().to_vec()),
-        Some(v @ (Value::Integer(_) | Value::Number(_))) => Ok(lua
-            .coerce_string(v.clone())?
-            .map(|s| s.as_bytes().to_vec())
-            .unwrap_or_default()),
-        other => Err(rt(format!(
-            "bad argument #{} to '{name}' (string expected, got {})",
-            i + 1,
-            other.map_or("no value", |v| v.type_name())
-        ))),
-    }
+    luaarg::bytes(lua, args.get(i), i + 1, name)
 }
 
 fn number_arg(args: &[Value], i: usize, name: &str) -> mlua::Result<f64> {
-    match args.get(i) {
-        Some(Value::Integer(n)) => Ok(*n as f64),
-        Some(Value::Number(n)) => Ok(*n),
-        Some(Value::String(s)) => s
-            .to_str()
-            .ok()
-            .and_then(|s| s.trim().parse::<f64>().ok())
-            .ok_or_else(|| {
-                rt(format!(
-                    "bad argument #{} to '{name}' (number expected, got string)",
-                    i + 1
-                ))
-            }),
-        other => Err(rt(format!(
-            "bad argument #{} to '{name}' (number expected, got {})",
-            i + 1,
-            other.map_or("no value", |v| v.type_name())
-        ))),
-    }
+    luaarg::number(args.get(i), i + 1, name)
 }
 
 fn put_int(out: &mut Vec<u8>, n: f64, little: bool, size: usize) {
