@@ -52,6 +52,10 @@ pub struct Config {
     pub hash_max_listpack_entries: u64,
     /// ...and while every field and value is at most this long.
     pub hash_max_listpack_value: u64,
+    /// A sorted set stays compact up to this many members...
+    pub zset_max_listpack_entries: u64,
+    /// ...and while every member is at most this long.
+    pub zset_max_listpack_value: u64,
     pub list_max_listpack_size: i64,
     pub list_compress_depth: usize,
     pub latency_monitor_threshold: u64,
@@ -102,6 +106,8 @@ impl Default for Config {
             hll_sparse_max_bytes: 3000,
             hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
             list_max_listpack_size: -2,
             list_compress_depth: 0,
             latency_monitor_threshold: 0,
@@ -220,6 +226,16 @@ fn set_hash_entries(c: &mut Config, a: &[String]) -> Result<(), String> {
 
 fn set_hash_value(c: &mut Config, a: &[String]) -> Result<(), String> {
     c.hash_max_listpack_value = memory(a, 0, i64::MAX as u64)?;
+    Ok(())
+}
+
+fn set_zset_entries(c: &mut Config, a: &[String]) -> Result<(), String> {
+    c.zset_max_listpack_entries = int(a, 0, i64::MAX)? as u64;
+    Ok(())
+}
+
+fn set_zset_value(c: &mut Config, a: &[String]) -> Result<(), String> {
+    c.zset_max_listpack_value = memory(a, 0, i64::MAX as u64)?;
     Ok(())
 }
 
@@ -412,6 +428,30 @@ pub static DIRECTIVES: &[Directive] = &[
         name: "hash-max-ziplist-value",
         set: set_hash_value,
         get: |c| c.hash_max_listpack_value.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "zset-max-listpack-entries",
+        set: set_zset_entries,
+        get: |c| c.zset_max_listpack_entries.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "zset-max-ziplist-entries",
+        set: set_zset_entries,
+        get: |c| c.zset_max_listpack_entries.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "zset-max-listpack-value",
+        set: set_zset_value,
+        get: |c| c.zset_max_listpack_value.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "zset-max-ziplist-value",
+        set: set_zset_value,
+        get: |c| c.zset_max_listpack_value.to_string(),
         change: Change::Live,
     },
     Directive {

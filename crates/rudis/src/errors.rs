@@ -119,6 +119,17 @@ pub const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
 pub const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
 pub const UNBLOCK_REASON: &str = "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR";
 pub const SORT_NOT_DOUBLE: &str = "ERR One or more scores can't be converted into double";
+pub const MIN_MAX_NOT_FLOAT: &str = "ERR min or max is not a float";
+pub const MIN_MAX_NOT_STRING: &str = "ERR min or max not valid string range item";
+pub const ZRANGE_LIMIT_RANK: &str =
+    "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX";
+pub const ZRANGE_WITHSCORES_LEX: &str =
+    "ERR syntax error, WITHSCORES not supported in combination with BYLEX";
+pub const ZADD_NX_XX: &str = "ERR XX and NX options at the same time are not compatible";
+pub const ZADD_GT_LT_NX: &str = "ERR GT, LT, and/or NX options at the same time are not compatible";
+pub const ZADD_INCR_PAIR: &str = "ERR INCR option supports a single increment-element pair";
+pub const ZADD_NAN: &str = "ERR resulting score is not a number (NaN)";
+pub const WEIGHT_NOT_FLOAT: &str = "ERR weight value is not a float";
 pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
 
 /// Redis's `getRangeLongFromObjectOrReply` message without a custom text.

@@ -13,6 +13,7 @@ pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod db;
+pub mod double;
 pub mod effects;
 pub mod errors;
 pub mod glob;

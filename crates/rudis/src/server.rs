@@ -25,6 +25,8 @@ pub struct Hot {
     hll_sparse_max_bytes: AtomicU64,
     hash_max_listpack_entries: AtomicU64,
     hash_max_listpack_value: AtomicU64,
+    zset_max_listpack_entries: AtomicU64,
+    zset_max_listpack_value: AtomicU64,
     set_max_intset_entries: AtomicU64,
     timeout: AtomicU64,
     maxclients: AtomicU32,
@@ -57,6 +59,8 @@ impl Hot {
             hll_sparse_max_bytes: AtomicU64::new(c.hll_sparse_max_bytes),
             hash_max_listpack_entries: AtomicU64::new(c.hash_max_listpack_entries),
             hash_max_listpack_value: AtomicU64::new(c.hash_max_listpack_value),
+            zset_max_listpack_entries: AtomicU64::new(c.zset_max_listpack_entries),
+            zset_max_listpack_value: AtomicU64::new(c.zset_max_listpack_value),
             set_max_intset_entries: AtomicU64::new(c.set_max_intset_entries),
             timeout: AtomicU64::new(c.timeout),
             maxclients: AtomicU32::new(c.maxclients),
@@ -164,6 +168,10 @@ impl Hot {
             .store(c.hash_max_listpack_entries, Relaxed);
         self.hash_max_listpack_value
             .store(c.hash_max_listpack_value, Relaxed);
+        self.zset_max_listpack_entries
+            .store(c.zset_max_listpack_entries, Relaxed);
+        self.zset_max_listpack_value
+            .store(c.zset_max_listpack_value, Relaxed);
         self.set_max_intset_entries
             .store(c.set_max_intset_entries, Relaxed);
         self.maxclients.store(c.maxclients, Relaxed);
@@ -186,6 +194,12 @@ impl Hot {
         crate::db::hash::Limits {
             entries: self.hash_max_listpack_entries.load(Relaxed) as usize,
             value: self.hash_max_listpack_value.load(Relaxed) as usize,
+        }
+    }
+    pub fn zset_limits(&self) -> crate::db::zset::Limits {
+        crate::db::zset::Limits {
+            entries: self.zset_max_listpack_entries.load(Relaxed) as usize,
+            value: self.zset_max_listpack_value.load(Relaxed) as usize,
         }
     }
     pub fn set_max_intset_entries(&self) -> usize {

@@ -22,6 +22,7 @@ pub mod set;
 pub mod sort;
 pub mod string;
 pub mod table;
+pub mod zset;
 
 use std::ops::Range;
 use std::sync::atomic::Ordering::Relaxed;
@@ -67,6 +68,9 @@ pub(crate) static GROUPS: &[&[Command]] = &[
     list::COMMANDS,
     list::blocking::COMMANDS,
     sort::COMMANDS,
+    zset::COMMANDS,
+    zset::range::COMMANDS,
+    zset::ops::COMMANDS,
 ];
 
 /// A command line: byte ranges into the connection's read buffer, so no

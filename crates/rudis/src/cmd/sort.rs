@@ -12,9 +12,9 @@ use super::table::{KeyPositions, Scope};
 use super::{acl, is, parse_int, row, Args, Argv, Begin, Command, Ctx, Find, KeySpec};
 use crate::db::list::End;
 use crate::db::{Blob, Value};
+use crate::double::c_str;
 use crate::effects::class::{GENERIC, LIST};
 use crate::errors::{self, CmdResult, Error};
-use crate::ldouble::LongDouble;
 
 const BY_GET_NOTE: &str = "For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort";
 const STORE_NOTE: &str = "For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array";
@@ -84,11 +84,6 @@ fn uses_patterns(argv: Argv) -> bool {
         i += skip_of(a) + 1;
     }
     false
-}
-
-/// C's view of a string: up to its first NUL.
-fn c_str(b: &[u8]) -> &[u8] {
-    &b[..memchr::memchr(0, b).unwrap_or(b.len())]
 }
 
 /// SORT key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern
@@ -185,37 +180,8 @@ fn strtod(s: &[u8]) -> Option<f64> {
         // No conversion; `eptr` is at the terminating NUL: accepted as 0.
         return Some(0.0);
     }
-    let body = &s[s.iter().position(|c| !c.is_ascii_whitespace())?..];
-    let lower = body.to_ascii_lowercase();
-    let unsigned = lower
-        .strip_prefix(b"-")
-        .or_else(|| lower.strip_prefix(b"+"))
-        .unwrap_or(&lower);
-    if unsigned.starts_with(b"0x") {
-        let v = LongDouble::parse(body)?.to_f64();
-        return v.is_finite().then_some(v);
-    }
-    let text = std::str::from_utf8(body).ok()?;
-    if unsigned.starts_with(b"nan")
-        || !unsigned
-            .first()
-            .is_some_and(|c| c.is_ascii_digit() || *c == b'.' || *c == b'i')
-    {
-        return None;
-    }
-    let v: f64 = text.parse().ok()?;
-    let named_infinity = unsigned.starts_with(b"inf");
-    if v.is_infinite() && !named_infinity {
-        return None; // ERANGE: overflow
-    }
-    let nonzero_digits = unsigned
-        .iter()
-        .take_while(|c| !matches!(c, b'e'))
-        .any(|c| matches!(c, b'1'..=b'9'));
-    if (v == 0.0 || v.is_subnormal()) && nonzero_digits {
-        return None; // ERANGE: underflow
-    }
-    Some(v)
+    let r = crate::double::strtod(s);
+    (r.consumed == s.len() && !r.erange && !r.value.is_nan()).then_some(r.value)
 }
 
 struct Item {
@@ -240,6 +206,17 @@ fn sort_generic(ctx: &mut Ctx, args: &mut Args, read_only: bool) -> CmdResult {
             None => (Vec::new(), false, true),
             Some(Value::List(l)) => (
                 l.iter().map(|b| item(b.as_slice().to_vec())).collect(),
+                false,
+                true,
+            ),
+            // A sorted set keeps its own order, as a list does.
+            Some(v) if v.as_zset().is_some() => (
+                v.as_zset()
+                    .map(|z| z.to_vec())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(m, _)| item(m.to_vec()))
+                    .collect(),
                 false,
                 true,
             ),

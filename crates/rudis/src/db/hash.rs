@@ -30,7 +30,7 @@ pub enum HashRef<'a> {
     Table(&'a Map),
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: usize) {
+pub(super) fn put_varint(out: &mut Vec<u8>, mut v: usize) {
     loop {
         let b = (v & 0x7f) as u8;
         v >>= 7;
@@ -50,7 +50,7 @@ fn put_pair(out: &mut Vec<u8>, field: &[u8], value: &[u8]) {
 }
 
 /// Reads the string at `pos`: (its bytes, the position after it).
-fn read_at(buf: &[u8], mut pos: usize) -> (&[u8], usize) {
+pub(super) fn read_at(buf: &[u8], mut pos: usize) -> (&[u8], usize) {
     let (mut len, mut shift) = (0usize, 0);
     loop {
         let b = buf[pos];

@@ -18,6 +18,7 @@ pub mod memory;
 pub mod set;
 pub mod table;
 pub mod value;
+pub mod zset;
 
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::time::Duration;

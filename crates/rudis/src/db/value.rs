@@ -5,6 +5,7 @@ use super::blob::Blob;
 use super::hash;
 use super::list::List;
 use super::set;
+use super::zset::SortedSet;
 
 #[derive(Clone, Debug)]
 pub enum Value {
@@ -16,6 +17,9 @@ pub enum Value {
     IntSet(Box<[i64]>),
     Set(Box<set::SetMap>),
     List(Box<List>),
+    /// A small sorted set, compact (see `zset/mod.rs`).
+    ZsetPack(Box<[u8]>),
+    Zset(Box<SortedSet>),
 }
 
 impl Value {
@@ -26,6 +30,7 @@ impl Value {
             Value::Hash(_) | Value::HashTable(_) => "hash",
             Value::IntSet(_) | Value::Set(_) => "set",
             Value::List(_) => "list",
+            Value::ZsetPack(_) | Value::Zset(_) => "zset",
         }
     }
 
@@ -39,7 +44,8 @@ impl Value {
             Value::Str(b) if b.len() <= 20 && resp::num::parse_i64(b.as_slice()).is_some() => "int",
             Value::Str(b) if b.len() <= 44 => "embstr",
             Value::Str(_) => "raw",
-            Value::Hash(_) => "listpack",
+            Value::Hash(_) | Value::ZsetPack(_) => "listpack",
+            Value::Zset(_) => "skiplist",
             Value::HashTable(_) | Value::Set(_) => "hashtable",
             Value::IntSet(_) => "intset",
             // Redis 7.0 keeps every list as a quicklist.
@@ -66,7 +72,8 @@ impl Value {
         const MANY: usize = 64;
         match self {
             Value::Str(b) => b.heap_size() >= super::lazyfree::LAZYFREE_THRESHOLD,
-            Value::Hash(_) | Value::IntSet(_) => false,
+            Value::Hash(_) | Value::IntSet(_) | Value::ZsetPack(_) => false,
+            Value::Zset(z) => z.map.len() > MANY,
             Value::HashTable(m) => m.len() > MANY,
             Value::Set(m) => m.len() > MANY,
             Value::List(l) => l.len() > MANY,

@@ -159,7 +159,7 @@ fn brpoplpush(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 /// BLMPOP timeout numkeys key [key ...] <LEFT | RIGHT> [COUNT count]
 fn blmpop(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let timeout_arg = args.arg();
-    let a = parse_mpop(args)?;
+    let a = parse_mpop(args, parse_end)?;
     let timeout = parse_timeout(timeout_arg)?;
     if !mpop(ctx, &a)? {
         let op = BlockOp::Pop {

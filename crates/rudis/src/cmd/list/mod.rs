@@ -570,13 +570,18 @@ fn rpoplpush(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 
 /// The arguments of LMPOP and BLMPOP after the timeout: the keys, the end
 /// and the count (Redis's `lmpopGenericCommand`).
-pub struct MpopArgs<'a> {
+/// The arguments of LMPOP and ZMPOP (and their blocking forms), `E`
+/// saying which end.
+pub struct MpopArgs<'a, E> {
     pub keys: super::Argv<'a>,
-    pub end: End,
+    pub end: E,
     pub count: usize,
 }
 
-pub fn parse_mpop<'a>(args: &mut Args<'a>) -> Result<MpopArgs<'a>, Error> {
+pub fn parse_mpop<'a, E>(
+    args: &mut Args<'a>,
+    parse_end: fn(&[u8]) -> Result<E, Error>,
+) -> Result<MpopArgs<'a, E>, Error> {
     let numkeys = parse_int_in(args.arg(), 1, i64::MAX, Some(errors::NUMKEYS_POSITIVE))? as usize;
     let rest = args.rest();
     if numkeys >= rest.len() {
@@ -607,7 +612,7 @@ pub fn parse_mpop<'a>(args: &mut Args<'a>) -> Result<MpopArgs<'a>, Error> {
 
 /// Pops from the first non-empty list of `keys`, replying `[key,
 /// [elements]]`; false (nothing written) if every list is missing.
-pub fn mpop(ctx: &mut Ctx, a: &MpopArgs) -> Result<bool, Error> {
+pub fn mpop(ctx: &mut Ctx, a: &MpopArgs<End>) -> Result<bool, Error> {
     let now = ctx.now;
     for key in a.keys.iter() {
         let t = ctx.table(key);
@@ -628,7 +633,7 @@ pub fn mpop(ctx: &mut Ctx, a: &MpopArgs) -> Result<bool, Error> {
 
 /// LMPOP numkeys key [key ...] <LEFT | RIGHT> [COUNT count]
 fn lmpop(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    let a = parse_mpop(args)?;
+    let a = parse_mpop(args, parse_end)?;
     if !mpop(ctx, &a)? {
         ctx.out.null_array();
     }

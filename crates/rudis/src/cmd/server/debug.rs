@@ -86,23 +86,14 @@ pub fn debug(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 fn sleep(ctx: &mut Ctx, arg: &[u8]) -> CmdResult {
     // Redis reads the time with strtod and sleeps that many seconds (none
     // for what does not parse, or for a negative time).
-    let text = String::from_utf8_lossy(arg).into_owned();
-    let secs = c_strtod(&text).max(0.0);
+    let secs = crate::double::strtod(crate::double::c_str(arg))
+        .value
+        .max(0.0);
     // Dispatch holds every shard (`Scope::All`): the keyspace is frozen
     // as a single-threaded Redis would be.
     std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(1e9)));
     ctx.out.ok();
     Ok(())
-}
-
-/// C's `strtod` on a whole argument: the longest numeric prefix, 0 if none.
-fn c_strtod(s: &str) -> f64 {
-    let s = s.trim_start();
-    (1..=s.len())
-        .rev()
-        .filter(|&n| s.is_char_boundary(n))
-        .find_map(|n| s[..n].parse::<f64>().ok())
-        .unwrap_or(0.0)
 }
 
 /// C's `atoi`: optional spaces and sign, then digits while they last.

@@ -1,0 +1,468 @@
+//! Sorted sets. A small one is one contiguous buffer of members and
+//! scores in order (Redis's listpack idea) while it has at most
+//! `zset-max-listpack-entries` members of at most
+//! `zset-max-listpack-value` bytes; past that it becomes a map from
+//! member to score (for ZSCORE, in O(1)) beside a counted B+tree of
+//! (score, member) (for rank and range, in O(log n)), as Redis converts
+//! to its dict and skiplist, and never goes back by itself. The two forms
+//! are two `Value` variants so a value stays 24 bytes.
+
+pub mod tree;
+
+use std::cmp::Ordering;
+
+use indexmap::IndexMap;
+
+use super::value::Value;
+use tree::{cmp, Tree};
+
+/// Conversion thresholds (`zset-max-listpack-entries`, `-value`), of
+/// the same shape as a hash's.
+pub use super::hash::Limits;
+
+/// A large sorted set: each member once in `map` (insertion order, for
+/// ZSCAN and ZRANDMEMBER by position) and once in `tree`.
+#[derive(Clone, Debug, Default)]
+pub struct SortedSet {
+    pub map: IndexMap<Box<[u8]>, f64, ahash::RandomState>,
+    pub tree: Tree,
+}
+
+// The compact form: a member count (u16, little endian), then for each
+// member in order `varint len, bytes, score`, the score a tag byte and
+// its payload: small integers take 1, 2 or 4 bytes, anything else the
+// 8 bytes of the double.
+const F64: u8 = 0;
+const I8: u8 = 1;
+const I16: u8 = 2;
+const I32: u8 = 3;
+
+fn put_entry(out: &mut Vec<u8>, member: &[u8], score: f64) {
+    super::hash::put_varint(out, member.len());
+    out.extend_from_slice(member);
+    // Integral scores are integers, as in Redis's listpack: -0 becomes 0.
+    let int = score as i32;
+    if int as f64 == score {
+        if let Ok(v) = i8::try_from(int) {
+            out.push(I8);
+            out.push(v as u8);
+        } else if let Ok(v) = i16::try_from(int) {
+            out.push(I16);
+            out.extend_from_slice(&v.to_le_bytes());
+        } else {
+            out.push(I32);
+            out.extend_from_slice(&int.to_le_bytes());
+        }
+    } else {
+        out.push(F64);
+        out.extend_from_slice(&score.to_le_bytes());
+    }
+}
+
+/// Walks a packed sorted set: (member, score, start, end of the entry).
+struct PackIter<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Iterator for PackIter<'a> {
+    type Item = (&'a [u8], f64, usize, usize);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let buf = self.buf;
+        if self.pos >= buf.len() {
+            return None;
+        }
+        let start = self.pos;
+        let (member, p) = super::hash::read_at(buf, start);
+        let (score, end) = match buf[p] {
+            I8 => (buf[p + 1] as i8 as f64, p + 2),
+            I16 => (i16::from_le_bytes([buf[p + 1], buf[p + 2]]) as f64, p + 3),
+            I32 => {
+                let b: [u8; 4] = buf[p + 1..p + 5].try_into().expect("4 bytes");
+                (i32::from_le_bytes(b) as f64, p + 5)
+            }
+            _ => {
+                let b: [u8; 8] = buf[p + 1..p + 9].try_into().expect("8 bytes");
+                (f64::from_le_bytes(b), p + 9)
+            }
+        };
+        self.pos = end;
+        Some((member, score, start, end))
+    }
+}
+
+fn pack_iter(buf: &[u8]) -> PackIter<'_> {
+    PackIter { buf, pos: 2 }
+}
+
+fn pack_count(buf: &[u8]) -> usize {
+    u16::from_le_bytes([buf[0], buf[1]]) as usize
+}
+
+/// A new empty sorted set, compact.
+pub fn new_zset() -> Value {
+    Value::ZsetPack(Box::new([0, 0]))
+}
+
+/// A new empty sorted set in the form Redis's `zsetTypeCreate` picks for
+/// `size` members of which the longest has `longest` bytes.
+pub fn new_zset_for(size: usize, longest: usize, limits: Limits) -> Value {
+    if size <= limits.entries && longest <= limits.value {
+        new_zset()
+    } else {
+        Value::Zset(Box::default())
+    }
+}
+
+/// A sorted set, read-only, whichever its form.
+#[derive(Clone, Copy)]
+pub enum ZsetRef<'a> {
+    Pack(&'a [u8]),
+    Tree(&'a SortedSet),
+}
+
+impl<'a> ZsetRef<'a> {
+    pub fn len(self) -> usize {
+        match self {
+            ZsetRef::Pack(b) => pack_count(b),
+            ZsetRef::Tree(z) => z.map.len(),
+        }
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn is_pack(self) -> bool {
+        matches!(self, ZsetRef::Pack(_))
+    }
+
+    pub fn score(self, member: &[u8]) -> Option<f64> {
+        match self {
+            ZsetRef::Pack(b) => pack_iter(b).find(|e| e.0 == member).map(|e| e.1),
+            ZsetRef::Tree(z) => z.map.get(member).copied(),
+        }
+    }
+
+    /// The member's 0-based rank, lowest score first.
+    pub fn rank(self, member: &[u8]) -> Option<usize> {
+        match self {
+            ZsetRef::Pack(b) => pack_iter(b).position(|e| e.0 == member),
+            ZsetRef::Tree(z) => {
+                let score = *z.map.get(member)?;
+                Some(z.tree.rank(score, member))
+            }
+        }
+    }
+
+    /// The member at `rank` and its score.
+    pub fn get(self, rank: usize) -> Option<(&'a [u8], f64)> {
+        match self {
+            ZsetRef::Pack(b) => pack_iter(b).nth(rank).map(|e| (e.0, e.1)),
+            ZsetRef::Tree(z) => z.tree.get(rank).map(|it| (&*it.member, it.score)),
+        }
+    }
+
+    /// The member at `i` in storage order (rank order when compact,
+    /// insertion order of the map otherwise), for random picks and scans.
+    pub fn nth_stored(self, i: usize) -> Option<(&'a [u8], f64)> {
+        match self {
+            ZsetRef::Pack(_) => self.get(i),
+            ZsetRef::Tree(z) => z.map.get_index(i).map(|(m, s)| (&**m, *s)),
+        }
+    }
+
+    /// How many members come before the first that `below` is false of
+    /// (`below` must hold for a prefix of the order).
+    pub fn count_while(self, below: impl Fn(f64, &[u8]) -> bool) -> usize {
+        match self {
+            ZsetRef::Pack(b) => pack_iter(b).take_while(|e| below(e.1, e.0)).count(),
+            ZsetRef::Tree(z) => z.tree.count_while(below),
+        }
+    }
+
+    /// Calls `f` on (member, score) from `rank` on, upwards (downwards
+    /// with `rev`), until it returns false.
+    pub fn walk(self, rank: usize, rev: bool, mut f: impl FnMut(&'a [u8], f64) -> bool) {
+        match self {
+            ZsetRef::Pack(b) => {
+                if rev {
+                    let all: Vec<(&[u8], f64)> =
+                        pack_iter(b).take(rank + 1).map(|e| (e.0, e.1)).collect();
+                    for (m, s) in all.into_iter().rev() {
+                        if !f(m, s) {
+                            return;
+                        }
+                    }
+                } else {
+                    for e in pack_iter(b).skip(rank) {
+                        if !f(e.0, e.1) {
+                            return;
+                        }
+                    }
+                }
+            }
+            ZsetRef::Tree(z) => {
+                // The tree's items live as long as the set: 'a.
+                let tree: &'a Tree = &z.tree;
+                tree.walk(rank, rev, &mut |it| f(&it.member, it.score));
+            }
+        }
+    }
+
+    /// Every (member, score), in order.
+    pub fn to_vec(self) -> Vec<(&'a [u8], f64)> {
+        let mut v = Vec::with_capacity(self.len());
+        self.walk(0, false, |m, s| {
+            v.push((m, s));
+            true
+        });
+        v
+    }
+
+    /// The longest member's length (for choosing a new set's form).
+    pub fn longest(self) -> usize {
+        let mut n = 0;
+        self.walk(0, false, |m, _| {
+            n = n.max(m.len());
+            true
+        });
+        n
+    }
+}
+
+impl Value {
+    pub fn as_zset(&self) -> Option<ZsetRef<'_>> {
+        match self {
+            Value::ZsetPack(b) => Some(ZsetRef::Pack(b)),
+            Value::Zset(z) => Some(ZsetRef::Tree(z)),
+            _ => None,
+        }
+    }
+
+    /// Sets `member`'s score, adding it if new; returns its old score.
+    /// Converts to the large form before adding a member too long for the
+    /// compact one, and after growing past the entry limit (Redis's
+    /// `zsetAdd`).
+    pub fn zset_set(&mut self, member: &[u8], score: f64, limits: Limits) -> Option<f64> {
+        if member.len() > limits.value {
+            self.zset_to_tree();
+        }
+        let old = match self {
+            Value::Zset(z) => {
+                let old = z.map.insert(member.into(), score);
+                match old {
+                    Some(o) if o.to_bits() == score.to_bits() => {}
+                    Some(o) => {
+                        let it = z.tree.remove(o, member).expect("in the tree");
+                        z.tree.insert(score, it.member);
+                    }
+                    None => z.tree.insert(score, member.into()),
+                }
+                old
+            }
+            Value::ZsetPack(b) => {
+                let found = pack_iter(b).find(|e| e.0 == member);
+                let old = found.map(|e| e.1);
+                let mut v: Vec<u8> = Vec::with_capacity(b.len() + member.len() + 12);
+                let mut n = pack_count(b);
+                if found.is_none() {
+                    n += 1;
+                }
+                v.extend_from_slice(&(n as u16).to_le_bytes());
+                let mut placed = false;
+                for (m, s, start, end) in pack_iter(b) {
+                    if m == member {
+                        continue;
+                    }
+                    if !placed && cmp(s, m, score, member) == Ordering::Greater {
+                        put_entry(&mut v, member, score);
+                        placed = true;
+                    }
+                    v.extend_from_slice(&b[start..end]);
+                }
+                if !placed {
+                    put_entry(&mut v, member, score);
+                }
+                *b = v.into_boxed_slice();
+                old
+            }
+            _ => unreachable!("zset_set on a sorted set"),
+        };
+        if let Value::ZsetPack(b) = self {
+            if pack_count(b) > limits.entries {
+                self.zset_to_tree();
+            }
+        }
+        old
+    }
+
+    /// Removes `member`; returns its score if it was there.
+    pub fn zset_remove(&mut self, member: &[u8]) -> Option<f64> {
+        match self {
+            Value::Zset(z) => {
+                let score = z.map.swap_remove(member)?;
+                z.tree.remove(score, member);
+                Some(score)
+            }
+            Value::ZsetPack(b) => {
+                let (_, score, start, end) = pack_iter(b).find(|e| e.0 == member)?;
+                let mut v = Vec::with_capacity(b.len() - (end - start));
+                v.extend_from_slice(&((pack_count(b) - 1) as u16).to_le_bytes());
+                v.extend_from_slice(&b[2..start]);
+                v.extend_from_slice(&b[end..]);
+                *b = v.into_boxed_slice();
+                Some(score)
+            }
+            _ => None,
+        }
+    }
+
+    /// Removes the members of ranks `start..end`; returns them in order.
+    pub fn zset_remove_ranks(&mut self, start: usize, end: usize) -> Vec<(Vec<u8>, f64)> {
+        let Some(z) = self.as_zset() else {
+            return Vec::new();
+        };
+        let mut gone = Vec::with_capacity(end.saturating_sub(start));
+        if start < end {
+            z.walk(start, false, |m, s| {
+                gone.push((m.to_vec(), s));
+                gone.len() < end - start
+            });
+        }
+        match self {
+            Value::ZsetPack(b) => {
+                let entries: Vec<(usize, usize)> = pack_iter(b).map(|e| (e.2, e.3)).collect();
+                if gone.is_empty() {
+                    return gone;
+                }
+                let from = entries[start].0;
+                let to = entries[start + gone.len() - 1].1;
+                let mut v = Vec::with_capacity(b.len() - (to - from));
+                v.extend_from_slice(&((entries.len() - gone.len()) as u16).to_le_bytes());
+                v.extend_from_slice(&b[2..from]);
+                v.extend_from_slice(&b[to..]);
+                *b = v.into_boxed_slice();
+            }
+            Value::Zset(z) => {
+                for (m, s) in &gone {
+                    z.map.swap_remove(&m[..]);
+                    z.tree.remove(*s, m);
+                }
+            }
+            _ => {}
+        }
+        gone
+    }
+
+    fn zset_to_tree(&mut self) {
+        if let Value::ZsetPack(b) = self {
+            let mut z = SortedSet {
+                map: IndexMap::with_capacity_and_hasher(pack_count(b), Default::default()),
+                tree: Tree::default(),
+            };
+            for (m, s, ..) in pack_iter(b) {
+                z.map.insert(m.into(), s);
+                z.tree.insert(s, m.into());
+            }
+            *self = Value::Zset(Box::new(z));
+        }
+    }
+
+    /// Turns a large sorted set that fits the limits back into the
+    /// compact form (Redis's `zsetConvertToListpackIfNeeded`, which the
+    /// STORE commands apply to what they build).
+    pub fn zset_fit(&mut self, limits: Limits) {
+        let Some(z) = self.as_zset() else { return };
+        if z.is_pack() || z.len() > limits.entries || z.longest() > limits.value {
+            return;
+        }
+        let mut v = Vec::new();
+        v.extend_from_slice(&(z.len() as u16).to_le_bytes());
+        z.walk(0, false, |m, s| {
+            put_entry(&mut v, m, s);
+            true
+        });
+        *self = Value::ZsetPack(v.into_boxed_slice());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        entries: 4,
+        value: 8,
+    };
+
+    fn items(z: &Value) -> Vec<(Vec<u8>, f64)> {
+        z.as_zset()
+            .unwrap()
+            .to_vec()
+            .into_iter()
+            .map(|(m, s)| (m.to_vec(), s))
+            .collect()
+    }
+
+    #[test]
+    fn both_forms_keep_the_order() {
+        for limits in [
+            LIMITS,
+            Limits {
+                entries: 0,
+                value: 0,
+            },
+        ] {
+            let mut z = new_zset();
+            assert_eq!(z.zset_set(b"b", 2.0, limits), None);
+            assert_eq!(z.zset_set(b"a", 2.0, limits), None);
+            assert_eq!(z.zset_set(b"c", -0.5, limits), None);
+            assert_eq!(z.zset_set(b"b", 1e300, limits), Some(2.0));
+            let want = vec![
+                (b"c".to_vec(), -0.5),
+                (b"a".to_vec(), 2.0),
+                (b"b".to_vec(), 1e300),
+            ];
+            assert_eq!(items(&z), want);
+            let r = z.as_zset().unwrap();
+            assert_eq!(r.rank(b"a"), Some(1));
+            assert_eq!(r.score(b"b"), Some(1e300));
+            assert_eq!(r.get(2), Some((&b"b"[..], 1e300)));
+            assert_eq!(r.count_while(|s, _| s < 2.0), 1);
+            let mut back = Vec::new();
+            r.walk(1, true, |m, _| {
+                back.push(m.to_vec());
+                true
+            });
+            assert_eq!(back, [b"a".to_vec(), b"c".to_vec()]);
+            assert_eq!(z.zset_remove(b"a"), Some(2.0));
+            assert_eq!(z.zset_remove(b"a"), None);
+            assert_eq!(z.zset_remove_ranks(0, 1), [(b"c".to_vec(), -0.5)]);
+            assert_eq!(items(&z), [(b"b".to_vec(), 1e300)]);
+        }
+    }
+
+    #[test]
+    fn converts_past_the_limits() {
+        let mut z = new_zset();
+        for (i, m) in [b"1", b"2", b"3", b"4"].iter().enumerate() {
+            z.zset_set(*m, i as f64 + 0.25, LIMITS);
+        }
+        assert_eq!(z.encoding(), "listpack");
+        z.zset_set(b"5", 70000.0, LIMITS);
+        assert_eq!(z.encoding(), "skiplist");
+        z.zset_remove(b"5");
+        z.zset_fit(LIMITS);
+        assert_eq!(z.encoding(), "listpack");
+        assert_eq!(items(&z)[3], (b"4".to_vec(), 3.25));
+        z.zset_set(b"123456789", -0.0, LIMITS);
+        assert_eq!(z.encoding(), "skiplist");
+        let mut p = new_zset();
+        p.zset_set(b"x", -0.0, LIMITS);
+        assert!(!p.as_zset().unwrap().score(b"x").unwrap().is_sign_negative());
+        p.zset_set(b"y", -40000.0, LIMITS);
+        assert_eq!(p.as_zset().unwrap().score(b"y"), Some(-40000.0));
+    }
+}
