@@ -1,17 +1,23 @@
-//! Clients blocked on list keys (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH,
-//! BLMPOP).
+//! Clients blocked on keys: lists (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH,
+//! BLMPOP) and sorted sets (BZPOPMIN, BZPOPMAX, BZMPOP), through one
+//! registry and one serving path; each family says, in its own group,
+//! when a key is ready for its waiters and how to serve one
+//! (`crate::cmd::list::blocking::serve`, `crate::cmd::zset::blocking::serve`).
 //!
 //! A blocked client costs no thread and holds no lock: its command
 //! registers a `Waiter` under each of its keys and the connection's task
-//! awaits a one-shot channel. A command that pushes to a key with waiters
-//! notes the key; once that command has released its locks, the pusher's
+//! awaits a one-shot channel. A command that writes a key with waiters
+//! notes the key; once that command has released its locks, the writer's
 //! thread serves the waiters first come, first served (Redis's
 //! `handleClientsBlockedOnKeys`): it locks the key (and a move's
-//! destination), pops for the first waiter, encodes the reply in that
-//! client's protocol and sends it, and goes on while the list has
-//! elements. Whoever takes a waiter out of the registry first — a server,
-//! the client's own timeout, CLIENT UNBLOCK, a disconnect — decides its
-//! outcome, so each blocked command ends exactly once.
+//! destination), lets the family serve the first waiter whose family the
+//! key's value belongs to, encodes the reply in that client's protocol
+//! and sends it, and goes on while the key has something left. A key that
+//! changed type keeps the waiters of the other family waiting; one that
+//! is gone ends the round. Whoever takes a waiter out of the registry
+//! first — a server, the client's own timeout, CLIENT UNBLOCK, a
+//! disconnect — decides its outcome, so each blocked command ends
+//! exactly once.
 //!
 //! Lock order: shard locks, then the registry's mutex (held briefly, never
 //! while waiting for a shard).
@@ -25,14 +31,13 @@ use parking_lot::Mutex;
 use resp::Reply;
 use tokio::sync::oneshot;
 
-use crate::cmd::list::{pop_event, push_event};
+use crate::cmd::zset::Where;
 use crate::db::list::End;
-use crate::db::{shard_of, Blob, Clock, Value};
-use crate::effects::class::{GENERIC, LIST};
+use crate::db::{shard_of, Blob, Clock, Guards, Table, Value};
 use crate::effects::Effects;
 use crate::server::Server;
 
-/// What a blocked command does once one of its keys has elements.
+/// What a blocked command does once one of its keys is ready.
 #[derive(Clone, Debug)]
 pub enum BlockOp {
     /// BLPOP / BRPOP (`count: None`: reply `[key, element]`) and BLMPOP
@@ -40,6 +45,30 @@ pub enum BlockOp {
     Pop { end: End, count: Option<usize> },
     /// BLMOVE / BRPOPLPUSH: reply the element.
     Move { dst: Blob, from: End, to: End },
+    /// BZPOPMIN / BZPOPMAX (`count: None`: reply `[key, member, score]`)
+    /// and BZMPOP (`count: Some(n)`: reply `[key, [[member, score]...]]`).
+    ZPop { end: Where, count: Option<usize> },
+}
+
+impl BlockOp {
+    /// Whether `v` is what this waiter waits for (Redis serves a key's
+    /// waiters of its value's type only).
+    fn ready_on(&self, v: &Value) -> bool {
+        match self {
+            BlockOp::Pop { .. } | BlockOp::Move { .. } => {
+                matches!(v, Value::List(l) if !l.is_empty())
+            }
+            BlockOp::ZPop { .. } => v.as_zset().is_some_and(|z| !z.is_empty()),
+        }
+    }
+
+    /// A key the serving writes to besides the one waited on.
+    fn destination(&self) -> Option<&Blob> {
+        match self {
+            BlockOp::Move { dst, .. } => Some(dst),
+            _ => None,
+        }
+    }
 }
 
 pub struct Waiter {
@@ -174,7 +203,7 @@ impl Blocking {
 }
 
 /// Serves the clients blocked on `keys` of database `db`, which a command
-/// that has just finished pushed to.
+/// that has just finished wrote to.
 pub fn serve(server: &Server, db: usize, keys: Vec<Blob>, now: u64) {
     let mut ready: VecDeque<Blob> = keys.into();
     while let Some(key) = ready.pop_front() {
@@ -192,20 +221,81 @@ enum Served {
     /// The waiter got its reply; a move names its destination, which may
     /// have waiters of its own now.
     Done(Option<Blob>),
-    /// This waiter cannot be served (gone, or a move to a non-list).
+    /// This waiter cannot be served (gone, or the key holds another
+    /// family's value).
     Skipped,
-    /// The list has nothing left.
+    /// The key has nothing left.
     Empty,
+}
+
+/// The locked shards of one serving, by key.
+pub struct Tables<'g, 'a> {
+    guards: &'g mut Guards<'a>,
+    db: usize,
+}
+
+impl Tables<'_, '_> {
+    pub fn get(&mut self, key: &[u8]) -> &mut Table {
+        let shard = shard_of(key);
+        let i = self
+            .guards
+            .iter()
+            .position(|(s, _)| *s == shard)
+            .expect("the served keys' shards are locked");
+        &mut self.guards[i].1.dbs[self.db]
+    }
+}
+
+/// A waiter being served: where its family's code writes the reply and
+/// reports what it changed.
+pub struct Serving<'s, 'g, 'a> {
+    pub server: &'s Server,
+    pub client_id: u64,
+    pub db: usize,
+    pub clock: Clock,
+    pub tables: Tables<'g, 'a>,
+    pub reply: Reply,
+    pub fx: Effects,
+    notify: u32,
+}
+
+impl Serving<'_, '_, '_> {
+    /// Reports a write to `key` as a command's (see `crate::effects`):
+    /// watchers, trackers, what the table logged, the event.
+    pub fn report(&mut self, key: &Blob, class: u32, event: &'static str) {
+        let (server, db, id) = (self.server, self.db, self.client_id);
+        let t = self.tables.get(key.as_slice());
+        server
+            .watches
+            .touch(db, key.as_slice(), t.peek(key.as_slice()).is_some());
+        server
+            .tracking
+            .invalidate(server, key.as_slice(), Some(id), &mut self.fx.pending);
+        self.fx.drain_table(server, Some(id), db, t);
+        self.fx.note(self.notify, class, event, db, key.clone());
+    }
+
+    /// An event without a write of its own (a `del` after the last pop).
+    pub fn note(&mut self, key: &Blob, class: u32, event: &'static str) {
+        self.fx
+            .note(self.notify, class, event, self.db, key.clone());
+    }
+}
+
+/// What a family's serving did.
+pub enum Outcome {
+    /// Served; a key that may now be ready for others (a move's
+    /// destination).
+    Served(Option<Blob>),
+    /// The command ends with this error (Redis's blocked BLMOVE to a key
+    /// of another type); nothing changed.
+    Refused(&'static str),
 }
 
 fn serve_one(server: &Server, db: usize, key: &Blob, w: &Arc<Waiter>, now: u64) -> Served {
     let clock = Clock::new(now);
-    let dst = match &w.op {
-        BlockOp::Move { dst, .. } => Some(dst.clone()),
-        BlockOp::Pop { .. } => None,
-    };
     let mut shards = vec![shard_of(key.as_slice())];
-    if let Some(d) = &dst {
+    if let Some(d) = w.op.destination() {
         shards.push(shard_of(d.as_slice()));
     }
     shards.sort_unstable();
@@ -213,119 +303,64 @@ fn serve_one(server: &Server, db: usize, key: &Blob, w: &Arc<Waiter>, now: u64) 
     let Ok(mut guards) = server.store.acquire(shards.iter().copied(), false) else {
         return Served::Skipped;
     };
-    let table = |k: &[u8]| {
-        shards
-            .iter()
-            .position(|&s| s == shard_of(k))
-            .expect("locked above")
+    let mut tables = Tables {
+        guards: &mut guards,
+        db,
     };
-    let ki = table(key.as_slice());
-    let Some(pos) = guards[ki].1.dbs[db].find(key.as_slice(), clock) else {
+    let t = tables.get(key.as_slice());
+    let Some(pos) = t.find(key.as_slice(), clock) else {
         return Served::Empty;
     };
-    match &guards[ki].1.dbs[db].at(pos).1.value {
-        Value::List(l) if !l.is_empty() => {}
-        _ => return Served::Empty,
-    }
-    if let Some(d) = &dst {
-        let di = table(d.as_slice());
-        let t = &mut guards[di].1.dbs[db];
-        if let Some(p) = t.find(d.as_slice(), clock) {
-            if !matches!(t.at(p).1.value, Value::List(_)) {
-                // Redis ends the blocked move with the type error and
-                // leaves the element where it was.
-                if server.blocking.claim(w) {
-                    drop(guards);
-                    let mut r = Reply::new();
-                    r.set_resp3(w.resp3);
-                    r.error(crate::errors::WRONGTYPE.as_bytes());
-                    w.deliver(r.as_bytes().to_vec());
-                }
-                return Served::Skipped;
-            }
-        }
+    let value = &t.at(pos).1.value;
+    if !w.op.ready_on(value) {
+        let same_family_empty = match &w.op {
+            BlockOp::ZPop { .. } => value.as_zset().is_some(),
+            _ => matches!(value, Value::List(_)),
+        };
+        return if same_family_empty {
+            Served::Empty
+        } else {
+            Served::Skipped
+        };
     }
     if !server.blocking.claim(w) {
         return Served::Skipped;
     }
     let mut reply = Reply::new();
     reply.set_resp3(w.resp3);
-    let t = &mut guards[ki].1.dbs[db];
-    let Value::List(list) = &mut t.at_mut(pos).value else {
-        unreachable!("checked above")
+    let mut s = Serving {
+        server,
+        client_id: w.client_id,
+        db,
+        clock,
+        tables,
+        reply,
+        fx: Effects::default(),
+        notify: server.hot.notify_keyspace_events(),
     };
-    let mut moved = None;
-    match &w.op {
-        BlockOp::Pop { end, count: None } => {
-            let v = list.pop(*end).unwrap_or_else(|| Blob::new(b""));
-            reply.array(2);
-            reply.bulk(key.as_slice());
-            reply.bulk(v.as_slice());
+    let outcome = match &w.op {
+        BlockOp::ZPop { end, count } => {
+            crate::cmd::zset::blocking::serve(&mut s, key, *end, *count)
         }
-        BlockOp::Pop {
-            end,
-            count: Some(n),
-        } => {
-            let n = (*n).min(list.len());
-            reply.array(2);
-            reply.bulk(key.as_slice());
-            reply.array(n);
-            for _ in 0..n {
-                if let Some(v) = list.pop(*end) {
-                    reply.bulk(v.as_slice());
-                }
-            }
-        }
-        BlockOp::Move { from, .. } => {
-            let v = list.pop(*from).unwrap_or_else(|| Blob::new(b""));
-            reply.bulk(v.as_slice());
-            moved = Some(v);
-        }
-    }
-    let emptied = list.is_empty();
-    if emptied {
-        t.remove_at(pos);
-    }
-    // The write's effects, as a command's (see `crate::effects`): a move
-    // reports its push first, as Redis.
-    let notify = server.hot.notify_keyspace_events();
-    let mut fx = Effects::default();
-    if let (Some(v), BlockOp::Move { dst, to, .. }) = (moved, &w.op) {
-        let di = table(dst.as_slice());
-        let t = &mut guards[di].1.dbs[db];
-        let p = match t.find(dst.as_slice(), clock) {
-            Some(p) => p,
-            None => t.add(dst.as_slice(), Value::List(Box::default()), clock),
-        };
-        if let Value::List(l) = &mut t.at_mut(p).value {
-            l.push(*to, v);
-        }
-        server.watches.touch(db, dst.as_slice(), true);
-        server
-            .tracking
-            .invalidate(server, dst.as_slice(), Some(w.client_id), &mut fx.pending);
-        fx.drain_table(server, Some(w.client_id), db, t);
-        fx.note(notify, LIST, push_event(*to), db, dst.clone());
-    }
-    let end = match &w.op {
-        BlockOp::Pop { end, .. } => *end,
-        BlockOp::Move { from, .. } => *from,
+        op => crate::cmd::list::blocking::serve(&mut s, key, op),
     };
-    let t = &mut guards[ki].1.dbs[db];
-    server.watches.touch(db, key.as_slice(), !emptied);
-    server
-        .tracking
-        .invalidate(server, key.as_slice(), Some(w.client_id), &mut fx.pending);
-    fx.drain_table(server, Some(w.client_id), db, t);
-    fx.note(notify, LIST, pop_event(end), db, key.clone());
-    if emptied {
-        fx.note(notify, GENERIC, "del", db, key.clone());
-    }
+    let Serving { reply, fx, .. } = s;
     drop(guards);
-    w.deliver(reply.as_bytes().to_vec());
-    // The served client's own invalidations follow its reply.
-    crate::tracking::send_pending(server, w.client_id, &fx.pending, None);
-    crate::pubsub::publish_notes(server, fx.notes);
-    server.tracking.broadcast(server);
-    Served::Done(dst)
+    match outcome {
+        Outcome::Refused(msg) => {
+            let mut r = Reply::new();
+            r.set_resp3(w.resp3);
+            r.error(msg.as_bytes());
+            w.deliver(r.as_bytes().to_vec());
+            Served::Skipped
+        }
+        Outcome::Served(next) => {
+            w.deliver(reply.as_bytes().to_vec());
+            // The served client's own invalidations follow its reply.
+            crate::tracking::send_pending(server, w.client_id, &fx.pending, None);
+            crate::pubsub::publish_notes(server, fx.notes);
+            server.tracking.broadcast(server);
+            Served::Done(next)
+        }
+    }
 }

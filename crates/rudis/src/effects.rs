@@ -131,7 +131,7 @@ pub struct Note {
 pub struct Effects {
     /// Keyspace events, in the order they happened.
     pub notes: Vec<Note>,
-    /// List keys that may have elements for blocked clients: served once
+    /// Keys that may have what blocked clients wait for: served once
     /// the command has released its locks.
     pub ready: Vec<(usize, Blob)>,
     /// Changes, for INFO's rdb_changes_since_last_save.

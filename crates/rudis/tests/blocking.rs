@@ -257,3 +257,66 @@ fn swapdb_serves_waiters() {
     assert_eq!(c.cmd(&[b"SWAPDB", b"0", b"1"]), b"+OK\r\n");
     a.expect(b"*2\r\n$2\r\nsw\r\n$1\r\nv\r\n");
 }
+
+#[test]
+fn sorted_set_waiters_are_served_in_order_and_by_type() {
+    let (server, mut a, mut b, mut c) = setup();
+    a.send(&encode(&[b"BZPOPMIN", b"z", b"0"]));
+    wait_blocked(&mut c, 1);
+    b.send(&encode(&[b"BLPOP", b"z", b"0"]));
+    wait_blocked(&mut c, 2);
+    // A list at the key serves the list waiter only; the sorted set
+    // waiter keeps waiting.
+    assert_eq!(c.cmd(&[b"RPUSH", b"z", b"x"]), b":1\r\n");
+    b.expect(b"*2\r\n$1\r\nz\r\n$1\r\nx\r\n");
+    assert!(a.quiet(Duration::from_millis(100)));
+    assert_eq!(blocked_clients(&mut c), 1);
+    b.send(&encode(&[
+        b"BZMPOP", b"0", b"2", b"y", b"z", b"MAX", b"COUNT", b"5",
+    ]));
+    wait_blocked(&mut c, 2);
+    assert_eq!(
+        c.cmd(&[b"ZADD", b"z", b"1", b"m", b"2.5", b"n", b"3", b"o"]),
+        b":3\r\n"
+    );
+    a.expect(b"*3\r\n$1\r\nz\r\n$1\r\nm\r\n$1\r\n1\r\n");
+    b.expect(b"*2\r\n$1\r\nz\r\n*2\r\n*2\r\n$1\r\no\r\n$1\r\n3\r\n*2\r\n$1\r\nn\r\n$3\r\n2.5\r\n");
+    assert_eq!(c.cmd(&[b"EXISTS", b"z"]), b":0\r\n");
+    assert_eq!(blocked_clients(&mut c), 0);
+    // RESP3 and a sorted set arriving by a STORE command.
+    let mut r3 = server.raw();
+    r3.cmd(&[b"HELLO", b"3"]);
+    r3.send(&encode(&[b"BZPOPMAX", b"w", b"0"]));
+    wait_blocked(&mut c, 1);
+    c.cmd(&[b"ZADD", b"src", b"7", b"q"]);
+    assert_eq!(
+        c.cmd(&[b"ZUNIONSTORE", b"w", b"1", b"src", b"WEIGHTS", b"2"]),
+        b":1\r\n"
+    );
+    r3.expect(b"*3\r\n$1\r\nw\r\n$1\r\nq\r\n,14\r\n");
+    r3.send(&encode(&[b"BZPOPMIN", b"w", b"0.05"]));
+    r3.expect(b"_\r\n");
+    assert_eq!(
+        a.cmd(&[b"BZPOPMIN", b"w", b"-1"]),
+        b"-ERR timeout is negative\r\n"
+    );
+}
+
+#[test]
+fn sorted_set_pops_at_once_and_in_multi() {
+    let (_server, mut a, _, _) = setup();
+    a.cmd(&[b"ZADD", b"z", b"1", b"m", b"2", b"n"]);
+    assert_eq!(
+        a.cmd(&[b"BZPOPMAX", b"nokey", b"z", b"0"]),
+        b"*3\r\n$1\r\nz\r\n$1\r\nn\r\n$1\r\n2\r\n"
+    );
+    a.cmd(&[b"MULTI"]);
+    a.cmd(&[b"BZPOPMIN", b"empty", b"0"]);
+    a.cmd(&[b"BZMPOP", b"0", b"1", b"empty", b"MIN"]);
+    assert_eq!(a.cmd(&[b"EXEC"]), b"*2\r\n*-1\r\n*-1\r\n");
+    a.cmd(&[b"SET", b"s", b"x"]);
+    assert_eq!(
+        a.cmd(&[b"BZPOPMIN", b"s", b"0"]),
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+}

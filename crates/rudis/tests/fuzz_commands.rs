@@ -51,6 +51,9 @@ const SKIPPED: &[&str] = &[
     "blmove",
     "brpoplpush",
     "blmpop",
+    "bzpopmin",
+    "bzpopmax",
+    "bzmpop",
 ];
 
 const NUMBERS: &[&str] = &[

@@ -396,7 +396,7 @@ fn rename_generic(ctx: &mut Ctx, args: &mut Args, nx: bool) -> CmdResult {
     ctx.signal_in(ctx.db, dst);
     ctx.notify(src, GENERIC, "rename_from");
     ctx.notify(dst, GENERIC, "rename_to");
-    ctx.pushed(dst);
+    ctx.key_ready(dst);
     if nx {
         ctx.out.int(1);
     } else {
@@ -447,7 +447,7 @@ fn move_(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     ctx.signal_in(dst, key);
     ctx.notify(key, GENERIC, "move_from");
     ctx.notify_in(dst, key, GENERIC, "move_to");
-    ctx.pushed_in(dst, key);
+    ctx.key_ready_in(dst, key);
     ctx.out.int(1);
     Ok(())
 }
@@ -485,7 +485,7 @@ fn copy(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let at = e.expire_at();
     target.set(dst, e.value, at, now);
     ctx.modified_in(dst_db, dst, GENERIC, "copy_to");
-    ctx.pushed_in(dst_db, dst);
+    ctx.key_ready_in(dst_db, dst);
     ctx.out.int(1);
     Ok(())
 }

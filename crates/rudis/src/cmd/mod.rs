@@ -7,6 +7,7 @@
 //! else restates it. Unknown-command, arity and auth checks happen here,
 //! once, never in handlers.
 
+pub mod block;
 pub mod client;
 pub mod connection;
 mod docs;
@@ -71,6 +72,7 @@ pub(crate) static GROUPS: &[&[Command]] = &[
     zset::COMMANDS,
     zset::range::COMMANDS,
     zset::ops::COMMANDS,
+    zset::blocking::COMMANDS,
 ];
 
 /// A command line: byte ranges into the connection's read buffer, so no
@@ -660,15 +662,15 @@ impl Ctx<'_, '_> {
         self.client.kept.push(start..self.out.len());
     }
 
-    /// Notes a push to the list at `key`, for the clients blocked on it.
-    pub fn pushed(&mut self, key: &[u8]) {
-        self.pushed_in(self.db, key);
+    /// Notes that `key` may now hold what blocked clients wait for (a
+    /// push to a list, a new sorted set), for them to be served.
+    pub fn key_ready(&mut self, key: &[u8]) {
+        self.key_ready_in(self.db, key);
     }
 
-    /// Notes that a list may now exist at `key` of database `db` (a push,
-    /// or a list moved, renamed or copied there: Redis's
-    /// `signalKeyAsReady` on adding a key).
-    pub fn pushed_in(&mut self, db: usize, key: &[u8]) {
+    /// `key_ready` in database `db` (also for a value moved, renamed or
+    /// copied there: Redis's `signalKeyAsReady` on adding a key).
+    pub fn key_ready_in(&mut self, db: usize, key: &[u8]) {
         if self.server.blocking.has_waiters(db, key)
             && !self
                 .fx

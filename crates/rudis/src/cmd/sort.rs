@@ -322,7 +322,7 @@ fn sort_generic(ctx: &mut Ctx, args: &mut Args, read_only: bool) -> CmdResult {
                 t.set(dest, Value::List(Box::new(list)), 0, now);
                 ctx.modified(dest, LIST, "sortstore");
                 ctx.fx.dirty += output.len() as u64 - 1;
-                ctx.pushed(dest);
+                ctx.key_ready(dest);
             }
             ctx.out.int(output.len() as i64);
         }

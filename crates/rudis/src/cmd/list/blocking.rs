@@ -2,17 +2,16 @@
 //! they act at once; otherwise they register the client with
 //! `crate::blocking` and the connection waits (see that module).
 
-use std::time::{Duration, Instant};
-
+use super::super::block::{block, parse_timeout};
 use super::super::flags::*;
 use super::super::{acl, row, Args, Begin, Command, Ctx, Find, KeySpec};
 use super::{find_list, move_one, mpop, parse_end, parse_mpop, pop_n};
-use crate::blocking::{BlockOp, Waiter};
-use crate::client::Blocked;
+use super::{pop_event, push_event};
+use crate::blocking::{BlockOp, Outcome, Serving};
 use crate::db::list::End;
-use crate::db::Blob;
-use crate::errors::{self, CmdResult, Error};
-use crate::ldouble::LongDouble;
+use crate::db::{Blob, Value};
+use crate::effects::class::{GENERIC, LIST};
+use crate::errors::{self, CmdResult};
 
 pub static COMMANDS: &[Command] = &[
     row("blpop", -3, WRITE | NOSCRIPT | BLOCKING, blpop)
@@ -54,51 +53,6 @@ pub static COMMANDS: &[Command] = &[
             Find::Keynum(0, 1, 1),
         )]),
 ];
-
-/// Redis's `getTimeoutFromObjectOrReply` in seconds: a long double
-/// times 1000, truncated to an integer as x86 does (out of range gives
-/// the most negative value, so "timeout is negative"). `None`: forever.
-fn parse_timeout(a: &[u8]) -> Result<Option<Duration>, Error> {
-    let secs = LongDouble::parse(a).ok_or(Error::Static(errors::TIMEOUT_NOT_FLOAT))?;
-    let ms = secs.to_f64() * 1000.0;
-    let ms = if ms.is_finite() && ms > -9.2e18 && ms < 9.2e18 {
-        ms as i64
-    } else {
-        i64::MIN
-    };
-    if ms < 0 {
-        return Err(errors::TIMEOUT_NEGATIVE.into());
-    }
-    Ok((ms > 0).then(|| Duration::from_millis(ms as u64)))
-}
-
-/// Registers the client as blocked on `keys`. Inside EXEC nothing
-/// blocks: the command answers at once as if it had timed out (a move
-/// with a null, as Redis).
-fn block(ctx: &mut Ctx, keys: Vec<Blob>, op: BlockOp, timeout: Option<Duration>) {
-    if ctx.in_exec {
-        match op {
-            BlockOp::Move { .. } => ctx.out.null(),
-            BlockOp::Pop { .. } => ctx.out.null_array(),
-        }
-        return;
-    }
-    let (waiter, reply) = Waiter::new(
-        ctx.client.id,
-        timeout.is_some(),
-        ctx.db,
-        keys,
-        op,
-        ctx.out.resp3(),
-    );
-    ctx.server.blocking.register(waiter.clone());
-    *ctx.client.handle.blocked.lock() = Some(waiter.clone());
-    ctx.client.blocked = Some(Blocked {
-        waiter,
-        reply,
-        deadline: timeout.map(|t| Instant::now() + t),
-    });
-}
 
 fn bpop(ctx: &mut Ctx, args: &mut Args, end: End) -> CmdResult {
     let all = args.rest();
@@ -169,4 +123,83 @@ fn blmpop(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         block(ctx, a.keys.iter().map(Blob::new).collect(), op, timeout);
     }
     Ok(())
+}
+
+/// Serves a list waiter (see `crate::blocking`): the key holds a list with
+/// elements.
+pub fn serve(s: &mut Serving, key: &Blob, op: &BlockOp) -> Outcome {
+    let clock = s.clock;
+    if let BlockOp::Move { dst, .. } = op {
+        let t = s.tables.get(dst.as_slice());
+        if let Some(p) = t.find(dst.as_slice(), clock) {
+            if !matches!(t.at(p).1.value, Value::List(_)) {
+                // Redis ends the blocked move with the type error and
+                // leaves the element where it was.
+                return Outcome::Refused(errors::WRONGTYPE);
+            }
+        }
+    }
+    let t = s.tables.get(key.as_slice());
+    let Some(pos) = t.find(key.as_slice(), clock) else {
+        return Outcome::Served(None);
+    };
+    let Value::List(list) = &mut t.at_mut(pos).value else {
+        return Outcome::Served(None);
+    };
+    let reply = &mut s.reply;
+    let mut moved = None;
+    let end = match op {
+        BlockOp::Pop { end, count: None } => {
+            let v = list.pop(*end).unwrap_or_else(|| Blob::new(b""));
+            reply.array(2);
+            reply.bulk(key.as_slice());
+            reply.bulk(v.as_slice());
+            *end
+        }
+        BlockOp::Pop {
+            end,
+            count: Some(n),
+        } => {
+            let n = (*n).min(list.len());
+            reply.array(2);
+            reply.bulk(key.as_slice());
+            reply.array(n);
+            for _ in 0..n {
+                if let Some(v) = list.pop(*end) {
+                    reply.bulk(v.as_slice());
+                }
+            }
+            *end
+        }
+        BlockOp::Move { from, .. } => {
+            let v = list.pop(*from).unwrap_or_else(|| Blob::new(b""));
+            reply.bulk(v.as_slice());
+            moved = Some(v);
+            *from
+        }
+        BlockOp::ZPop { .. } => unreachable!("a list waiter"),
+    };
+    if list.is_empty() {
+        t.remove_at(pos);
+    }
+    let emptied = t.peek(key.as_slice()).is_none();
+    // A move reports its push first, as Redis.
+    let mut next = None;
+    if let (Some(v), BlockOp::Move { dst, to, .. }) = (moved, op) {
+        let t = s.tables.get(dst.as_slice());
+        let p = match t.find(dst.as_slice(), clock) {
+            Some(p) => p,
+            None => t.add(dst.as_slice(), Value::List(Box::default()), clock),
+        };
+        if let Value::List(l) = &mut t.at_mut(p).value {
+            l.push(*to, v);
+        }
+        s.report(dst, LIST, push_event(*to));
+        next = Some(dst.clone());
+    }
+    s.report(key, LIST, pop_event(end));
+    if emptied {
+        s.note(key, GENERIC, "del");
+    }
+    Outcome::Served(next)
 }

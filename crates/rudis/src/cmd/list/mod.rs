@@ -132,7 +132,7 @@ fn push(ctx: &mut Ctx, args: &mut Args, end: End, only_existing: bool) -> CmdRes
     }
     let len = l.len();
     ctx.modified(key, LIST, push_event(end));
-    ctx.pushed(key);
+    ctx.key_ready(key);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -361,7 +361,7 @@ fn linsert(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     l.insert(at + after as usize, Blob::new(value));
     let len = l.len();
     ctx.modified(key, LIST, "linsert");
-    ctx.pushed(key);
+    ctx.key_ready(key);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -545,7 +545,7 @@ pub fn move_one(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> Re
     // Redis reports the push before the pop.
     ctx.modified(dst, LIST, push_event(to));
     popped(ctx, src, from, emptied);
-    ctx.pushed(dst);
+    ctx.key_ready(dst);
     Ok(true)
 }
 

@@ -153,7 +153,7 @@ fn swapdb(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         // Clients blocked in either database may find a list now.
         for db in [lo, hi] {
             for key in ctx.server.blocking.keys_in(db) {
-                ctx.pushed_in(db, key.as_slice());
+                ctx.key_ready_in(db, key.as_slice());
             }
         }
     }

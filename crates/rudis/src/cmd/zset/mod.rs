@@ -2,6 +2,7 @@
 //! (ZRANGE and its relatives) are in `range.rs`, the set operations
 //! (ZUNION, ZINTER, ZDIFF and their STORE forms) in `ops.rs`.
 
+pub mod blocking;
 pub(super) mod ops;
 pub(super) mod range;
 
@@ -178,10 +179,14 @@ fn zadd_generic(ctx: &mut Ctx, args: &mut Args, incr: bool) -> CmdResult {
         .ok_or(Error::Static(errors::NOT_FLOAT))?;
     let (now, limits) = (ctx.now, ctx.server.hot.zset_limits());
     let t = ctx.table(key);
+    let mut created = false;
     let i = match find_zset(t, key, now)? {
         Some(i) => Some(i),
         None if f.xx => None,
-        None => Some(t.add(key, new_zset(), now)),
+        None => {
+            created = true;
+            Some(t.add(key, new_zset(), now))
+        }
     };
     let (mut added, mut updated, mut processed) = (0, 0, 0);
     let mut last = 0.0;
@@ -216,6 +221,9 @@ fn zadd_generic(ctx: &mut Ctx, args: &mut Args, incr: bool) -> CmdResult {
                 }
             }
         }
+    }
+    if created {
+        ctx.key_ready(key);
     }
     if added + updated > 0 {
         ctx.modified(key, ZSET, if f.incr { "zincr" } else { "zadd" });
@@ -635,6 +643,7 @@ pub fn store(ctx: &mut Ctx, dest: &[u8], items: &[(Vec<u8>, f64)], event: &'stat
     }
     let v = build(items, limits);
     ctx.table(dest).set(dest, v, 0, now);
+    ctx.key_ready(dest);
     ctx.modified(dest, ZSET, event);
     ctx.out.int(items.len() as i64);
 }
