@@ -65,6 +65,11 @@ const FLOATS: &[&str] = &[
 const FIELDS: &[&str] = &["f1", "f2", "f3", "x", "", "1"];
 /// Set members: integers (intsets) and strings (hash sets).
 const MEMBERS: &[&str] = &["1", "2", "3", "-7", "10", "a", "b", "", "01"];
+/// Score bounds, inclusive and exclusive.
+const SCORE_BOUNDS: &[&str] = &["-inf", "+inf", "0", "1", "(1", "2.5", "(10", "x", "-1"];
+/// Member bounds.
+const LEX_BOUNDS: &[&str] = &["-", "+", "[a", "(a", "[1", "(3", "[", "x"];
+const RANKS: &[&str] = &["0", "1", "-1", "-2", "2", "100", "x"];
 /// Short enough for a run of thousands of commands; never 0 (forever).
 const TIMEOUTS: &[&str] = &["0.001", "0.002", "-1", "x"];
 const BIT_OFFSETS: &[&str] = &["0", "1", "7", "8", "13", "100", "-1", "x", "4294967296"];
@@ -79,12 +84,12 @@ const ABS_MILLIS: &[&str] = &["1", "4102444800000", "-1"];
 pub fn variable(name: &str) -> Compare {
     match name {
         // The chosen key or field is random.
-        "RANDOMKEY" | "HRANDFIELD" | "SRANDMEMBER" => Compare::Shape,
+        "RANDOMKEY" | "HRANDFIELD" | "SRANDMEMBER" | "ZRANDMEMBER" => Compare::Shape,
         // A hash set's order is each server's own (an intset's is not,
         // and compares equal either way).
         "SMEMBERS" | "SINTER" | "SUNION" | "SDIFF" | "SPOP" => Compare::Unordered,
         // A hash set's scan returns a server-specific part per call.
-        "SSCAN" => Compare::Shape,
+        "SSCAN" | "ZSCAN" => Compare::Shape,
         // A set sorted BY nosort comes out in its own order.
         "SORT" | "SORT_RO" => Compare::Unordered,
         // The cursor encodes the server's own table layout, and so does
@@ -216,6 +221,43 @@ pub fn command(rng: &mut impl Rng) -> (Compare, Vec<Vec<u8>>) {
         "SDIFF",
         "SDIFFSTORE",
         "SSCAN",
+        "ZADD",
+        "ZADD",
+        "ZADD",
+        "ZINCRBY",
+        "ZREM",
+        "ZCARD",
+        "ZSCORE",
+        "ZMSCORE",
+        "ZRANK",
+        "ZREVRANK",
+        "ZCOUNT",
+        "ZLEXCOUNT",
+        "ZRANGE",
+        "ZRANGE",
+        "ZRANGESTORE",
+        "ZRANGEBYSCORE",
+        "ZREVRANGEBYSCORE",
+        "ZRANGEBYLEX",
+        "ZREVRANGEBYLEX",
+        "ZREVRANGE",
+        "ZREMRANGEBYRANK",
+        "ZREMRANGEBYSCORE",
+        "ZREMRANGEBYLEX",
+        "ZUNION",
+        "ZINTER",
+        "ZDIFF",
+        "ZUNIONSTORE",
+        "ZINTERSTORE",
+        "ZDIFFSTORE",
+        "ZINTERCARD",
+        "ZPOPMIN",
+        "ZPOPMAX",
+        "ZMPOP",
+        "ZRANDMEMBER",
+        "ZSCAN",
+        "BZPOPMIN",
+        "BZMPOP",
         "LPUSH",
         "LPUSH",
         "RPUSH",
@@ -672,6 +714,147 @@ pub fn command(rng: &mut impl Rng) -> (Compare, Vec<Vec<u8>>) {
             a.push(pick(rng, times).into());
             for _ in 0..rng.gen_range(0..3) {
                 a.push(pick(rng, &["NX", "XX", "GT", "LT", "nx", "FOO"]).into());
+            }
+        }
+        "ZADD" => {
+            a.push(k(rng).into());
+            for _ in 0..rng.gen_range(0..3) {
+                a.push(pick(rng, &["NX", "XX", "GT", "LT", "CH", "INCR", "ch"]).into());
+            }
+            for _ in 0..rng.gen_range(1..4) {
+                a.push(pick(rng, FLOATS).into());
+                a.push(pick(rng, MEMBERS).into());
+            }
+        }
+        "ZINCRBY" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, FLOATS).into());
+            a.push(pick(rng, MEMBERS).into());
+        }
+        "ZREM" | "ZMSCORE" => {
+            a.push(k(rng).into());
+            for _ in 0..rng.gen_range(1..4) {
+                a.push(pick(rng, MEMBERS).into());
+            }
+        }
+        "ZCARD" => a.push(k(rng).into()),
+        "ZSCORE" | "ZRANK" | "ZREVRANK" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, MEMBERS).into());
+        }
+        "ZCOUNT" | "ZREMRANGEBYSCORE" | "ZLEXCOUNT" | "ZREMRANGEBYLEX" | "ZREMRANGEBYRANK" => {
+            a.push(k(rng).into());
+            let bounds: &[&str] = match name {
+                "ZCOUNT" | "ZREMRANGEBYSCORE" => SCORE_BOUNDS,
+                "ZREMRANGEBYRANK" => RANKS,
+                _ => LEX_BOUNDS,
+            };
+            a.push(pick(rng, bounds).into());
+            a.push(pick(rng, bounds).into());
+        }
+        "ZRANGE" | "ZRANGESTORE" | "ZRANGEBYSCORE" | "ZREVRANGEBYSCORE" | "ZRANGEBYLEX"
+        | "ZREVRANGEBYLEX" | "ZREVRANGE" => {
+            if name == "ZRANGESTORE" {
+                a.push(k(rng).into());
+            }
+            a.push(k(rng).into());
+            let bounds = match name {
+                "ZRANGEBYSCORE" | "ZREVRANGEBYSCORE" => SCORE_BOUNDS,
+                "ZRANGEBYLEX" | "ZREVRANGEBYLEX" => LEX_BOUNDS,
+                "ZREVRANGE" => RANKS,
+                _ => *[RANKS, SCORE_BOUNDS, LEX_BOUNDS]
+                    .choose(rng)
+                    .unwrap_or(&RANKS),
+            };
+            a.push(pick(rng, bounds).into());
+            a.push(pick(rng, bounds).into());
+            for _ in 0..rng.gen_range(0..3) {
+                match rng.gen_range(0..6) {
+                    0 => a.push("WITHSCORES".into()),
+                    1 => a.extend([
+                        "LIMIT".into(),
+                        pick(rng, &["0", "1", "-1", "x"]).into(),
+                        pick(rng, &["1", "2", "-1", "0"]).into(),
+                    ]),
+                    2 => a.push("REV".into()),
+                    3 => a.push("BYSCORE".into()),
+                    4 => a.push("BYLEX".into()),
+                    _ => a.push("bogus".into()),
+                }
+            }
+        }
+        "ZUNION" | "ZINTER" | "ZDIFF" | "ZINTERCARD" | "ZUNIONSTORE" | "ZINTERSTORE"
+        | "ZDIFFSTORE" => {
+            if name.ends_with("STORE") {
+                a.push(k(rng).into());
+            }
+            let n = rng.gen_range(1..4);
+            a.push(pick(rng, &[&n.to_string(), &n.to_string(), "0", "5", "x"]).into());
+            for _ in 0..n {
+                a.push(k(rng).into());
+            }
+            if maybe(rng, 0.3) {
+                a.push("WEIGHTS".into());
+                for _ in 0..n {
+                    a.push(pick(rng, &["1", "2", "-1", "0.5", "x", "inf"]).into());
+                }
+            }
+            if maybe(rng, 0.3) {
+                a.extend([
+                    "AGGREGATE".into(),
+                    pick(rng, &["SUM", "MIN", "max", "x"]).into(),
+                ]);
+            }
+            if maybe(rng, 0.4) {
+                a.push("WITHSCORES".into());
+            }
+            if maybe(rng, 0.2) {
+                a.extend(["LIMIT".into(), pick(rng, &["0", "1", "-1"]).into()]);
+            }
+        }
+        "ZPOPMIN" | "ZPOPMAX" => {
+            a.push(k(rng).into());
+            if maybe(rng, 0.6) {
+                a.push(pick(rng, &["0", "1", "2", "10", "-1", "x"]).into());
+            }
+        }
+        "ZMPOP" | "BZMPOP" => {
+            if name == "BZMPOP" {
+                a.push(pick(rng, TIMEOUTS).into());
+            }
+            let n = rng.gen_range(1..3);
+            a.push(pick(rng, &[&n.to_string(), &n.to_string(), "0", "x"]).into());
+            for _ in 0..n {
+                a.push(k(rng).into());
+            }
+            a.push(pick(rng, &["MIN", "MAX", "max", "x"]).into());
+            if maybe(rng, 0.5) {
+                a.extend([
+                    "COUNT".into(),
+                    pick(rng, &["1", "2", "10", "0", "x"]).into(),
+                ]);
+            }
+        }
+        "BZPOPMIN" => {
+            for _ in 0..rng.gen_range(1..3) {
+                a.push(k(rng).into());
+            }
+            a.push(pick(rng, TIMEOUTS).into());
+        }
+        "ZRANDMEMBER" => {
+            a.push(k(rng).into());
+            if maybe(rng, 0.7) {
+                a.push(pick(rng, &["0", "1", "-3", "2", "100", "x"]).into());
+                if maybe(rng, 0.5) {
+                    a.push(pick(rng, &["WITHSCORES", "bogus"]).into());
+                }
+            }
+        }
+        "ZSCAN" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, &["0", "0", "x"]).into());
+            if maybe(rng, 0.4) {
+                a.extend(["MATCH".into(), pick(rng, &["1*", "*", "a*"]).into()]);
             }
         }
         "SELECT" => a.push(pick(rng, &["0", "0", "1", "16", "x"]).into()),

@@ -193,9 +193,41 @@ pub enum Spec {
     Lex(LexRange),
 }
 
+/// A lex range over a compact set, as Redis walks its listpack: the
+/// members need not be in member order (scores differ), so it finds the
+/// first member past the bound nearest the walk's start and goes on
+/// while the other bound holds, after checking the set's two ends.
+fn lex_walk(z: ZsetRef, r: &LexRange, rev: bool) -> (usize, usize) {
+    let items = z.to_vec();
+    let gte_min = |m: &[u8]| !r.below_min(m);
+    let (first, last) = (items[0].0, items[items.len() - 1].0);
+    if !gte_min(last) || !r.within_max(first) {
+        return (0, 0);
+    }
+    if rev {
+        let Some(j) = items.iter().rposition(|(m, _)| r.within_max(m)) else {
+            return (0, 0);
+        };
+        if !gte_min(items[j].0) {
+            return (0, 0);
+        }
+        let run = items[..=j].iter().rev().take_while(|(m, _)| gte_min(m)).count();
+        (j + 1 - run, j + 1)
+    } else {
+        let Some(i) = items.iter().position(|(m, _)| gte_min(m)) else {
+            return (0, 0);
+        };
+        if !r.within_max(items[i].0) {
+            return (0, 0);
+        }
+        let run = items[i..].iter().take_while(|(m, _)| r.within_max(m)).count();
+        (i, i + run)
+    }
+}
+
 /// The ranks `start..end` of the members `spec` selects (before any
-/// LIMIT).
-fn span(z: ZsetRef, spec: &Spec) -> (usize, usize) {
+/// LIMIT), for a walk upwards or (`rev`) downwards.
+fn span(z: ZsetRef, spec: &Spec, rev: bool) -> (usize, usize) {
     let len = z.len() as i64;
     match spec {
         Spec::Rank(start, end) => {
@@ -214,7 +246,8 @@ fn span(z: ZsetRef, spec: &Spec) -> (usize, usize) {
             let end = z.count_while(|s, _| r.within_max(s));
             (first, end.max(first))
         }
-        Spec::Lex(r) if r.is_empty() => (0, 0),
+        Spec::Lex(r) if r.is_empty() || z.is_empty() => (0, 0),
+        Spec::Lex(r) if z.is_pack() => lex_walk(z, r, rev),
         Spec::Lex(r) => {
             let first = z.count_while(|_, m| r.below_min(m));
             let end = z.count_while(|_, m| r.within_max(m));
@@ -234,7 +267,7 @@ fn select<'a>(
     offset: i64,
     limit: i64,
 ) -> Vec<(&'a [u8], f64)> {
-    let (mut start, mut end) = span(z, spec);
+    let (mut start, mut end) = span(z, spec, rev);
     if rev {
         if let Spec::Rank(..) = spec {
             // Ranks count from the top.
@@ -386,7 +419,7 @@ fn count_generic(ctx: &mut Ctx, key: &[u8], spec: Spec) -> CmdResult {
     let now = ctx.now;
     let z = zset_at(ctx.keys.table(ctx.db, key), key, now)?;
     let n = z.map_or(0, |z| {
-        let (start, end) = span(z, &spec);
+        let (start, end) = span(z, &spec, false);
         end - start
     });
     ctx.out.int(n as i64);
@@ -409,7 +442,7 @@ fn zlexcount(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 
 fn remrange(ctx: &mut Ctx, key: &[u8], spec: Spec, event: &'static str) -> CmdResult {
     remove_with(ctx, key, event, |v| {
-        let (start, end) = v.as_zset().map_or((0, 0), |z| span(z, &spec));
+        let (start, end) = v.as_zset().map_or((0, 0), |z| span(z, &spec, false));
         v.zset_remove_ranks(start, end).len()
     })
 }
