@@ -243,3 +243,29 @@ fn the_normal_class_limit_closes_a_client_with_a_huge_reply() {
     ok.send(&encode(&[b"GET", b"big"]));
     assert_eq!(ok.reply().len(), big.len() + 12);
 }
+
+#[test]
+fn writes_that_change_nothing_notify_nothing() {
+    // Redis 7.0.15: a BITFIELD that leaves every bit as it was (an
+    // INCRBY of 0) on an existing string is no change; a move within one
+    // list neither deletes nor recreates it.
+    let server = rudis(&[]);
+    let mut c = server.raw();
+    c.cmd(&[b"CONFIG", b"SET", b"notify-keyspace-events", b"KEA"]);
+    c.cmd(&[b"SET", b"bf", b"abc"]);
+    c.cmd(&[b"RPUSH", b"one", b"x"]);
+    let mut sub = server.raw();
+    for ch in [&b"setbit"[..], b"del", b"set"] {
+        sub.cmd(&[b"SUBSCRIBE", &[&b"__keyevent@0__:"[..], ch].concat()]);
+    }
+    c.expect_cmd(
+        &[b"BITFIELD", b"bf", b"INCRBY", b"i5", b"0", b"0"],
+        b"*1\r\n:12\r\n",
+    );
+    c.expect_cmd(
+        &[b"LMOVE", b"one", b"one", b"LEFT", b"RIGHT"],
+        b"$1\r\nx\r\n",
+    );
+    c.cmd(&[b"SET", b"after", b"1"]);
+    sub.expect(b"*3\r\n$7\r\nmessage\r\n$18\r\n__keyevent@0__:set\r\n$5\r\nafter\r\n");
+}

@@ -179,7 +179,9 @@ pub fn serve(s: &mut Serving, key: &Blob, op: &BlockOp) -> Outcome {
         }
         BlockOp::ZPop { .. } => unreachable!("a list waiter"),
     };
-    if list.is_empty() {
+    // A move within one list never empties it (see `move_one`).
+    let within = matches!(op, BlockOp::Move { dst, .. } if dst == key);
+    if list.is_empty() && !within {
         t.remove_at(pos);
     }
     let emptied = t.peek(key.as_slice()).is_none();

@@ -531,7 +531,9 @@ pub fn move_one(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> Re
     let si = t.find(src, now).unwrap_or(si);
     let l = list_mut(t, si);
     let v = l.pop(from).unwrap_or_else(|| Blob::new(b""));
-    let emptied = l.is_empty();
+    // A move within one list never empties it (Redis pushes into the
+    // object it popped from before looking at its length).
+    let emptied = l.is_empty() && src != dst;
     if emptied {
         t.remove_at(si);
     }

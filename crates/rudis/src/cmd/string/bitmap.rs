@@ -562,8 +562,9 @@ fn bitfield_generic(ctx: &mut Ctx, args: &mut Args, read_only: bool) -> CmdResul
         } else {
             ctx.out.int(reply);
             write_field(s, f.offset, f.bits, new);
-            // A SET of the same bits is no change; an INCRBY always is.
-            if grown || old != new || matches!(f.op, FieldOp::IncrBy(_)) {
+            // Writing the same bits (a SET of them, an INCRBY of 0) is no
+            // change unless the string was created or grew.
+            if grown || old != new {
                 changes += 1;
             }
         }

@@ -211,7 +211,11 @@ fn lex_walk(z: ZsetRef, r: &LexRange, rev: bool) -> (usize, usize) {
         if !gte_min(items[j].0) {
             return (0, 0);
         }
-        let run = items[..=j].iter().rev().take_while(|(m, _)| gte_min(m)).count();
+        let run = items[..=j]
+            .iter()
+            .rev()
+            .take_while(|(m, _)| gte_min(m))
+            .count();
         (j + 1 - run, j + 1)
     } else {
         let Some(i) = items.iter().position(|(m, _)| gte_min(m)) else {
@@ -220,7 +224,10 @@ fn lex_walk(z: ZsetRef, r: &LexRange, rev: bool) -> (usize, usize) {
         if !r.within_max(items[i].0) {
             return (0, 0);
         }
-        let run = items[i..].iter().take_while(|(m, _)| r.within_max(m)).count();
+        let run = items[i..]
+            .iter()
+            .take_while(|(m, _)| r.within_max(m))
+            .count();
         (i, i + run)
     }
 }
