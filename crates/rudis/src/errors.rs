@@ -130,6 +130,15 @@ pub const ZADD_GT_LT_NX: &str = "ERR GT, LT, and/or NX options at the same time 
 pub const ZADD_INCR_PAIR: &str = "ERR INCR option supports a single increment-element pair";
 pub const ZADD_NAN: &str = "ERR resulting score is not a number (NaN)";
 pub const WEIGHT_NOT_FLOAT: &str = "ERR weight value is not a float";
+pub const GEO_UNIT: &str = "ERR unsupported unit provided. please use M, KM, FT, MI";
+pub const GEO_NO_MEMBER: &str = "ERR could not decode requested zset member";
+pub const GEO_NEED_RADIUS: &str = "ERR need numeric radius";
+pub const GEO_RADIUS_NEGATIVE: &str = "ERR radius cannot be negative";
+pub const GEO_NEED_WIDTH: &str = "ERR need numeric width";
+pub const GEO_NEED_HEIGHT: &str = "ERR need numeric height";
+pub const GEO_BOX_NEGATIVE: &str = "ERR height or width cannot be negative";
+pub const GEO_COUNT: &str = "ERR COUNT must be > 0";
+pub const GEO_ANY_COUNT: &str = "ERR the ANY argument requires COUNT argument";
 pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
 
 /// Redis's `getRangeLongFromObjectOrReply` message without a custom text.

@@ -39,6 +39,26 @@ impl LongDouble {
         round(v < 0, BigUint::from(v.unsigned_abs()), 0, false)
     }
 
+    /// An f64, exactly (every double is a long double).
+    pub fn from_f64(v: f64) -> LongDouble {
+        if v.is_nan() {
+            return LongDouble::Nan;
+        }
+        if v.is_infinite() {
+            return LongDouble::Inf { neg: v < 0.0 };
+        }
+        let bits = v.to_bits();
+        let neg = bits >> 63 == 1;
+        let exp_bits = ((bits >> 52) & 0x7ff) as i64;
+        let frac = bits & ((1 << 52) - 1);
+        let (mant, exp) = if exp_bits == 0 {
+            (frac, -1074)
+        } else {
+            (frac | (1 << 52), exp_bits - 1075)
+        };
+        round(neg, BigUint::from(mant), exp, false)
+    }
+
     /// The nearest f64 (infinities beyond its range).
     pub fn to_f64(self) -> f64 {
         match self {

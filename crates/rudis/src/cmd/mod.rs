@@ -12,6 +12,7 @@ pub mod client;
 pub mod connection;
 mod docs;
 pub mod function;
+pub mod geo;
 pub mod hash;
 pub mod keys;
 pub mod list;
@@ -73,6 +74,7 @@ pub(crate) static GROUPS: &[&[Command]] = &[
     zset::range::COMMANDS,
     zset::ops::COMMANDS,
     zset::blocking::COMMANDS,
+    geo::COMMANDS,
 ];
 
 /// A command line: byte ranges into the connection's read buffer, so no

@@ -70,6 +70,8 @@ const SCORE_BOUNDS: &[&str] = &["-inf", "+inf", "0", "1", "(1", "2.5", "(10", "x
 /// Member bounds.
 const LEX_BOUNDS: &[&str] = &["-", "+", "[a", "(a", "[1", "(3", "[", "x"];
 const RANKS: &[&str] = &["0", "1", "-1", "-2", "2", "100", "x"];
+const LONGITUDES: &[&str] = &["0", "13.361389", "-122.4", "179.99", "181", "x"];
+const LATITUDES: &[&str] = &["0", "38.115556", "37.7", "-85", "86"];
 /// Short enough for a run of thousands of commands; never 0 (forever).
 const TIMEOUTS: &[&str] = &["0.001", "0.002", "-1", "x"];
 const BIT_OFFSETS: &[&str] = &["0", "1", "7", "8", "13", "100", "-1", "x", "4294967296"];
@@ -258,6 +260,12 @@ pub fn command(rng: &mut impl Rng) -> (Compare, Vec<Vec<u8>>) {
         "ZSCAN",
         "BZPOPMIN",
         "BZMPOP",
+        "GEOADD",
+        "GEOPOS",
+        "GEODIST",
+        "GEOHASH",
+        "GEOSEARCH",
+        "GEORADIUS",
         "LPUSH",
         "LPUSH",
         "RPUSH",
@@ -855,6 +863,64 @@ pub fn command(rng: &mut impl Rng) -> (Compare, Vec<Vec<u8>>) {
             a.push(pick(rng, &["0", "0", "x"]).into());
             if maybe(rng, 0.4) {
                 a.extend(["MATCH".into(), pick(rng, &["1*", "*", "a*"]).into()]);
+            }
+        }
+        "GEOADD" => {
+            a.push(k(rng).into());
+            if maybe(rng, 0.3) {
+                a.push(pick(rng, &["NX", "XX", "CH"]).into());
+            }
+            for _ in 0..rng.gen_range(1..3) {
+                a.push(pick(rng, LONGITUDES).into());
+                a.push(pick(rng, LATITUDES).into());
+                a.push(pick(rng, MEMBERS).into());
+            }
+        }
+        "GEOPOS" | "GEOHASH" => {
+            a.push(k(rng).into());
+            for _ in 0..rng.gen_range(1..3) {
+                a.push(pick(rng, MEMBERS).into());
+            }
+        }
+        "GEODIST" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, MEMBERS).into());
+            a.push(pick(rng, MEMBERS).into());
+            if maybe(rng, 0.5) {
+                a.push(pick(rng, &["m", "km", "mi", "ft", "x"]).into());
+            }
+        }
+        "GEOSEARCH" | "GEORADIUS" => {
+            a.push(k(rng).into());
+            if name == "GEORADIUS" {
+                a.push(pick(rng, LONGITUDES).into());
+                a.push(pick(rng, LATITUDES).into());
+                a.push(pick(rng, &["100", "5000", "0", "-1"]).into());
+                a.push(pick(rng, &["km", "m", "x"]).into());
+            } else {
+                if maybe(rng, 0.5) {
+                    a.extend(["FROMMEMBER".into(), pick(rng, MEMBERS).into()]);
+                } else {
+                    a.push("FROMLONLAT".into());
+                    a.push(pick(rng, LONGITUDES).into());
+                    a.push(pick(rng, LATITUDES).into());
+                }
+                if maybe(rng, 0.5) {
+                    a.extend(["BYRADIUS".into(), pick(rng, &["100", "5000", "0"]).into()]);
+                } else {
+                    a.extend([
+                        "BYBOX".into(),
+                        pick(rng, &["100", "8000", "0"]).into(),
+                        pick(rng, &["100", "8000", "-1"]).into(),
+                    ]);
+                }
+                a.push(pick(rng, &["km", "mi"]).into());
+            }
+            for _ in 0..rng.gen_range(0..3) {
+                a.push(pick(rng, &["WITHDIST", "WITHCOORD", "WITHHASH", "ASC", "DESC"]).into());
+            }
+            if maybe(rng, 0.3) {
+                a.extend(["COUNT".into(), pick(rng, &["1", "2", "0"]).into()]);
             }
         }
         "SELECT" => a.push(pick(rng, &["0", "0", "1", "16", "x"]).into()),

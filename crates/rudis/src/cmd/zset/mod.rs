@@ -127,13 +127,13 @@ fn d2string(v: f64) -> Vec<u8> {
 
 /// What ZADD's options ask.
 #[derive(Default)]
-struct AddFlags {
-    nx: bool,
-    xx: bool,
-    gt: bool,
-    lt: bool,
-    ch: bool,
-    incr: bool,
+pub struct AddFlags {
+    pub nx: bool,
+    pub xx: bool,
+    pub gt: bool,
+    pub lt: bool,
+    pub ch: bool,
+    pub incr: bool,
 }
 
 fn zadd_generic(ctx: &mut Ctx, args: &mut Args, incr: bool) -> CmdResult {
@@ -173,10 +173,19 @@ fn zadd_generic(ctx: &mut Ctx, args: &mut Args, incr: bool) -> CmdResult {
     if f.incr && pairs.len() > 2 {
         return Err(errors::ZADD_INCR_PAIR.into());
     }
-    let scores = (0..pairs.len() / 2)
-        .map(|j| crate::double::parse(pairs.get(j * 2).unwrap_or_default()))
-        .collect::<Option<Vec<f64>>>()
+    let scored = (0..pairs.len() / 2)
+        .map(|j| {
+            let score = crate::double::parse(pairs.get(j * 2).unwrap_or_default())?;
+            Some((score, pairs.get(j * 2 + 1).unwrap_or_default()))
+        })
+        .collect::<Option<Vec<(f64, &[u8])>>>()
         .ok_or(Error::Static(errors::NOT_FLOAT))?;
+    add_scored(ctx, key, &f, &scored)
+}
+
+/// Adds or updates (score, member) pairs as ZADD does with the options
+/// `f` (checked already), and replies as ZADD (GEOADD too).
+pub fn add_scored(ctx: &mut Ctx, key: &[u8], f: &AddFlags, scored: &[(f64, &[u8])]) -> CmdResult {
     let (now, limits) = (ctx.now, ctx.server.hot.zset_limits());
     let t = ctx.table(key);
     let mut created = false;
@@ -192,8 +201,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &mut Args, incr: bool) -> CmdResult {
     let mut last = 0.0;
     if let Some(i) = i {
         let v = &mut t.at_mut(i).value;
-        for (j, &score) in scores.iter().enumerate() {
-            let member = pairs.get(j * 2 + 1).unwrap_or_default();
+        for &(score, member) in scored {
             let current = v.as_zset().and_then(|z| z.score(member));
             match current {
                 Some(_) if f.nx => {}
