@@ -167,38 +167,33 @@ fn c_to_u64(d: f64) -> u64 {
     }
 }
 
-fn move_x(h: &mut Bits, d: i8) {
+/// Moves a cell one step along the coordinate in the bits of `mask`
+/// (odd bits: longitude, east; even bits: latitude, north), `d` the
+/// direction.
+fn step_along(h: &mut Bits, mask: u64, d: i8) {
     if d == 0 {
         return;
     }
-    let mut x = h.bits & 0xaaaa_aaaa_aaaa_aaaa;
-    let y = h.bits & 0x5555_5555_5555_5555;
-    let zz = 0x5555_5555_5555_5555u64 >> (64 - h.step as u32 * 2);
+    let width = 64 - h.step as u32 * 2;
+    let mut along = h.bits & mask;
+    let other = h.bits & !mask;
+    let zz = !mask >> width;
     if d > 0 {
-        x = x.wrapping_add(zz + 1);
+        along = along.wrapping_add(zz + 1);
     } else {
-        x |= zz;
-        x = x.wrapping_sub(zz + 1);
+        along |= zz;
+        along = along.wrapping_sub(zz + 1);
     }
-    x &= 0xaaaa_aaaa_aaaa_aaaau64 >> (64 - h.step as u32 * 2);
-    h.bits = x | y;
+    along &= mask >> width;
+    h.bits = along | other;
+}
+
+fn move_x(h: &mut Bits, d: i8) {
+    step_along(h, 0xaaaa_aaaa_aaaa_aaaa, d);
 }
 
 fn move_y(h: &mut Bits, d: i8) {
-    if d == 0 {
-        return;
-    }
-    let x = h.bits & 0xaaaa_aaaa_aaaa_aaaa;
-    let mut y = h.bits & 0x5555_5555_5555_5555;
-    let zz = 0xaaaa_aaaa_aaaa_aaaau64 >> (64 - h.step as u32 * 2);
-    if d > 0 {
-        y = y.wrapping_add(zz + 1);
-    } else {
-        y |= zz;
-        y = y.wrapping_sub(zz + 1);
-    }
-    y &= 0x5555_5555_5555_5555u64 >> (64 - h.step as u32 * 2);
-    h.bits = x | y;
+    step_along(h, 0x5555_5555_5555_5555, d);
 }
 
 /// The cells to search, in Redis's order: the centre cell, then north,

@@ -4,11 +4,9 @@
 //! each cell's score range and keeps the members within the shape.
 
 use super::flags::*;
-use super::zset::{add_scored, store, AddFlags};
+use super::zset::{add_scored, store, zset_at, AddFlags};
 use super::{acl, is, parse_int, row, Args, Argv, Begin, Command, Ctx, Find, KeySpec};
-use crate::db::value::Clock;
 use crate::db::zset::ZsetRef;
-use crate::db::Table;
 use crate::errors::{self, CmdResult, Error};
 use crate::geohash::{self, Shape};
 use crate::ldouble::LongDouble;
@@ -70,16 +68,6 @@ pub static COMMANDS: &[Command] = &[
             KeySpec::at(2, &["RO", "access"]),
         ]),
 ];
-
-fn zset_at<'t>(t: &'t mut Table, key: &[u8], now: Clock) -> Result<Option<ZsetRef<'t>>, Error> {
-    match t.get(key, now).map(|e| &e.value) {
-        None => Ok(None),
-        Some(v) => v
-            .as_zset()
-            .map(Some)
-            .ok_or(Error::Static(errors::WRONGTYPE)),
-    }
-}
 
 fn float(a: &[u8], msg: &'static str) -> Result<f64, Error> {
     crate::double::parse(a).ok_or(Error::Static(msg))

@@ -69,7 +69,11 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 /// The sorted set at `key` for reading (a counted lookup).
-fn zset_at<'t>(t: &'t mut Table, key: &[u8], now: Clock) -> Result<Option<ZsetRef<'t>>, Error> {
+pub(crate) fn zset_at<'t>(
+    t: &'t mut Table,
+    key: &[u8],
+    now: Clock,
+) -> Result<Option<ZsetRef<'t>>, Error> {
     match t.get(key, now).map(|e| &e.value) {
         None => Ok(None),
         Some(v) => v
