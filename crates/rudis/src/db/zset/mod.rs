@@ -28,14 +28,17 @@ pub struct SortedSet {
     pub tree: Tree,
 }
 
-// The compact form: a member count (u16, little endian), then for each
-// member in order `varint len, bytes, score`, the score a tag byte and
-// its payload: small integers take 1, 2 or 4 bytes, anything else the
-// 8 bytes of the double.
+// The compact form: for each member in order `varint len, bytes, score`,
+// the score a tag byte and its payload: an integer from SMALL_MIN to
+// SMALL_MAX is the tag itself, larger integers take 2 or 4 bytes more,
+// anything else the 8 bytes of the double. No count: a small set is
+// walked anyway, and five short members then fit 16 bytes.
 const F64: u8 = 0;
-const I8: u8 = 1;
-const I16: u8 = 2;
-const I32: u8 = 3;
+const I16: u8 = 1;
+const I32: u8 = 2;
+const SMALL_BASE: u8 = 3;
+const SMALL_MIN: i32 = -64;
+const SMALL_MAX: i32 = SMALL_MIN + (u8::MAX - SMALL_BASE) as i32;
 
 fn put_entry(out: &mut Vec<u8>, member: &[u8], score: f64) {
     super::hash::put_varint(out, member.len());
@@ -43,9 +46,8 @@ fn put_entry(out: &mut Vec<u8>, member: &[u8], score: f64) {
     // Integral scores are integers, as in Redis's listpack: -0 becomes 0.
     let int = score as i32;
     if int as f64 == score {
-        if let Ok(v) = i8::try_from(int) {
-            out.push(I8);
-            out.push(v as u8);
+        if (SMALL_MIN..=SMALL_MAX).contains(&int) {
+            out.push(SMALL_BASE + (int - SMALL_MIN) as u8);
         } else if let Ok(v) = i16::try_from(int) {
             out.push(I16);
             out.extend_from_slice(&v.to_le_bytes());
@@ -76,16 +78,16 @@ impl<'a> Iterator for PackIter<'a> {
         let start = self.pos;
         let (member, p) = super::hash::read_at(buf, start);
         let (score, end) = match buf[p] {
-            I8 => (buf[p + 1] as i8 as f64, p + 2),
+            F64 => {
+                let b: [u8; 8] = buf[p + 1..p + 9].try_into().expect("8 bytes");
+                (f64::from_le_bytes(b), p + 9)
+            }
             I16 => (i16::from_le_bytes([buf[p + 1], buf[p + 2]]) as f64, p + 3),
             I32 => {
                 let b: [u8; 4] = buf[p + 1..p + 5].try_into().expect("4 bytes");
                 (i32::from_le_bytes(b) as f64, p + 5)
             }
-            _ => {
-                let b: [u8; 8] = buf[p + 1..p + 9].try_into().expect("8 bytes");
-                (f64::from_le_bytes(b), p + 9)
-            }
+            t => ((SMALL_MIN + (t - SMALL_BASE) as i32) as f64, p + 1),
         };
         self.pos = end;
         Some((member, score, start, end))
@@ -93,16 +95,16 @@ impl<'a> Iterator for PackIter<'a> {
 }
 
 fn pack_iter(buf: &[u8]) -> PackIter<'_> {
-    PackIter { buf, pos: 2 }
+    PackIter { buf, pos: 0 }
 }
 
 fn pack_count(buf: &[u8]) -> usize {
-    u16::from_le_bytes([buf[0], buf[1]]) as usize
+    pack_iter(buf).count()
 }
 
 /// A new empty sorted set, compact.
 pub fn new_zset() -> Value {
-    Value::ZsetPack(Box::new([0, 0]))
+    Value::ZsetPack(Box::new([]))
 }
 
 /// A new empty sorted set in the form Redis's `zsetTypeCreate` picks for
@@ -266,11 +268,6 @@ impl Value {
                 let found = pack_iter(b).find(|e| e.0 == member);
                 let old = found.map(|e| e.1);
                 let mut v: Vec<u8> = Vec::with_capacity(b.len() + member.len() + 12);
-                let mut n = pack_count(b);
-                if found.is_none() {
-                    n += 1;
-                }
-                v.extend_from_slice(&(n as u16).to_le_bytes());
                 let mut placed = false;
                 for (m, s, start, end) in pack_iter(b) {
                     if m == member {
@@ -309,8 +306,7 @@ impl Value {
             Value::ZsetPack(b) => {
                 let (_, score, start, end) = pack_iter(b).find(|e| e.0 == member)?;
                 let mut v = Vec::with_capacity(b.len() - (end - start));
-                v.extend_from_slice(&((pack_count(b) - 1) as u16).to_le_bytes());
-                v.extend_from_slice(&b[2..start]);
+                v.extend_from_slice(&b[..start]);
                 v.extend_from_slice(&b[end..]);
                 *b = v.into_boxed_slice();
                 Some(score)
@@ -340,8 +336,7 @@ impl Value {
                 let from = entries[start].0;
                 let to = entries[start + gone.len() - 1].1;
                 let mut v = Vec::with_capacity(b.len() - (to - from));
-                v.extend_from_slice(&((entries.len() - gone.len()) as u16).to_le_bytes());
-                v.extend_from_slice(&b[2..from]);
+                v.extend_from_slice(&b[..from]);
                 v.extend_from_slice(&b[to..]);
                 *b = v.into_boxed_slice();
             }
@@ -379,7 +374,6 @@ impl Value {
             return;
         }
         let mut v = Vec::new();
-        v.extend_from_slice(&(z.len() as u16).to_le_bytes());
         z.walk(0, false, |m, s| {
             put_entry(&mut v, m, s);
             true

@@ -58,16 +58,18 @@ impl Node {
         }
     }
 
-    /// Splits off the upper half: (its lower bound, the node).
-    fn split(&mut self) -> (Item, Node, usize) {
+    /// Splits off the entries from `at` on: (their lower bound, the
+    /// node, its item count).
+    fn split(&mut self, at: usize) -> (Item, Node, usize) {
         match self {
             Node::Leaf(v) => {
-                let right = v.split_off(v.len() / 2);
+                let mut right = Vec::with_capacity(CAP + 1);
+                right.extend(v.drain(at..));
+                v.shrink_to(CAP + 1);
                 let n = right.len();
                 (right[0].clone(), Node::Leaf(right), n)
             }
             Node::Inner(n) => {
-                let at = n.children.len() / 2;
                 let children = n.children.split_off(at);
                 let counts = n.counts.split_off(at);
                 let mut seps = n.seps.split_off(at - 1);
@@ -83,6 +85,21 @@ impl Node {
                     total,
                 )
             }
+        }
+    }
+
+    /// Where to split a node that has just grown past `CAP` by an entry
+    /// at `grew`: an entry added at either end (ascending or descending
+    /// loads, the common case) leaves the other part full, anything else
+    /// halves the node.
+    fn split_point(&self, grew: usize) -> usize {
+        let w = self.width();
+        if grew + 1 == w {
+            w - 1
+        } else if grew == 0 {
+            1
+        } else {
+            w / 2
         }
     }
 }
@@ -128,7 +145,8 @@ impl Inner {
         }
         self.counts[l] += right_count;
         if self.children[l].width() > CAP {
-            let (sep, node, n) = self.children[l].split();
+            let at = self.children[l].width() / 2;
+            let (sep, node, n) = self.children[l].split(at);
             self.insert_split(l, sep, node, n);
         }
     }
@@ -264,20 +282,33 @@ impl Tree {
 }
 
 fn insert_into(node: &mut Node, item: Item) -> Option<(Item, Node, usize)> {
-    match node {
+    let grew = match node {
         Node::Leaf(v) => {
             let at = v.partition_point(|it| it.cmp_key(item.score, &item.member) == Ordering::Less);
+            if v.len() == v.capacity() {
+                // Exact growth: a leaf never holds more than CAP + 1.
+                let want = (v.len() * 2).clamp(4, CAP + 1);
+                v.reserve_exact(want.saturating_sub(v.len()));
+            }
             v.insert(at, item);
+            at
         }
         Node::Inner(n) => {
             let i = n.child_for(item.score, &item.member);
             n.counts[i] += 1;
-            if let Some((sep, right, count)) = insert_into(&mut n.children[i], item) {
-                n.insert_split(i, sep, right, count);
+            match insert_into(&mut n.children[i], item) {
+                Some((sep, right, count)) => {
+                    n.insert_split(i, sep, right, count);
+                    i + 1
+                }
+                None => i,
             }
         }
-    }
-    (node.width() > CAP).then(|| node.split())
+    };
+    (node.width() > CAP).then(|| {
+        let at = node.split_point(grew);
+        node.split(at)
+    })
 }
 
 fn remove_from(node: &mut Node, score: f64, member: &[u8]) -> Option<Item> {
