@@ -44,6 +44,30 @@ fn memory_usage_follows_what_a_key_holds() {
         assert!(all > 50_000 && sampled > 50_000, "{key:?}: {sampled} {all}");
     }
     assert!(usage(&mut c, b"l") > 100_000);
+    // Five short members with small scores: compact, and smaller than the
+    // 88 bytes Redis 7.0.15 reports for the same key.
+    c.cmd(&[
+        b"ZADD",
+        b"zs:0000001",
+        b"1",
+        b"a",
+        b"2",
+        b"b",
+        b"3",
+        b"c",
+        b"4",
+        b"d",
+        b"5",
+        b"e",
+    ]);
+    let z = usage(&mut c, b"zs:0000001");
+    assert!((40..88).contains(&z), "{z}");
+    for i in 0..1000 {
+        let m = format!("member-{i}-{}", "m".repeat(40));
+        c.cmd(&[b"ZADD", b"z", i.to_string().as_bytes(), m.as_bytes()]);
+    }
+    // Each member is held twice in the large form.
+    assert!(usage(&mut c, b"z") > 100_000);
     assert_eq!(c.cmd(&[b"MEMORY", b"USAGE", b"nokey"]), b"$-1\r\n");
     // Options are read before the key is looked up, as Redis does.
     for (args, reply) in [
