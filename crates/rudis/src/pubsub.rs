@@ -111,11 +111,16 @@ impl PubSub {
             .collect()
     }
 
+    /// Subscribers of `channel`. A client already killed (over its output
+    /// limit) but not yet gone is left out, as PUBLISH leaves it out: in
+    /// Redis it is freed before the next command runs.
     pub fn numsub(&self, kind: Kind, channel: &[u8]) -> usize {
         self.map(kind)
             .read()
             .get(&Blob::new(channel))
-            .map_or(0, Vec::len)
+            .map_or(0, |list| {
+                list.iter().filter(|c| !c.killed.load(Relaxed)).count()
+            })
     }
 
     /// Distinct patterns subscribed to.
