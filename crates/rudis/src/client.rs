@@ -210,6 +210,10 @@ pub struct Client {
     /// While this client's script runs: whether it has called a read
     /// command (its declared keys are then tracked).
     pub script_read: Option<bool>,
+    /// Memory was over maxmemory with nothing to evict when the running
+    /// command started (Redis's pre_command_oom_state): a script's first
+    /// write that may grow memory is refused.
+    pub oom: bool,
 }
 
 /// A blocked command: its registration, where its reply will come from,
@@ -239,6 +243,7 @@ impl Client {
             kept: Vec::new(),
             caching: false,
             script_read: None,
+            oom: false,
         }
     }
 

@@ -62,6 +62,20 @@ pub struct Config {
     pub latency_tracking: bool,
     pub latency_tracking_info_percentiles: Vec<f64>,
     pub lazyfree_lazy_user_del: bool,
+    /// `lazyfree-lazy-eviction`: evicted values are freed in the
+    /// background.
+    pub lazyfree_lazy_eviction: bool,
+    /// Bytes of memory in use past which keys are evicted (0: no limit).
+    pub maxmemory: u64,
+    pub maxmemory_policy: crate::evict::Policy,
+    /// Keys sampled per eviction pool refill.
+    pub maxmemory_samples: u32,
+    /// 0..=100: how long one eviction cycle may run before the rest is
+    /// left to the background.
+    pub maxmemory_eviction_tenacity: u32,
+    pub lfu_log_factor: u32,
+    /// Minutes per decrement of an idle key's LFU counter (0: never).
+    pub lfu_decay_time: u32,
     pub active_expire_effort: u32,
     /// `busy-reply-threshold` (`lua-time-limit`) in ms: past it a script
     /// makes other clients' commands fail with -BUSY (0: never).
@@ -114,6 +128,13 @@ impl Default for Config {
             latency_tracking: true,
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
             lazyfree_lazy_user_del: false,
+            lazyfree_lazy_eviction: false,
+            maxmemory: 0,
+            maxmemory_policy: crate::evict::Policy::NoEviction,
+            maxmemory_samples: 5,
+            maxmemory_eviction_tenacity: 10,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
             active_expire_effort: 1,
             busy_reply_threshold: 5000,
             notify_keyspace_events: 0,
@@ -163,6 +184,23 @@ fn yes_no(args: &[String]) -> Result<bool, String> {
         "no" => Ok(false),
         _ => Err("argument must be 'yes' or 'no'".into()),
     }
+}
+
+/// An enum directive's value (case-insensitive), with Redis's error
+/// listing the names.
+fn choice<T: Copy>(args: &[String], names: &[(&str, T)]) -> Result<T, String> {
+    let v = one(args)?.to_ascii_lowercase();
+    names
+        .iter()
+        .find(|(n, _)| *n == v)
+        .map(|(_, x)| *x)
+        .ok_or_else(|| {
+            let all: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
+            format!(
+                "argument(s) must be one of the following: {}",
+                all.join(", ")
+            )
+        })
 }
 
 fn int(args: &[String], min: i64, max: i64) -> Result<i64, String> {
@@ -369,14 +407,7 @@ pub static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "loglevel",
         set: |c, a| {
-            let v = one(a)?.to_ascii_lowercase();
-            c.loglevel = LOGLEVELS
-                .iter()
-                .find(|(n, _)| *n == v)
-                .map(|(_, l)| *l)
-                .ok_or(
-                    "argument(s) must be one of the following: debug, verbose, notice, warning",
-                )?;
+            c.loglevel = choice(a, &LOGLEVELS)?;
             Ok(())
         },
         get: |c| {
@@ -550,6 +581,69 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| yn(c.lazyfree_lazy_user_del),
+        change: Change::Live,
+    },
+    Directive {
+        name: "lazyfree-lazy-eviction",
+        set: |c, a| {
+            c.lazyfree_lazy_eviction = yes_no(a)?;
+            Ok(())
+        },
+        get: |c| yn(c.lazyfree_lazy_eviction),
+        change: Change::Live,
+    },
+    Directive {
+        name: "maxmemory",
+        set: |c, a| {
+            c.maxmemory = memory(a, 0, u64::MAX)?;
+            Ok(())
+        },
+        get: |c| c.maxmemory.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "maxmemory-policy",
+        set: |c, a| {
+            c.maxmemory_policy = choice(a, &crate::evict::POLICIES)?;
+            Ok(())
+        },
+        get: |c| c.maxmemory_policy.name().into(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "maxmemory-samples",
+        set: |c, a| {
+            c.maxmemory_samples = int(a, 1, i32::MAX as i64)? as u32;
+            Ok(())
+        },
+        get: |c| c.maxmemory_samples.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "maxmemory-eviction-tenacity",
+        set: |c, a| {
+            c.maxmemory_eviction_tenacity = int(a, 0, 100)? as u32;
+            Ok(())
+        },
+        get: |c| c.maxmemory_eviction_tenacity.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "lfu-log-factor",
+        set: |c, a| {
+            c.lfu_log_factor = int(a, 0, i32::MAX as i64)? as u32;
+            Ok(())
+        },
+        get: |c| c.lfu_log_factor.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "lfu-decay-time",
+        set: |c, a| {
+            c.lfu_decay_time = int(a, 0, i32::MAX as i64)? as u32;
+            Ok(())
+        },
+        get: |c| c.lfu_decay_time.to_string(),
         change: Change::Live,
     },
     Directive {

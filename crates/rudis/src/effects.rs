@@ -168,12 +168,18 @@ impl Effects {
         entries.sort_by_key(|(_, (seq, _, _))| *seq);
         for (db, (_, what, key)) in entries {
             match what {
-                Logged::Expired => {
+                Logged::Expired | Logged::Evicted => {
+                    // A reclaimed or evicted key is a write: Redis's
+                    // signalModifiedKey, then its event.
                     server.watches.touch(db, key.as_slice(), false);
                     server
                         .tracking
                         .invalidate(server, key.as_slice(), current, &mut self.pending);
-                    self.note(notify, class::EXPIRED, "expired", db, key);
+                    let (c, event) = match what {
+                        Logged::Expired => (class::EXPIRED, "expired"),
+                        _ => (class::EVICTED, "evicted"),
+                    };
+                    self.note(notify, c, event, db, key);
                 }
                 Logged::New => self.note(notify, class::NEW, "new", db, key),
                 Logged::Miss => self.note(notify, class::KEY_MISS, "keymiss", db, key),

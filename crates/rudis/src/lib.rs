@@ -16,6 +16,7 @@ pub mod db;
 pub mod double;
 pub mod effects;
 pub mod errors;
+pub mod evict;
 pub mod geohash;
 pub mod glob;
 pub mod ldouble;

@@ -2,9 +2,8 @@ use std::process::ExitCode;
 
 use rudis::config::{Config, Invocation, LogLevel, HELP, REDIS_VERSION, VERSION};
 
-#[cfg(not(target_env = "msvc"))]
 #[global_allocator]
-static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+static GLOBAL: rudis::alloc::Counting = rudis::alloc::Counting;
 
 fn level(l: LogLevel) -> tracing::level_filters::LevelFilter {
     use tracing::level_filters::LevelFilter;

@@ -41,6 +41,11 @@ pub struct Hot {
     latency_tracking: AtomicBool,
     lazy_user_del: AtomicBool,
     lazy_user_flush: AtomicBool,
+    lazy_eviction: AtomicBool,
+    maxmemory: AtomicU64,
+    maxmemory_policy: std::sync::atomic::AtomicU8,
+    maxmemory_samples: AtomicU32,
+    maxmemory_eviction_tenacity: AtomicU32,
     active_expire_effort: AtomicU32,
     busy_reply_threshold: AtomicU64,
     notify_keyspace_events: AtomicU32,
@@ -53,7 +58,17 @@ impl Hot {
     fn from(c: &Config) -> Hot {
         crate::effects::configure(c.notify_keyspace_events);
         crate::db::list::configure(c.list_max_listpack_size, c.list_compress_depth);
+        crate::db::value::configure_access(
+            c.maxmemory_policy.is_lfu(),
+            c.lfu_log_factor,
+            c.lfu_decay_time,
+        );
         Hot {
+            lazy_eviction: AtomicBool::new(c.lazyfree_lazy_eviction),
+            maxmemory: AtomicU64::new(c.maxmemory),
+            maxmemory_policy: std::sync::atomic::AtomicU8::new(c.maxmemory_policy as u8),
+            maxmemory_samples: AtomicU32::new(c.maxmemory_samples),
+            maxmemory_eviction_tenacity: AtomicU32::new(c.maxmemory_eviction_tenacity),
             proto_max_bulk_len: AtomicI64::new(c.proto_max_bulk_len),
             query_buffer_limit: AtomicU64::new(c.client_query_buffer_limit),
             hll_sparse_max_bytes: AtomicU64::new(c.hll_sparse_max_bytes),
@@ -137,6 +152,18 @@ impl Hot {
     }
 
     pub fn store(&self, c: &Config) {
+        self.lazy_eviction.store(c.lazyfree_lazy_eviction, Relaxed);
+        self.maxmemory.store(c.maxmemory, Relaxed);
+        self.maxmemory_policy
+            .store(c.maxmemory_policy as u8, Relaxed);
+        self.maxmemory_samples.store(c.maxmemory_samples, Relaxed);
+        self.maxmemory_eviction_tenacity
+            .store(c.maxmemory_eviction_tenacity, Relaxed);
+        crate::db::value::configure_access(
+            c.maxmemory_policy.is_lfu(),
+            c.lfu_log_factor,
+            c.lfu_decay_time,
+        );
         self.tracking_table_max_keys
             .store(c.tracking_table_max_keys, Relaxed);
         for (l, a) in c.client_output_buffer_limit.iter().zip(&self.obuf_limits) {
@@ -184,6 +211,23 @@ impl Hot {
         self.slowlog_max_len.store(c.slowlog_max_len, Relaxed);
     }
 
+    /// `maxmemory` in bytes (0: no limit).
+    pub fn maxmemory(&self) -> u64 {
+        self.maxmemory.load(Relaxed)
+    }
+    pub fn maxmemory_policy(&self) -> crate::evict::Policy {
+        crate::evict::Policy::from_u8(self.maxmemory_policy.load(Relaxed))
+    }
+    pub fn maxmemory_samples(&self) -> u32 {
+        self.maxmemory_samples.load(Relaxed)
+    }
+    pub fn maxmemory_eviction_tenacity(&self) -> u32 {
+        self.maxmemory_eviction_tenacity.load(Relaxed)
+    }
+    /// `lazyfree-lazy-eviction`.
+    pub fn lazy_eviction(&self) -> bool {
+        self.lazy_eviction.load(Relaxed)
+    }
     pub fn proto_max_bulk_len(&self) -> i64 {
         self.proto_max_bulk_len.load(Relaxed)
     }
@@ -285,6 +329,8 @@ pub struct Server {
     pub blocking: crate::blocking::Blocking,
     /// Every WATCHed key.
     pub watches: crate::effects::Watches,
+    /// maxmemory's eviction.
+    pub evictor: crate::evict::Evictor,
     /// Pub/sub channels and patterns.
     pub pubsub: crate::pubsub::PubSub,
     /// Client-side caching: who may have cached which key.
@@ -309,6 +355,7 @@ impl Server {
             observers: Default::default(),
             watches: Default::default(),
             pubsub: Default::default(),
+            evictor: Default::default(),
             tracking: Default::default(),
             clients: Mutex::new(BTreeMap::new()),
             pause: Mutex::new(None),
@@ -477,6 +524,7 @@ impl Server {
         self.stats.total_connections.store(0, Relaxed);
         self.stats.rejected_connections.store(0, Relaxed);
         self.stats.expire_time_cap_reached.store(0, Relaxed);
+        self.evictor.reset_stats();
         self.ops_samples.lock().clear();
     }
 }

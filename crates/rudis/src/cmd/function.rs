@@ -102,6 +102,9 @@ fn fcall_generic(ctx: &mut Ctx, args: &mut Args, ro: bool) -> CmdResult {
     if ro && !no_writes {
         return Err(errors::RO_SCRIPT_WRITE_FLAG.into());
     }
+    if flags & flag::ALLOW_OOM != 0 {
+        ctx.client.oom = false;
+    }
     *server.scripts.run.function.lock() =
         Some((name.to_vec(), whole.iter().map(<[u8]>::to_vec).collect()));
     let result = run_tracked(ctx, whole, |ctx| {

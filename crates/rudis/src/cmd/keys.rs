@@ -684,8 +684,11 @@ fn object_encoding(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 fn object_refcount(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let key = args.arg();
     // Redis shares the objects of the integers 0..9999 and reports them
-    // with OBJ_SHARED_REFCOUNT.
-    match object_entry(ctx, key).map(|e| e.value.is_shared_integer()) {
+    // with OBJ_SHARED_REFCOUNT, except under an LRU or LFU maxmemory
+    // policy, where each key needs its own access bits.
+    let policy = ctx.server.hot.maxmemory_policy();
+    let unshared = ctx.server.hot.maxmemory() != 0 && (policy.is_lru() || policy.is_lfu());
+    match object_entry(ctx, key).map(|e| e.value.is_shared_integer() && !unshared) {
         Some(shared) => ctx.out.int(if shared { i32::MAX as i64 } else { 1 }),
         None => ctx.out.null(),
     }
@@ -696,7 +699,9 @@ fn object_refcount(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 fn object_idletime(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let key = args.arg();
     let now = ctx.now.ms;
+    let lfu = ctx.server.hot.maxmemory_policy().is_lfu();
     match object_entry(ctx, key).map(|e| e.idle_seconds(now)) {
+        Some(_) if lfu => return Err(errors::LRU_NOT_SELECTED.into()),
         Some(idle) => ctx.out.int(idle as i64),
         None => ctx.out.null(),
     }
@@ -706,14 +711,14 @@ fn object_idletime(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 /// OBJECT FREQ key
 fn object_freq(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let key = args.arg();
-    if object_entry(ctx, key).is_none() {
-        ctx.out.null();
-        return Ok(());
+    let now = ctx.now.ms;
+    let lfu = ctx.server.hot.maxmemory_policy().is_lfu();
+    match object_entry(ctx, key).map(|e| e.lfu_count(now)) {
+        None => ctx.out.null(),
+        Some(_) if !lfu => return Err(errors::LFU_NOT_SELECTED.into()),
+        Some(freq) => ctx.out.int(freq as i64),
     }
-    // Access frequency is tracked only under an LFU maxmemory policy,
-    // which rudis does not have (its policy is noeviction), so Redis's
-    // answer for every other policy applies.
-    Err(errors::LFU_NOT_SELECTED.into())
+    Ok(())
 }
 
 const OBJECT_HELP: &[&str] = &[

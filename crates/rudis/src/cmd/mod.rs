@@ -765,6 +765,27 @@ fn allowed_subscribed(cmd: &Command) -> bool {
     )
 }
 
+/// Whether memory over maxmemory refuses `cmd` (Redis's
+/// `processCommand`): a command that may grow memory (EXEC of a queue
+/// holding one), or anything queued in a transaction, which could grow
+/// without bound; never DISCARD, QUIT or RESET.
+fn refused_on_oom(server: &Server, cmd: &Command, argv: Argv, client: &Client) -> bool {
+    let denies = |cmd: &Command, argv: Argv| {
+        cmd.flags & flags::DENYOOM != 0
+            || crate::script::flags_of(server, cmd, argv).is_some_and(crate::script::denies_oom)
+    };
+    if cmd.name == "exec" {
+        return client
+            .multi
+            .as_ref()
+            .is_some_and(|m| m.iter().any(|(q, a)| denies(q, a)));
+    }
+    if client.multi.is_some() {
+        return !matches!(cmd.name, "discard" | "quit" | "reset");
+    }
+    denies(cmd, argv)
+}
+
 /// Commands a transaction runs at once rather than queueing.
 fn runs_in_multi(cmd: &Command) -> bool {
     matches!(
@@ -847,6 +868,15 @@ fn prepare(
     if cmd.flags & flags::ALLOW_BUSY == 0 {
         if let Some(busy) = server.scripts.busy_error() {
             return refuse(client, Some(index), busy.into());
+        }
+    }
+    if server.hot.maxmemory() != 0 {
+        let oom = crate::evict::perform(server) == crate::evict::Outcome::Fail;
+        // Scripts check their own writes against the state at their start
+        // (Redis's pre_command_oom_state).
+        client.oom = oom;
+        if oom && refused_on_oom(server, cmd, argv, client) {
+            return refuse(client, Some(index), errors::OOM.into());
         }
     }
     Some((cmd, index))

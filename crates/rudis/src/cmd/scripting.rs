@@ -200,6 +200,9 @@ fn eval_generic(ctx: &mut Ctx, args: &mut Args, by_sha: bool, ro: bool) -> CmdRe
         if ro && !compat && !no_writes {
             return Err(errors::RO_SCRIPT_WRITE_FLAG.into());
         }
+        if script.flags & flag::ALLOW_OOM != 0 {
+            ctx.client.oom = false;
+        }
         ctx.client.script_read = Some(false);
         let result = engine.run(
             ctx,

@@ -29,6 +29,9 @@ pub struct Table {
     /// Where the active expiry sweep resumes: positions below this are
     /// still to visit in the current pass (0: start a new pass at the top).
     sweep: usize,
+    /// Bytes of the entry vector's free slots, as last reported to
+    /// `crate::alloc::spare_add`.
+    spare: usize,
     /// What the table did by itself since the last `take_log`: keys it
     /// reclaimed as expired, and (when notifications want them) keys
     /// created and read misses. Drained by `crate::effects` while the
@@ -57,6 +60,7 @@ fn next_seq() -> u64 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Logged {
     Expired,
+    Evicted,
     New,
     Miss,
 }
@@ -70,7 +74,25 @@ pub struct SweepStep {
     pub wrapped: bool,
 }
 
+impl Drop for Table {
+    fn drop(&mut self) {
+        crate::alloc::spare_add(-(self.spare as i64));
+    }
+}
+
+const SLOT: usize = std::mem::size_of::<(Blob, Entry)>();
+
 impl Table {
+    /// Reports a change of the entry vector's free slots (the rounding to
+    /// the allocator's size class is not one: no key fits in it).
+    fn account(&mut self) {
+        let now = (self.map.capacity() - self.map.len()) * SLOT;
+        if now != self.spare {
+            crate::alloc::spare_add(now as i64 - self.spare as i64);
+            self.spare = now;
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.map.len()
     }
@@ -155,10 +177,13 @@ impl Table {
     /// Stores `value` under `key` with the given expiry (0: none),
     /// replacing any previous entry. Returns the previous entry.
     pub fn set(&mut self, key: &[u8], value: Value, expire_at: u64, now: Clock) -> Option<Entry> {
-        let entry = Entry::new(value, expire_at, now);
+        let mut entry = Entry::new(value, expire_at, now);
         self.expires += (entry.expire_at() != 0) as usize;
         match self.map.get_index_of(key) {
             Some(i) => {
+                if !self.map[i].is_expired(now.ms) {
+                    entry.inherit_access(&self.map[i], now);
+                }
                 let old = std::mem::replace(&mut self.map[i], entry);
                 self.expires -= (old.expire_at() != 0) as usize;
                 if old.is_expired(now.ms) {
@@ -174,6 +199,7 @@ impl Table {
             None => {
                 self.make_room();
                 self.map.insert(Blob::new(key), entry);
+                self.account();
                 self.log_new(key);
                 None
             }
@@ -191,6 +217,41 @@ impl Table {
         let (k, _) = self.remove_at(i);
         self.expired += 1;
         self.log.push((next_seq(), Logged::Expired, k));
+    }
+
+    /// Position of `key` as it stands, expired or not: eviction deletes
+    /// what is there, as Redis's `dictFind` on its keyspace.
+    pub fn index_of(&self, key: &[u8]) -> Option<usize> {
+        self.map.get_index_of(key)
+    }
+
+    /// Deletes the entry at `i` to free memory (maxmemory), logging its
+    /// key.
+    pub fn evict_at(&mut self, i: usize) -> (Blob, Entry) {
+        let (k, e) = self.remove_at(i);
+        self.log
+            .push((next_seq(), Logged::Evicted, Blob::new(k.as_slice())));
+        (k, e)
+    }
+
+    /// A random entry that has an expiry time: a few random probes, then
+    /// a walk from a random place, so a table where few keys have one
+    /// still yields one.
+    pub fn random_volatile(&mut self, rng: &mut impl Rng) -> Option<usize> {
+        if self.expires == 0 {
+            return None;
+        }
+        let n = self.map.len();
+        for _ in 0..16 {
+            let i = rng.gen_range(0..n);
+            if self.map[i].expire_at() != 0 {
+                return Some(i);
+            }
+        }
+        let start = rng.gen_range(0..n);
+        (0..n)
+            .map(|j| (start + j) % n)
+            .find(|&i| self.map[i].expire_at() != 0)
     }
 
     /// Takes what the table logged (see `Logged`), oldest first.
@@ -223,18 +284,21 @@ impl Table {
         self.make_room();
         self.log_new(key.as_slice());
         self.map.insert(key, entry);
+        self.account();
     }
 
     /// Grows the entry vector by about an eighth when full, to the end of
     /// the allocator's size class (so no rounding is wasted), rather than
     /// doubling it. Growing by an eighth copies each 56-byte slot about 8
-    /// times over the table's life, a price paid for memory per key.
+    /// times over the table's life, a price paid for memory per key; a
+    /// small table grows by a slot or two, since 1,024 shards times 16
+    /// databases of mostly small tables would otherwise hold many spare
+    /// slots.
     fn make_room(&mut self) {
         let len = self.map.len();
         if len == self.map.capacity() {
-            let slot = std::mem::size_of::<(Blob, Entry)>();
-            let want = (len + (len / 8).max(8)) * slot;
-            let target = super::memory::alloc_size(want) / slot;
+            let want = (len + (len / 8).max(1)) * SLOT;
+            let target = super::memory::alloc_size(want) / SLOT;
             self.map.reserve_exact(target - len);
         }
     }
@@ -256,11 +320,19 @@ impl Table {
     pub fn remove_at(&mut self, i: usize) -> (Blob, Entry) {
         let (k, e) = self.map.swap_remove_index(i).expect("position in range");
         self.expires -= (e.expire_at() != 0) as usize;
-        // Give memory back once the table is mostly empty, like Redis's
-        // dict resize; the cost is amortised over the removals.
-        if self.map.capacity() > 64 && self.map.len() * 8 < self.map.capacity() {
-            self.map.shrink_to(self.map.len() * 2);
+        // Give memory back: all of it when the table is empty, and once a
+        // quarter of its slots are free (any, for a table of a few), all
+        // but an eighth of those left; the cost is amortised over the
+        // removals. Most of 1,024 shards' tables are small while a
+        // dataset is, and a spare slot in one is no room for a key that
+        // belongs to another.
+        let (len, cap) = (self.map.len(), self.map.capacity());
+        if len == 0 {
+            self.map = Map::default();
+        } else if cap - len >= (cap / 4).max(1) {
+            self.map.shrink_to(len + len / 8);
         }
+        self.account();
         (k, e)
     }
 

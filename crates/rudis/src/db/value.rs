@@ -1,6 +1,8 @@
 //! The values a key can hold: every type is a variant here, so TYPE,
 //! WRONGTYPE and OBJECT ENCODING have one place to look.
 
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
+
 use super::blob::Blob;
 use super::hash;
 use super::list::List;
@@ -125,10 +127,35 @@ const EXPIRE_BITS: u32 = 42;
 pub const EXPIRE_MAX: u64 = (1 << EXPIRE_BITS) - 1;
 /// The access clock: seconds, wrapping every 2^22 s (48.5 days).
 const LRU_MASK: u64 = (1 << (64 - EXPIRE_BITS)) - 1;
+/// Under an LFU policy the same 22 bits hold, as Redis's 24, a time of
+/// last decrement in minutes (14 bits here, wrapping every 11.4 days;
+/// Redis's 16 wrap every 45) above an 8-bit logarithmic counter.
+const LFU_MINUTES_MASK: u64 = (1 << 14) - 1;
+/// Redis's LFU_INIT_VAL: a new key's counter, so it can gather a few
+/// accesses before it is a candidate.
+const LFU_INIT: u64 = 5;
+
+/// How the access bits are kept: a process-wide switch, because an
+/// entry has no way to the server's configuration and touching it must
+/// cost one load. Set from `maxmemory-policy`, `lfu-log-factor` and
+/// `lfu-decay-time`.
+static LFU: AtomicBool = AtomicBool::new(false);
+static LFU_LOG_FACTOR: AtomicU32 = AtomicU32::new(10);
+static LFU_DECAY_TIME: AtomicU32 = AtomicU32::new(1);
+
+pub fn configure_access(lfu: bool, log_factor: u32, decay_time: u32) {
+    LFU.store(lfu, Relaxed);
+    LFU_LOG_FACTOR.store(log_factor, Relaxed);
+    LFU_DECAY_TIME.store(decay_time, Relaxed);
+}
+
+fn lfu_minutes(now_ms: u64) -> u64 {
+    (now_ms / 60_000) & LFU_MINUTES_MASK
+}
 
 /// A key's value, its absolute expiry (Unix ms, 0: none; Redis never
-/// stores a non-positive one) and its last access time, the latter two
-/// packed in one word so an entry stays 32 bytes.
+/// stores a non-positive one) and its last access time (or LFU state),
+/// the latter two packed in one word so an entry stays 32 bytes.
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub value: Value,
@@ -139,7 +166,11 @@ impl Entry {
     pub fn new(value: Value, expire_at: u64, now: Clock) -> Entry {
         let mut e = Entry { value, meta: 0 };
         e.set_expire_at(expire_at);
-        e.touch(now.ms);
+        if LFU.load(Relaxed) {
+            e.set_access(lfu_minutes(now.ms) << 8 | LFU_INIT);
+        } else {
+            e.set_access((now.ms / 1000) & LRU_MASK);
+        }
         e
     }
 
@@ -157,22 +188,78 @@ impl Entry {
         at != 0 && at <= now
     }
 
-    /// Records an access at `now_ms`.
+    fn access(&self) -> u64 {
+        self.meta >> EXPIRE_BITS
+    }
+
+    fn set_access(&mut self, bits: u64) {
+        self.meta = (self.meta & EXPIRE_MAX) | ((bits & LRU_MASK) << EXPIRE_BITS);
+    }
+
+    /// Records an access at `now_ms`: the time under LRU, under LFU the
+    /// counter decayed then incremented (Redis's `updateLFU`).
     pub fn touch(&mut self, now_ms: u64) {
-        let clock = (now_ms / 1000) & LRU_MASK;
-        self.meta = (self.meta & EXPIRE_MAX) | (clock << EXPIRE_BITS);
+        if LFU.load(Relaxed) {
+            let c = lfu_log_incr(self.lfu_count(now_ms));
+            self.set_access(lfu_minutes(now_ms) << 8 | c as u64);
+        } else {
+            self.set_access((now_ms / 1000) & LRU_MASK);
+        }
+    }
+
+    /// A new value for a key that had `old`: under LFU it keeps the old
+    /// counter, touched by the write's lookup (Redis's `dbOverwrite`).
+    pub fn inherit_access(&mut self, old: &Entry, now: Clock) {
+        if LFU.load(Relaxed) {
+            self.set_access(old.access());
+            if now.touch {
+                self.touch(now.ms);
+            }
+        }
     }
 
     /// Seconds since the last access, as Redis's `estimateObjectIdleTime`
     /// (the clock wraps; an idle time longer than a wrap reads short).
     pub fn idle_seconds(&self, now_ms: u64) -> u64 {
         let clock = (now_ms / 1000) & LRU_MASK;
-        let lru = self.meta >> EXPIRE_BITS;
+        let lru = self.access();
         if clock >= lru {
             clock - lru
         } else {
             clock + (LRU_MASK - lru)
         }
+    }
+
+    /// The LFU counter with the decay since its last decrement applied
+    /// (Redis's `LFUDecrAndReturn`; the entry is left as it is).
+    pub fn lfu_count(&self, now_ms: u64) -> u8 {
+        let bits = self.access();
+        let (ldt, counter) = (bits >> 8, bits & 255);
+        let now = lfu_minutes(now_ms);
+        let elapsed = if now >= ldt {
+            now - ldt
+        } else {
+            LFU_MINUTES_MASK - ldt + now
+        };
+        let decay = LFU_DECAY_TIME.load(Relaxed) as u64;
+        let periods = elapsed.checked_div(decay).unwrap_or(0);
+        counter.saturating_sub(periods) as u8
+    }
+}
+
+/// Redis's `LFULogIncr`: the higher the counter, the less likely an
+/// access raises it; it saturates at 255.
+fn lfu_log_incr(counter: u8) -> u8 {
+    if counter == 255 {
+        return 255;
+    }
+    let r: f64 = rand::random();
+    let base = (counter as f64 - LFU_INIT as f64).max(0.0);
+    let p = 1.0 / (base * LFU_LOG_FACTOR.load(Relaxed) as f64 + 1.0);
+    if r < p {
+        counter + 1
+    } else {
+        counter
     }
 }
 

@@ -43,9 +43,7 @@ pub fn run(mut config: Config) -> io::Result<()> {
     let port = config.port;
     let server = Arc::new(Server::new(config));
     // What the server holds before any data: INFO used_memory_startup.
-    server
-        .memory_startup
-        .store(crate::alloc::stats().0, Relaxed);
+    server.memory_startup.store(crate::alloc::used(), Relaxed);
     info!(
         "rudis {VERSION} (Redis {REDIS_VERSION} compatible) started: port={port} threads={threads} pid={}",
         std::process::id()
@@ -68,6 +66,10 @@ pub fn run(mut config: Config) -> io::Result<()> {
     let expirer = thread::Builder::new()
         .name("rudis-expire".into())
         .spawn(move || expire_loop(srv))?;
+    let srv = server.clone();
+    let evicter = thread::Builder::new()
+        .name("rudis-evict".into())
+        .spawn(move || crate::evict::background(srv))?;
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -78,6 +80,7 @@ pub fn run(mut config: Config) -> io::Result<()> {
         let _ = w.join();
     }
     let _ = expirer.join();
+    let _ = evicter.join();
     info!("rudis is now ready to exit, bye bye...");
     Ok(())
 }

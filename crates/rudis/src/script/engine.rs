@@ -1044,7 +1044,11 @@ fn call_command(
     // in the error statistics at once (and the command's rejected calls),
     // so the script's own reply of it is not counted again.
     let refused = |index: Option<usize>, msg: &str| {
-        let err = format!("ERR {msg}").into_bytes();
+        let err = if msg.starts_with("OOM ") {
+            msg.as_bytes().to_vec()
+        } else {
+            format!("ERR {msg}").into_bytes()
+        };
         ctx.stats.count_error(&err);
         if let Some(i) = index {
             ctx.stats.per_command[i].rejected.fetch_add(1, Relaxed);
@@ -1069,6 +1073,16 @@ fn call_command(
             Some(index),
             "Write commands are not allowed from read-only scripts.",
         );
+    }
+    // Redis's scriptVerifyOOM: over maxmemory when the script started
+    // (and it has no allow-oom flag), a command that may grow memory is
+    // refused unless the script has written already (it cannot stop
+    // half-way).
+    if ctx.client.oom
+        && command.flags & flags::DENYOOM != 0
+        && !server.scripts.run.wrote.load(SeqCst)
+    {
+        return refused(Some(index), crate::errors::OOM);
     }
     if command.flags & flags::WRITE != 0 {
         server.scripts.run.wrote.store(true, SeqCst);

@@ -271,6 +271,39 @@ pub fn needs_script_thread(cmd: &crate::cmd::Command, client: &Client) -> bool {
             .is_some_and(|m| m.iter().any(|(c, _)| c.flags & SCRIPT_THREAD != 0))
 }
 
+/// The shebang flags of the script an EVAL, EVALSHA or FCALL line (and
+/// their _RO forms) would run, as Redis's `evalGetCommandFlags` and
+/// `fcallGetCommandFlags` find them before the call; `None` for other
+/// commands and unknown scripts.
+pub fn flags_of(server: &Server, cmd: &crate::cmd::Command, argv: crate::cmd::Argv) -> Option<u32> {
+    let arg = argv.get(1)?;
+    match cmd.name {
+        "eval" | "eval_ro" => shebang(arg).ok().map(|(f, _)| f),
+        "evalsha" | "evalsha_ro" => {
+            let sha: [u8; 40] = arg.try_into().ok()?;
+            server
+                .scripts
+                .get(&sha.map(|b| b.to_ascii_lowercase()))
+                .map(|s| s.flags)
+        }
+        "fcall" | "fcall_ro" => server
+            .scripts
+            .libraries
+            .lock()
+            .function(arg)
+            .map(|f| f.flags),
+        _ => None,
+    }
+}
+
+/// Whether a script with these shebang flags may grow memory (Redis's
+/// `scriptFlagsToCmdFlags`): one that declared flags without `allow-oom`
+/// or `no-writes`. Scripts without a shebang are checked command by
+/// command instead.
+pub fn denies_oom(flags: u32) -> bool {
+    flags & flag::EVAL_COMPAT == 0 && flags & (flag::ALLOW_OOM | flag::NO_WRITES) == 0
+}
+
 /// Redis's `evalExtractShebangFlags`: the flags of a `#!lua` first line
 /// and where the code after it starts (the line feed is kept, so line
 /// numbers stay the user's).

@@ -112,9 +112,24 @@ pub fn rudis_bin() -> &'static str {
     env!("CARGO_BIN_EXE_rudis")
 }
 
-/// rudis on 127.0.0.1 with the given extra flags.
+/// rudis on 127.0.0.1 with the given extra flags. With
+/// `RUDIS_TEST_REFERENCE=redis-server` in the environment the same test
+/// runs against Redis instead (rudis's own `--threads` left out), to
+/// check a test's expectations against the reference by hand.
 pub fn rudis(args: &[&str]) -> Proc {
     let mut all = vec!["--bind", "127.0.0.1", "--loglevel", "warning"];
+    if let Ok(reference) = std::env::var("RUDIS_TEST_REFERENCE") {
+        let mut rest = args.iter();
+        while let Some(a) = rest.next() {
+            if *a == "--threads" {
+                rest.next();
+            } else {
+                all.push(a);
+            }
+        }
+        all.extend(["--save", "", "--appendonly", "no"]);
+        return Proc::spawn(Box::leak(reference.into_boxed_str()), &all);
+    }
     all.extend_from_slice(args);
     Proc::spawn(rudis_bin(), &all)
 }

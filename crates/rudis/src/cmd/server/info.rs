@@ -260,10 +260,10 @@ fn section(
         }
         "memory" => {
             let m = super::memory::overhead(server, keys);
-            let (allocated, active, resident, rss, peak) =
-                (m.allocated, m.active, m.resident, m.rss, m.peak);
+            let (used, allocated, active, resident, rss, peak) =
+                (m.used, m.allocated, m.active, m.resident, m.rss, m.peak);
             let startup = m.startup;
-            let dataset = allocated.saturating_sub(m.total);
+            let dataset = used.saturating_sub(m.total);
             let pct = |a: u64, b: u64| {
                 if b == 0 {
                     0.0
@@ -272,22 +272,19 @@ fn section(
                 }
             };
             let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-            field("used_memory", &allocated);
-            field("used_memory_human", &human(allocated));
+            field("used_memory", &used);
+            field("used_memory_human", &human(used));
             field("used_memory_rss", &rss);
             field("used_memory_rss_human", &human(rss));
             field("used_memory_peak", &peak);
             field("used_memory_peak_human", &human(peak));
-            field(
-                "used_memory_peak_perc",
-                &format!("{:.2}%", pct(allocated, peak)),
-            );
+            field("used_memory_peak_perc", &format!("{:.2}%", pct(used, peak)));
             field("used_memory_overhead", &m.total);
             field("used_memory_startup", &startup);
             field("used_memory_dataset", &dataset);
             field(
                 "used_memory_dataset_perc",
-                &format!("{:.2}%", pct(dataset, allocated)),
+                &format!("{:.2}%", pct(dataset, used)),
             );
             field("allocator_allocated", &allocated);
             field("allocator_active", &active);
@@ -317,9 +314,10 @@ fn section(
             field("used_memory_functions", &0);
             field("used_memory_scripts", &cached);
             field("used_memory_scripts_human", &human(cached as u64));
-            field("maxmemory", &0);
-            field("maxmemory_human", &"0B");
-            field("maxmemory_policy", &"noeviction");
+            let maxmemory = server.hot.maxmemory();
+            field("maxmemory", &maxmemory);
+            field("maxmemory_human", &human(maxmemory));
+            field("maxmemory_policy", &server.hot.maxmemory_policy().name());
             field(
                 "allocator_frag_ratio",
                 &format!("{:.2}", ratio(active, allocated)),
@@ -337,12 +335,12 @@ fn section(
             field("rss_overhead_bytes", &rss.saturating_sub(resident));
             field(
                 "mem_fragmentation_ratio",
-                &format!("{:.2}", ratio(rss, allocated)),
+                &format!("{:.2}", ratio(rss, used)),
             );
-            field("mem_fragmentation_bytes", &rss.saturating_sub(allocated));
+            field("mem_fragmentation_bytes", &rss.saturating_sub(used));
             let clients_mem = m.clients_normal;
+            field("mem_not_counted_for_evict", &crate::alloc::spare());
             for k in [
-                "mem_not_counted_for_evict",
                 "mem_replication_backlog",
                 "mem_total_replication_buffers",
                 "mem_clients_slaves",
@@ -458,15 +456,11 @@ fn section(
                 "expire_cycle_cpu_milliseconds",
                 &(server.stats.expire_cycle_micros.load(Relaxed) / 1000),
             );
-            zero(
-                &mut field,
-                &[
-                    "evicted_keys",
-                    "evicted_clients",
-                    "total_eviction_exceeded_time",
-                    "current_eviction_exceeded_time",
-                ],
-            );
+            field("evicted_keys", &server.evictor.evicted_keys.load(Relaxed));
+            field("evicted_clients", &0);
+            let (ended, current) = server.evictor.exceeded_us();
+            field("total_eviction_exceeded_time", &((ended + current) / 1000));
+            field("current_eviction_exceeded_time", &(current / 1000));
             field("keyspace_hits", &t.hits);
             field("keyspace_misses", &t.misses);
             let (channels, patterns, shard) = server.pubsub.counts();

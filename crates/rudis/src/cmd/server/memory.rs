@@ -93,6 +93,9 @@ fn memory_usage(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 /// The figures MEMORY STATS and DOCTOR (and INFO memory) report, as
 /// Redis's `getMemoryOverheadData`.
 pub struct Overhead {
+    /// Bytes in use as rudis counts them (INFO used_memory).
+    pub used: u64,
+    /// jemalloc's own figures.
     pub allocated: u64,
     pub active: u64,
     pub resident: u64,
@@ -109,6 +112,10 @@ pub struct Overhead {
 
 pub fn overhead(server: &Server, keys: &mut Locked) -> Overhead {
     let (allocated, active, resident) = crate::alloc::stats();
+    // Without the counting allocator (unit tests), jemalloc's count.
+    let used = Some(crate::alloc::used())
+        .filter(|&u| u > 0)
+        .unwrap_or(allocated);
     let (clients_normal, clients) = {
         let all = server.clients.lock();
         let bytes: usize = all
@@ -136,11 +143,12 @@ pub fn overhead(server: &Server, keys: &mut Locked) -> Overhead {
     let startup = server.memory_startup.load(Relaxed);
     let total = startup + clients_normal + dbs.iter().map(|(_, b)| b).sum::<u64>();
     Overhead {
+        used,
         allocated,
         active,
         resident,
         rss: rss(),
-        peak: server.memory_peak(allocated),
+        peak: server.memory_peak(used),
         startup,
         clients_normal,
         clients,
@@ -159,9 +167,9 @@ fn ratio(a: u64, b: u64) -> f64 {
 fn memory_stats(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
     let m = overhead(ctx.server, ctx.keys);
     let out = &mut *ctx.out;
-    let dataset = m.allocated.saturating_sub(m.total);
-    let net = if m.allocated > m.startup {
-        m.allocated - m.startup
+    let dataset = m.used.saturating_sub(m.total);
+    let net = if m.used > m.startup {
+        m.used - m.startup
     } else {
         1
     };
@@ -171,7 +179,7 @@ fn memory_stats(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
         out.int(v as i64);
     };
     int(out, "peak.allocated", m.peak);
-    int(out, "total.allocated", m.allocated);
+    int(out, "total.allocated", m.used);
     int(out, "startup.allocated", m.startup);
     for k in ["replication.backlog", "clients.slaves"] {
         int(out, k, 0);
@@ -213,7 +221,7 @@ fn memory_stats(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
     double(
         out,
         "peak.percentage",
-        (m.allocated as f32 * 100.0 / m.peak.max(1) as f32) as f64,
+        (m.used as f32 * 100.0 / m.peak.max(1) as f32) as f64,
     );
     int(out, "allocator.allocated", m.allocated);
     int(out, "allocator.active", m.active);
@@ -236,8 +244,8 @@ fn memory_stats(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
     );
     double(out, "rss-overhead.ratio", ratio(m.rss, m.resident));
     int(out, "rss-overhead.bytes", m.rss.wrapping_sub(m.resident));
-    double(out, "fragmentation", ratio(m.rss, m.allocated));
-    int(out, "fragmentation.bytes", m.rss.wrapping_sub(m.allocated));
+    double(out, "fragmentation", ratio(m.rss, m.used));
+    int(out, "fragmentation.bytes", m.rss.wrapping_sub(m.used));
     Ok(())
 }
 
@@ -256,13 +264,13 @@ const DOCTOR_TAIL: &str = "I'm here to keep you safe, Sam. I want to help you.\n
 /// The report of Redis's `getMemoryDoctorReport`, over rudis's figures.
 pub fn doctor_report(m: &Overhead) -> String {
     const TEN_MB: u64 = 10 << 20;
-    if m.allocated < 5 * 1024 * 1024 {
+    if m.used < 5 * 1024 * 1024 {
         return DOCTOR_EMPTY.to_string();
     }
     let over = |a: u64, b: u64, limit: f64| ratio(a, b) > limit && a.saturating_sub(b) > TEN_MB;
     let findings = [
-        (m.peak as f32 / m.allocated as f32 > 1.5, DOCTOR_PEAK),
-        (over(m.rss, m.allocated, 1.4), DOCTOR_FRAG),
+        (m.peak as f32 / m.used as f32 > 1.5, DOCTOR_PEAK),
+        (over(m.rss, m.used, 1.4), DOCTOR_FRAG),
         (over(m.active, m.allocated, 1.1), DOCTOR_ALLOC_FRAG),
         (over(m.resident, m.active, 1.1), DOCTOR_ALLOC_RSS),
         (over(m.rss, m.resident, 1.1), DOCTOR_PROC_RSS),
