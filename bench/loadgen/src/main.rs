@@ -16,6 +16,13 @@
 //! - `pubsub PORT SECS SUBS PUBS`: SUBS connections subscribe to one
 //!   channel, PUBS connections publish to it pipelined 16 deep; prints
 //!   messages published and delivered per second.
+//! - `cache PORT SECS KEYS SIZE S CONNS`: cache-aside over KEYS keys drawn
+//!   from a Zipf distribution of exponent S: GET, and on a miss SET a
+//!   SIZE-byte value; CONNS connections. Prints the hit ratio of the second
+//!   half of the run (the first warms the cache).
+//! - `setlat PORT RATE SECS KEYS SIZE`: SETs of SIZE-byte values to keys
+//!   drawn uniformly from KEYS, open loop at a fixed total rate over 10
+//!   connections; prints latency percentiles.
 //!
 //! Plain blocking sockets and threads: the client must not be the thing
 //! being measured, and this keeps it simple and predictable.
@@ -318,6 +325,133 @@ fn grow(port: u16, n: u64) {
     report("steady-probe", &probe.join().unwrap());
 }
 
+/// xorshift64*: enough randomness for picking keys, and no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// The cumulative distribution of Zipf(s) over n ranks.
+fn zipf_cdf(n: usize, s: f64) -> Vec<f64> {
+    let mut cdf = Vec::with_capacity(n);
+    let mut total = 0.0;
+    for i in 0..n {
+        total += 1.0 / ((i + 1) as f64).powf(s);
+        cdf.push(total);
+    }
+    for c in cdf.iter_mut() {
+        *c /= total;
+    }
+    cdf
+}
+
+fn cache(port: u16, secs: u64, keys: usize, size: usize, s: f64, conns: u64) {
+    let cdf = Arc::new(zipf_cdf(keys, s));
+    let warm = Instant::now() + Duration::from_secs(secs / 2);
+    let end = Instant::now() + Duration::from_secs(secs);
+    let handles: Vec<_> = (0..conns)
+        .map(|c| {
+            let cdf = cdf.clone();
+            std::thread::spawn(move || {
+                let sock = connect(port);
+                let mut w = sock.try_clone().unwrap();
+                let mut r = BufReader::new(sock);
+                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (c + 1));
+                let value = vec![b'v'; size];
+                let (mut hits, mut misses) = (0u64, 0u64);
+                let mut line = Vec::new();
+                while Instant::now() < end {
+                    let u = rng.unit();
+                    let rank = cdf.partition_point(|&p| p < u);
+                    let key = format!("key:{rank:012}");
+                    let mut cmd = Vec::new();
+                    encode(&[b"GET", key.as_bytes()], &mut cmd);
+                    w.write_all(&cmd).unwrap();
+                    line.clear();
+                    r.read_until(b'\n', &mut line).unwrap();
+                    let hit = line.as_slice() != b"$-1\r\n";
+                    if hit {
+                        let mut body = vec![0u8; size + 2];
+                        std::io::Read::read_exact(&mut r, &mut body).unwrap();
+                    } else {
+                        cmd.clear();
+                        encode(&[b"SET", key.as_bytes(), &value], &mut cmd);
+                        w.write_all(&cmd).unwrap();
+                        read_reply(&mut r);
+                    }
+                    if Instant::now() >= warm {
+                        if hit {
+                            hits += 1;
+                        } else {
+                            misses += 1;
+                        }
+                    }
+                }
+                (hits, misses)
+            })
+        })
+        .collect();
+    let (mut hits, mut misses) = (0, 0);
+    for h in handles {
+        let (a, b) = h.join().unwrap();
+        hits += a;
+        misses += b;
+    }
+    println!(
+        "cache hits={hits} misses={misses} hit_ratio={:.4}",
+        hits as f64 / (hits + misses).max(1) as f64
+    );
+}
+
+fn setlat(port: u16, rate: u64, secs: u64, keys: u64, size: usize) {
+    let conns = 10;
+    let interval = Duration::from_nanos(1_000_000_000 * conns / rate.max(1));
+    let handles: Vec<_> = (0..conns)
+        .map(|c| {
+            std::thread::spawn(move || {
+                let s = connect(port);
+                let mut w = s.try_clone().unwrap();
+                let mut r = BufReader::new(s);
+                let mut h = Histogram::<u64>::new(3).unwrap();
+                let mut rng = Rng(0xD1B5_4A32_D192_ED03 ^ (c + 1));
+                let value = vec![b'v'; size];
+                let start = Instant::now() + Duration::from_micros(c * 97);
+                let end = start + Duration::from_secs(secs);
+                let mut due = start;
+                let mut cmd = Vec::new();
+                while due < end {
+                    let now = Instant::now();
+                    if now < due {
+                        std::thread::sleep(due - now);
+                    }
+                    cmd.clear();
+                    set_cmd(&mut cmd, rng.next() % keys, &value);
+                    w.write_all(&cmd).unwrap();
+                    read_reply(&mut r);
+                    h.record(due.elapsed().as_micros() as u64).unwrap();
+                    due += interval;
+                }
+                h
+            })
+        })
+        .collect();
+    let mut all = Histogram::<u64>::new(3).unwrap();
+    for h in handles {
+        all.add(h.join().unwrap()).unwrap();
+    }
+    report(&format!("setlat rate={rate}"), &all);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let num = |i: usize| -> u64 { args[i].parse().expect("a number") };
@@ -327,8 +461,17 @@ fn main() {
         Some("grow") => grow(num(1) as u16, num(2)),
         Some("multi") => multi(num(1) as u16, num(2), num(3), num(4) as usize),
         Some("pubsub") => pubsub(num(1) as u16, num(2), num(3), num(4)),
+        Some("cache") => cache(
+            num(1) as u16,
+            num(2),
+            num(3) as usize,
+            num(4) as usize,
+            args[5].parse().expect("an exponent"),
+            num(6),
+        ),
+        Some("setlat") => setlat(num(1) as u16, num(2), num(3), num(4), num(5) as usize),
         _ => {
-            eprintln!("usage: loadgen fill PORT N SIZE | latency PORT RATE SECS | grow PORT N | multi PORT SECS CONNS DEPTH | pubsub PORT SECS SUBS PUBS");
+            eprintln!("usage: loadgen fill PORT N SIZE | latency PORT RATE SECS | grow PORT N | multi PORT SECS CONNS DEPTH | pubsub PORT SECS SUBS PUBS | cache PORT SECS KEYS SIZE S CONNS | setlat PORT RATE SECS KEYS SIZE");
             std::process::exit(2);
         }
     }

@@ -193,7 +193,7 @@ pub fn background(server: Arc<Server>) {
         }
         while server.evictor.running.load(Relaxed) && !server.shutting_down() {
             server.evictor.running.store(false, Relaxed);
-            match cycle(&server) {
+            match cycle(&server, None).0 {
                 Outcome::Running => std::thread::sleep(Duration::from_micros(100)),
                 Outcome::Ok | Outcome::Fail => {}
             }
@@ -207,36 +207,44 @@ pub fn counted() -> u64 {
     crate::alloc::used().saturating_sub(crate::alloc::spare())
 }
 
-/// Evicts before a command runs; see `Outcome`.
-pub fn perform(server: &Server) -> Outcome {
+/// Evicts before a command of client `current` runs; see `Outcome`. The
+/// invalidations for `current` of the keys evicted are returned, to go
+/// before its reply.
+pub fn perform(server: &Server, current: Option<u64>) -> (Outcome, crate::tracking::Pending) {
     if server.hot.maxmemory() == 0 {
-        return Outcome::Ok;
+        return (Outcome::Ok, Default::default());
     }
-    cycle(server)
+    cycle(server, current)
 }
 
-fn cycle(server: &Server) -> Outcome {
+fn cycle(server: &Server, current: Option<u64>) -> (Outcome, crate::tracking::Pending) {
     let limit = server.hot.maxmemory();
     // Nothing changes in the dataset while clients are paused or a
     // script is past its busy threshold (Redis's
     // isSafeToPerformEvictions).
     if limit == 0 || crate::db::expire::any_suspended() || server.scripts.busy_error().is_some() {
-        return Outcome::Ok;
+        return (Outcome::Ok, Default::default());
     }
     let ev = &server.evictor;
     let used = counted();
     if used <= limit {
         ev.update_metrics(Outcome::Ok);
-        return Outcome::Ok;
+        return (Outcome::Ok, Default::default());
     }
     let policy = server.hot.maxmemory_policy();
     if policy == Policy::NoEviction {
         ev.update_metrics(Outcome::Fail);
-        return Outcome::Fail;
+        return (Outcome::Fail, Default::default());
     }
     let tofree = (used - limit) as i64;
     let budget = time_limit(server.hot.maxmemory_eviction_tenacity());
-    let lazy = server.hot.lazy_eviction();
+    let run = Run {
+        policy,
+        volatile: !policy.allkeys(),
+        lazy: server.hot.lazy_eviction(),
+        current,
+    };
+    let lazy = run.lazy;
     let start = Instant::now();
     let mut fx = Effects::default();
     let mut freed = 0i64;
@@ -245,7 +253,7 @@ fn cycle(server: &Server) -> Outcome {
         if freed >= tofree {
             break Outcome::Ok;
         }
-        match evict_one(server, policy, lazy, &mut fx) {
+        match evict_one(server, &run, &mut fx) {
             Some(bytes) => freed += bytes,
             None => break Outcome::Fail,
         }
@@ -285,20 +293,31 @@ fn cycle(server: &Server) -> Outcome {
         .latency
         .sample_if_needed(server, "eviction-cycle", start.elapsed().as_millis() as u64);
     ev.update_metrics(outcome);
-    outcome
+    (outcome, fx.pending)
+}
+
+/// What one cycle evicts by.
+struct Run {
+    policy: Policy,
+    /// Only keys with a TTL are candidates.
+    volatile: bool,
+    /// lazyfree-lazy-eviction.
+    lazy: bool,
+    /// The client whose command the cycle runs before.
+    current: Option<u64>,
 }
 
 /// Picks a victim and deletes it: the bytes that freed, or `None` when
 /// nothing can be evicted.
-fn evict_one(server: &Server, policy: Policy, lazy: bool, fx: &mut Effects) -> Option<i64> {
-    let volatile = !policy.allkeys();
+fn evict_one(server: &Server, run: &Run, fx: &mut Effects) -> Option<i64> {
+    let (policy, volatile) = (run.policy, run.volatile);
     // A victim can vanish between its sampling and its deletion (another
     // thread's write); so many in a row mean eviction is not possible.
     const TRIES: usize = 64;
     if policy.random() {
         for _ in 0..TRIES {
             let (shard, db, key) = random_pick(server, volatile)?;
-            if let Some(freed) = delete(server, shard, db, key.as_slice(), volatile, lazy, fx) {
+            if let Some(freed) = delete(server, run, (shard, db, key.as_slice()), fx) {
                 return Some(freed);
             }
         }
@@ -315,7 +334,7 @@ fn evict_one(server: &Server, policy: Policy, lazy: bool, fx: &mut Effects) -> O
         }
         while let Some(c) = pool.pop() {
             let shard = crate::db::shard_of(c.key.as_slice());
-            if let Some(freed) = delete(server, shard, c.db, c.key.as_slice(), volatile, lazy, fx) {
+            if let Some(freed) = delete(server, run, (shard, c.db, c.key.as_slice()), fx) {
                 return Some(freed);
             }
             // A ghost (deleted since it was sampled): the next one.
@@ -328,30 +347,27 @@ fn evict_one(server: &Server, policy: Policy, lazy: bool, fx: &mut Effects) -> O
 /// policy): the bytes freed.
 fn delete(
     server: &Server,
-    shard: usize,
-    db: usize,
-    key: &[u8],
-    volatile: bool,
-    lazy: bool,
+    run: &Run,
+    (shard, db, key): (usize, usize, &[u8]),
     fx: &mut Effects,
 ) -> Option<i64> {
     let before = crate::alloc::thread_net();
     let mut g = server.store.acquire(std::iter::once(shard), true).ok()?;
     let t = &mut g.first_mut()?.1.dbs[db];
     let i = t.index_of(key)?;
-    if volatile && t.at(i).1.expire_at() == 0 {
+    if run.volatile && t.at(i).1.expire_at() == 0 {
         return None;
     }
     let (k, e) = t.evict_at(i);
     let mut estimate = 0;
-    if lazy && e.value.costly_to_free() {
+    if run.lazy && e.value.costly_to_free() {
         estimate = crate::db::memory::key_usage(&k, &e, 5) as i64;
         crate::db::lazyfree::free_later(e);
     } else {
         drop(e);
     }
     drop(k);
-    fx.drain_table(server, None, db, t);
+    fx.drain_table(server, run.current, db, t);
     drop(g);
     server.evictor.evicted_keys.fetch_add(1, Relaxed);
     Some(before - crate::alloc::thread_net() + estimate)

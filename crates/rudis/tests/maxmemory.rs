@@ -259,6 +259,11 @@ fn scripts_over_the_limit_follow_their_flags() {
     );
     c.cmd(&[b"CONFIG", b"SET", b"maxmemory", b"0"]);
     c.expect_cmd(&[b"EVAL", b"#!lua flags=\nreturn 1", b"0"], b":1\r\n");
+    // Back under no limit, a script's write runs again.
+    c.expect_cmd(
+        &[b"EVAL", b"return redis.call('set','x',2)", b"1", b"x"],
+        b"+OK\r\n",
+    );
 }
 
 #[test]
@@ -402,4 +407,39 @@ fn config_reports_the_limit_and_policy() {
         &[b"CONFIG", b"SET", b"maxmemory-eviction-tenacity", b"101"],
         b"-ERR CONFIG SET failed (possibly related to argument 'maxmemory-eviction-tenacity') - argument must be between 0 and 100 inclusive\r\n",
     );
+}
+
+#[test]
+fn a_tracked_key_evicted_before_a_command_is_invalidated_before_its_reply() {
+    let s = rudis(&[]);
+    let mut c = s.raw();
+    c.cmd(&[b"HELLO", b"3"]);
+    c.cmd(&[b"CLIENT", b"TRACKING", b"ON"]);
+    // First calls allocate the commands' latency histograms: not within
+    // the 100 KB below.
+    let mut admin = s.raw();
+    admin.cmd(&[b"SETBIT", b"warm", b"1", b"0"]);
+    admin.cmd(&[b"GETBIT", b"warm", b"0"]);
+    admin.cmd(&[b"SETEX", b"warm", b"10", b"x"]);
+    admin.cmd(&[b"GET", b"warm"]);
+    admin.cmd(&[b"EXISTS", b"warm"]);
+    admin.cmd(&[b"DEL", b"warm"]);
+    let counted = used(&mut admin) - info_field(&mut admin, b"memory", "mem_not_counted_for_evict");
+    let limit = counted + 100 * 1024;
+    c.cmd(&[
+        b"CONFIG",
+        b"SET",
+        b"maxmemory",
+        limit.to_string().as_bytes(),
+    ]);
+    c.cmd(&[b"CONFIG", b"SET", b"maxmemory-policy", b"volatile-random"]);
+    c.expect_cmd(&[b"SETEX", b"volatile-key", b"10000", b"x"], b"+OK\r\n");
+    c.expect_cmd(&[b"GET", b"volatile-key"], b"$1\r\nx\r\n");
+    // 200 KB in one key: the next command first evicts the volatile key.
+    c.expect_cmd(&[b"SETBIT", b"big-key", b"1600000", b"0"], b":0\r\n");
+    c.expect_cmd(
+        &[b"GETBIT", b"big-key", b"0"],
+        b">2\r\n$10\r\ninvalidate\r\n*1\r\n$12\r\nvolatile-key\r\n:0\r\n",
+    );
+    c.expect_cmd(&[b"EXISTS", b"volatile-key"], b":0\r\n");
 }

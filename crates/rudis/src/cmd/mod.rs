@@ -818,7 +818,7 @@ fn prepare(
 ) -> Option<(&'static Command, usize)> {
     let name = argv.get(0).unwrap_or_default();
     let resp3 = out.resp3();
-    let mut refuse = |client: &mut Client, index: Option<usize>, e: Error| {
+    let refuse = |client: &mut Client, out: &mut Reply, index: Option<usize>, e: Error| {
         if let Some(m) = client.multi.as_mut() {
             m.aborted = true;
         }
@@ -838,6 +838,7 @@ fn prepare(
     let Some((mut cmd, mut index)) = lookup_indexed(name) else {
         return refuse(
             client,
+            out,
             None,
             errors::unknown_command(name, argv.from(1).iter()),
         );
@@ -850,34 +851,42 @@ fn prepare(
                 cmd = s;
                 index = index_of(s);
             }
-            None => return refuse(client, None, errors::unknown_subcommand(sub, name)),
+            None => return refuse(client, out, None, errors::unknown_subcommand(sub, name)),
         }
     }
     if (cmd.arity > 0 && argc != cmd.arity) || argc < -cmd.arity {
-        return refuse(client, Some(index), errors::wrong_arity(cmd.name));
+        return refuse(client, out, Some(index), errors::wrong_arity(cmd.name));
     }
     if client.must_auth(server.hot.auth_required()) && cmd.flags & flags::NO_AUTH == 0 {
-        return refuse(client, Some(index), errors::NOAUTH.into());
+        return refuse(client, out, Some(index), errors::NOAUTH.into());
     }
     if client.multi.is_some() && cmd.flags & flags::NO_MULTI != 0 {
-        return refuse(client, Some(index), errors::NOT_IN_MULTI.into());
+        return refuse(client, out, Some(index), errors::NOT_IN_MULTI.into());
     }
     if client.handle.subscriptions() > 0 && !resp3 && !allowed_subscribed(cmd) {
-        return refuse(client, Some(index), errors::pubsub_context(cmd.name));
+        return refuse(client, out, Some(index), errors::pubsub_context(cmd.name));
     }
     if cmd.flags & flags::ALLOW_BUSY == 0 {
         if let Some(busy) = server.scripts.busy_error() {
-            return refuse(client, Some(index), busy.into());
+            return refuse(client, out, Some(index), busy.into());
         }
     }
+    client.oom = false;
     if server.hot.maxmemory() != 0 {
-        let oom = crate::evict::perform(server) == crate::evict::Outcome::Fail;
-        // Scripts check their own writes against the state at their start
-        // (Redis's pre_command_oom_state).
-        client.oom = oom;
-        if oom && refused_on_oom(server, cmd, argv, client) {
-            return refuse(client, Some(index), errors::OOM.into());
+        let (outcome, pending) = crate::evict::perform(server, Some(client.id));
+        // The client's invalidations of evicted keys come before its
+        // reply (Redis's trackingHandlePendingKeyInvalidations).
+        if !pending.is_empty() {
+            let start = out.len();
+            crate::tracking::send_pending(server, client.id, &pending, Some(out));
+            client.kept.push(start..out.len());
         }
+        // Scripts check their own writes against the state at their
+        // start (Redis's pre_command_oom_state).
+        client.oom = outcome == crate::evict::Outcome::Fail;
+    }
+    if client.oom && refused_on_oom(server, cmd, argv, client) {
+        return refuse(client, out, Some(index), errors::OOM.into());
     }
     Some((cmd, index))
 }
