@@ -147,6 +147,17 @@ pub fn used() -> u64 {
     (sum + SHARED.load(Relaxed)).max(0) as u64
 }
 
+/// `used() - spare()` in one pass over the slots (maxmemory reads it
+/// before every command).
+pub fn used_less_spare() -> u64 {
+    let n = CLAIMED.load(Relaxed).min(SLOTS);
+    let sum: i64 = COUNTS[..n]
+        .iter()
+        .map(|s| s.bytes.load(Relaxed) - s.spare.load(Relaxed))
+        .sum();
+    (sum + SHARED.load(Relaxed) - SHARED_SPARE.load(Relaxed)).max(0) as u64
+}
+
 /// This thread's net bytes allocated so far, less what it left spare in
 /// the tables: the difference over a piece of work that runs on one
 /// thread is what it took (or, negative, gave back) of what maxmemory

@@ -116,6 +116,9 @@ pub struct Evictor {
     /// current_eviction_exceeded_time), and the total of such periods
     /// that ended (total_eviction_exceeded_time).
     exceeded_since: Mutex<Option<Instant>>,
+    /// Whether `exceeded_since` is set: the common case (within the
+    /// limit, and it was) then takes no lock.
+    exceeded: AtomicBool,
     exceeded_total_us: AtomicU64,
     /// The background eviction is asked for or running.
     running: AtomicBool,
@@ -149,17 +152,25 @@ impl Evictor {
         self.evicted_keys.store(0, Relaxed);
         self.exceeded_total_us.store(0, Relaxed);
         *self.exceeded_since.lock() = None;
+        self.exceeded.store(false, Relaxed);
     }
 
     fn update_metrics(&self, outcome: Outcome) {
+        if (outcome == Outcome::Ok) != self.exceeded.load(Relaxed) {
+            return;
+        }
         let mut since = self.exceeded_since.lock();
         match (outcome, *since) {
             (Outcome::Ok, Some(t)) => {
                 self.exceeded_total_us
                     .fetch_add(t.elapsed().as_micros() as u64, Relaxed);
                 *since = None;
+                self.exceeded.store(false, Relaxed);
             }
-            (Outcome::Running | Outcome::Fail, None) => *since = Some(Instant::now()),
+            (Outcome::Running | Outcome::Fail, None) => {
+                *since = Some(Instant::now());
+                self.exceeded.store(true, Relaxed);
+            }
             _ => {}
         }
     }
@@ -204,7 +215,7 @@ pub fn background(server: Arc<Server>) {
 /// The memory maxmemory limits: what is in use, less the slots the
 /// tables hold free for new keys (see `crate::alloc::spare`).
 pub fn counted() -> u64 {
-    crate::alloc::used().saturating_sub(crate::alloc::spare())
+    crate::alloc::used_less_spare()
 }
 
 /// Evicts before a command of client `current` runs; see `Outcome`. The
