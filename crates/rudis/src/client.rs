@@ -53,6 +53,9 @@ pub struct ClientHandle {
     pub query_capacity: AtomicUsize,
     pub output_buffer: AtomicUsize,
     pub no_evict: AtomicBool,
+    /// This client's memory as last reported for maxmemory-clients (see
+    /// `crate::evict::client_memory_changed`).
+    pub mem: AtomicUsize,
     pub no_touch: AtomicBool,
     pub name: Mutex<Option<Vec<u8>>>,
     pub lib_name: Mutex<Vec<u8>>,
@@ -140,6 +143,7 @@ impl ClientHandle {
             query_capacity: AtomicUsize::new(0),
             output_buffer: AtomicUsize::new(0),
             no_evict: AtomicBool::new(false),
+            mem: AtomicUsize::new(0),
             no_touch: AtomicBool::new(false),
             name: Mutex::new(None),
             lib_name: Mutex::new(Vec::new()),

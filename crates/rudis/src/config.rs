@@ -73,6 +73,10 @@ pub struct Config {
     /// 0..=100: how long one eviction cycle may run before the rest is
     /// left to the background.
     pub maxmemory_eviction_tenacity: u32,
+    /// `maxmemory-clients`: bytes (positive) or a percentage of maxmemory
+    /// (negative, as Redis stores it) that all clients together may use
+    /// before the largest are closed (0: no limit).
+    pub maxmemory_clients: i64,
     pub lfu_log_factor: u32,
     /// Minutes per decrement of an idle key's LFU counter (0: never).
     pub lfu_decay_time: u32,
@@ -133,6 +137,7 @@ impl Default for Config {
             maxmemory_policy: crate::evict::Policy::NoEviction,
             maxmemory_samples: 5,
             maxmemory_eviction_tenacity: 10,
+            maxmemory_clients: 0,
             lfu_log_factor: 10,
             lfu_decay_time: 1,
             active_expire_effort: 1,
@@ -626,6 +631,39 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.maxmemory_eviction_tenacity.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "maxmemory-clients",
+        set: |c, a| {
+            let v = one(a)?;
+            c.maxmemory_clients = match parse_memory(v) {
+                Some(bytes) if bytes <= i64::MAX as u64 => bytes as i64,
+                Some(_) => {
+                    return Err(format!(
+                        "argument must be between -100 and {} inclusive",
+                        i64::MAX
+                    ))
+                }
+                None => {
+                    let pct = v
+                        .strip_suffix('%')
+                        .filter(|n| !n.is_empty())
+                        .and_then(|n| resp::num::parse_i64(n.as_bytes()))
+                        .filter(|&n| n >= 0)
+                        .ok_or("argument must be a memory or percent value")?;
+                    if pct > 100 {
+                        return Err("percentage argument must be less or equal to 100".into());
+                    }
+                    -pct
+                }
+            };
+            Ok(())
+        },
+        get: |c| match c.maxmemory_clients {
+            n if n < 0 => format!("{}%", -n),
+            n => n.to_string(),
+        },
         change: Change::Live,
     },
     Directive {

@@ -112,6 +112,12 @@ pub struct Evictor {
     next_db: AtomicU64,
     /// INFO evicted_keys.
     pub evicted_keys: AtomicU64,
+    /// INFO evicted_clients.
+    pub evicted_clients: AtomicU64,
+    /// The memory of every client, while maxmemory-clients is set.
+    clients_mem: std::sync::atomic::AtomicI64,
+    /// One client eviction at a time: two would close more than needed.
+    evicting_clients: Mutex<()>,
     /// Since when memory has been over the limit (INFO
     /// current_eviction_exceeded_time), and the total of such periods
     /// that ended (total_eviction_exceeded_time).
@@ -150,6 +156,7 @@ impl Evictor {
 
     pub fn reset_stats(&self) {
         self.evicted_keys.store(0, Relaxed);
+        self.evicted_clients.store(0, Relaxed);
         self.exceeded_total_us.store(0, Relaxed);
         *self.exceeded_since.lock() = None;
         self.exceeded.store(false, Relaxed);
@@ -486,6 +493,94 @@ fn insert(pool: &mut Vec<Candidate>, score: u64, db: usize, key: &Blob) {
                 key: key.clone(),
             },
         );
+    }
+}
+
+// Client eviction (maxmemory-clients): once all clients together use
+// more than the limit, the largest evictable ones are closed, as Redis's
+// `evictClients`. A client reports its memory when it changes (after each
+// batch it runs, after each write, when something is pushed to it); the
+// total is kept only while a limit is set, and taken anew when one is.
+
+/// A client's memory: its buffers and its state (CLIENT LIST tot-mem).
+pub fn client_memory(h: &crate::client::ClientHandle) -> usize {
+    h.query_capacity.load(Relaxed)
+        + h.output_buffer.load(Relaxed)
+        + h.outbox.pending()
+        + std::mem::size_of::<crate::client::ClientHandle>()
+}
+
+/// Reports `h`'s memory as it is now, and evicts clients if all of them
+/// are over the limit.
+pub fn client_memory_changed(server: &Server, h: &crate::client::ClientHandle) {
+    let limit = server.hot.client_eviction_limit();
+    if limit == 0 || h.killed.load(Relaxed) {
+        return;
+    }
+    let ev = &server.evictor;
+    let now = client_memory(h);
+    let old = h.mem.swap(now, Relaxed);
+    let total = if now != old {
+        ev.clients_mem.fetch_add(now as i64 - old as i64, Relaxed) + now as i64 - old as i64
+    } else {
+        ev.clients_mem.load(Relaxed)
+    };
+    if total >= limit as i64 {
+        evict_clients(server, limit);
+    }
+}
+
+/// A client that is going: its memory leaves the total.
+pub fn client_gone(server: &Server, h: &crate::client::ClientHandle) {
+    let old = h.mem.swap(0, Relaxed);
+    if old != 0 {
+        server.evictor.clients_mem.fetch_sub(old as i64, Relaxed);
+    }
+}
+
+/// Takes every client's memory anew (a limit was just set or changed).
+pub fn recount_clients(server: &Server) {
+    let clients: Vec<_> = server.clients.lock().values().cloned().collect();
+    let mut total = 0i64;
+    for c in clients.iter().filter(|c| !c.killed.load(Relaxed)) {
+        let m = client_memory(c);
+        c.mem.store(m, Relaxed);
+        total += m as i64;
+    }
+    server.evictor.clients_mem.store(total, Relaxed);
+    let limit = server.hot.client_eviction_limit();
+    if limit != 0 && total >= limit as i64 {
+        evict_clients(server, limit);
+    }
+}
+
+/// Closes the largest evictable clients until the total is under
+/// `limit` (Redis evicts from its largest memory bucket down).
+fn evict_clients(server: &Server, limit: u64) {
+    let ev = &server.evictor;
+    let _one_at_a_time = ev.evicting_clients.lock();
+    let mut clients: Vec<_> = server
+        .clients
+        .lock()
+        .values()
+        .filter(|c| !c.no_evict.load(Relaxed) && !c.killed.load(Relaxed))
+        .cloned()
+        .collect();
+    clients.sort_by_key(|c| std::cmp::Reverse(c.mem.load(Relaxed)));
+    for c in clients {
+        if ev.clients_mem.load(Relaxed) < limit as i64 {
+            return;
+        }
+        tracing::info!(
+            "Evicting client: {}",
+            crate::cmd::client::client_line(&c, 0).trim_end()
+        );
+        c.kill();
+        client_gone(server, &c);
+        ev.evicted_clients.fetch_add(1, Relaxed);
+    }
+    if ev.clients_mem.load(Relaxed) >= limit as i64 {
+        tracing::warn!("Over client maxmemory after evicting all evictable clients");
     }
 }
 

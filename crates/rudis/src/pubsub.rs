@@ -183,6 +183,10 @@ pub fn deliver(server: &Server, client: &ClientHandle, bytes: &[u8]) {
     };
     if client.outbox.push(bytes, server.hot.obuf_limit(class)) == Pushed::OverLimit {
         close_over_limit(server, client);
+    } else {
+        // A subscriber that does not read grows here, not in its own
+        // loop.
+        crate::evict::client_memory_changed(server, client);
     }
 }
 

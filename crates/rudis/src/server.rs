@@ -45,6 +45,7 @@ pub struct Hot {
     maxmemory: AtomicU64,
     maxmemory_policy: std::sync::atomic::AtomicU8,
     maxmemory_samples: AtomicU32,
+    maxmemory_clients: AtomicI64,
     maxmemory_eviction_tenacity: AtomicU32,
     active_expire_effort: AtomicU32,
     busy_reply_threshold: AtomicU64,
@@ -68,6 +69,7 @@ impl Hot {
             maxmemory: AtomicU64::new(c.maxmemory),
             maxmemory_policy: std::sync::atomic::AtomicU8::new(c.maxmemory_policy as u8),
             maxmemory_samples: AtomicU32::new(c.maxmemory_samples),
+            maxmemory_clients: AtomicI64::new(c.maxmemory_clients),
             maxmemory_eviction_tenacity: AtomicU32::new(c.maxmemory_eviction_tenacity),
             proto_max_bulk_len: AtomicI64::new(c.proto_max_bulk_len),
             query_buffer_limit: AtomicU64::new(c.client_query_buffer_limit),
@@ -157,6 +159,7 @@ impl Hot {
         self.maxmemory_policy
             .store(c.maxmemory_policy as u8, Relaxed);
         self.maxmemory_samples.store(c.maxmemory_samples, Relaxed);
+        self.maxmemory_clients.store(c.maxmemory_clients, Relaxed);
         self.maxmemory_eviction_tenacity
             .store(c.maxmemory_eviction_tenacity, Relaxed);
         crate::db::value::configure_access(
@@ -217,6 +220,20 @@ impl Hot {
     }
     pub fn maxmemory_policy(&self) -> crate::evict::Policy {
         crate::evict::Policy::from_u8(self.maxmemory_policy.load(Relaxed))
+    }
+    /// What all clients together may use (Redis's
+    /// `getClientEvictionLimit`): maxmemory-clients in bytes, or its
+    /// percentage of maxmemory, at least 128 KB; 0: no client eviction.
+    pub fn client_eviction_limit(&self) -> u64 {
+        let v = self.maxmemory_clients.load(Relaxed);
+        let max = self.maxmemory();
+        let limit = match v {
+            0 => return 0,
+            v if v < 0 && max > 0 => (max as f64 * (-v) as f64 / 100.0) as u64,
+            v if v < 0 => return 0,
+            v => v as u64,
+        };
+        limit.max(128 * 1024)
     }
     pub fn maxmemory_samples(&self) -> u32 {
         self.maxmemory_samples.load(Relaxed)

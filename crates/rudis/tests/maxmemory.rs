@@ -443,3 +443,86 @@ fn a_tracked_key_evicted_before_a_command_is_invalidated_before_its_reply() {
     );
     c.expect_cmd(&[b"EXISTS", b"volatile-key"], b":0\r\n");
 }
+
+#[test]
+fn maxmemory_clients_takes_bytes_or_a_percentage() {
+    let s = rudis(&[]);
+    let mut c = s.raw();
+    let get = |c: &mut Raw| c.cmd(&[b"CONFIG", b"GET", b"maxmemory-clients"]);
+    assert_eq!(
+        get(&mut c),
+        b"*2\r\n$17\r\nmaxmemory-clients\r\n$1\r\n0\r\n"
+    );
+    c.expect_cmd(
+        &[b"CONFIG", b"SET", b"maxmemory-clients", b"10%"],
+        b"+OK\r\n",
+    );
+    assert_eq!(
+        get(&mut c),
+        b"*2\r\n$17\r\nmaxmemory-clients\r\n$3\r\n10%\r\n"
+    );
+    c.expect_cmd(
+        &[b"CONFIG", b"SET", b"maxmemory-clients", b"1mb"],
+        b"+OK\r\n",
+    );
+    assert_eq!(
+        get(&mut c),
+        b"*2\r\n$17\r\nmaxmemory-clients\r\n$7\r\n1048576\r\n"
+    );
+    c.expect_cmd(
+        &[b"CONFIG", b"SET", b"maxmemory-clients", b"101%"],
+        b"-ERR CONFIG SET failed (possibly related to argument 'maxmemory-clients') - percentage argument must be less or equal to 100\r\n",
+    );
+    c.expect_cmd(
+        &[b"CONFIG", b"SET", b"maxmemory-clients", b"lots"],
+        b"-ERR CONFIG SET failed (possibly related to argument 'maxmemory-clients') - argument must be a memory or percent value\r\n",
+    );
+}
+
+/// Sends the start of a SET whose value is `held` bytes into a 4 MB one:
+/// the server buffers it, waiting for the rest.
+fn hold_query_buffer(c: &mut Raw, held: usize) {
+    let mut head = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4000000\r\n".to_vec();
+    head.extend(std::iter::repeat_n(b'x', held));
+    c.send(&head);
+}
+
+#[test]
+fn the_largest_clients_are_closed_once_all_of_them_pass_maxmemory_clients() {
+    let s = rudis(&[]);
+    let mut c = s.raw();
+    c.cmd(&[b"CLIENT", b"NO-EVICT", b"ON"]);
+    c.expect_cmd(
+        &[b"CONFIG", b"SET", b"maxmemory-clients", b"3mb"],
+        b"+OK\r\n",
+    );
+    let mut kept = s.raw();
+    kept.expect_cmd(&[b"CLIENT", b"NO-EVICT", b"ON"], b"+OK\r\n");
+    hold_query_buffer(&mut kept, 1_500_000);
+    let mut small = s.raw();
+    small.expect_cmd(&[b"SET", b"a", b"b"], b"+OK\r\n");
+    let mut big = s.raw();
+    hold_query_buffer(&mut big, 2_000_000);
+    // 3.5 MB of query buffers: the largest evictable client goes.
+    eventually("a client evicted", || {
+        info_field(&mut c, b"stats", "evicted_clients") == 1
+    });
+    assert!(big.closed(), "the largest client was not the one closed");
+    small.expect_cmd(&[b"PING"], b"+PONG\r\n");
+    assert_eq!(info_field(&mut c, b"stats", "evicted_keys"), 0);
+    // The exempt one stays although it is now the largest.
+    let list = c.cmd(&[b"CLIENT", b"LIST"]);
+    assert_eq!(
+        String::from_utf8_lossy(&list).matches("flags=e").count(),
+        2,
+        "{}",
+        String::from_utf8_lossy(&list)
+    );
+    // Lowering the limit under what the rest use evicts at once.
+    c.expect_cmd(
+        &[b"CONFIG", b"SET", b"maxmemory-clients", b"128kb"],
+        b"+OK\r\n",
+    );
+    assert!(small.closed());
+    assert_eq!(info_field(&mut c, b"stats", "evicted_clients"), 2);
+}

@@ -111,7 +111,7 @@ pub fn client_line(h: &ClientHandle, argv_mem: usize) -> String {
         idle_ms / 1000,
         h.db.load(Relaxed),
         qcap.saturating_sub(qbuf),
-        qcap + obl + std::mem::size_of::<ClientHandle>(),
+        crate::evict::client_memory(h) + argv_mem,
         command_name(h.last_cmd.load(Relaxed)),
         redirect_of(h),
         h.resp.load(Relaxed),

@@ -73,6 +73,7 @@ impl Drop for Slot<'_> {
     fn drop(&mut self) {
         if let Some(handle) = self.handle.take() {
             self.server.clients.lock().remove(&handle.id);
+            crate::evict::client_gone(self.server, &handle);
             self.server.observers.remove_monitor(handle.id);
             self.server.watches.unwatch_all(&handle.watch);
             crate::cmd::pubsub::unsubscribe_all(self.server, &handle);
@@ -175,6 +176,7 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream, sl
             let outcome = process(server, &stats, &mut client, &mut conn);
             handle.query_buffer.store(conn.rbuf.len(), Relaxed);
             handle.query_capacity.store(conn.rbuf.capacity(), Relaxed);
+            crate::evict::client_memory_changed(server, &handle);
             if !conn.out.is_empty() {
                 // Usually one piece; a large stored value goes out from
                 // where it is stored, between the pieces around it.
@@ -194,6 +196,7 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream, sl
                 conn.out.clear();
                 conn.out.shrink(KEEP_OUTPUT);
                 handle.output_buffer.store(0, Relaxed);
+                crate::evict::client_memory_changed(server, &handle);
             }
             match outcome {
                 Outcome::Read => break,

@@ -146,6 +146,7 @@ fn set(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         }
     }
     ctx.server.hot.store(&next);
+    crate::evict::recount_clients(ctx.server);
     if next.maxmemory != 0 {
         // Redis's updateMaxmemory: evicting down to a lowered limit starts
         // at once, in the background, rather than at the next command.

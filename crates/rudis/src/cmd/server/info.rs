@@ -457,7 +457,10 @@ fn section(
                 &(server.stats.expire_cycle_micros.load(Relaxed) / 1000),
             );
             field("evicted_keys", &server.evictor.evicted_keys.load(Relaxed));
-            field("evicted_clients", &0);
+            field(
+                "evicted_clients",
+                &server.evictor.evicted_clients.load(Relaxed),
+            );
             let (ended, current) = server.evictor.exceeded_us();
             field("total_eviction_exceeded_time", &((ended + current) / 1000));
             field("current_eviction_exceeded_time", &(current / 1000));
