@@ -176,3 +176,38 @@ fn a_script_touching_undeclared_keys_stays_atomic() {
         }
     }
 }
+
+/// Function names are found whatever their case (and collide so), a
+/// library's name may be quoted on its shebang line, and FUNCTION FLUSH
+/// takes one mode at most.
+#[test]
+fn function_names_ignore_case_and_library_names_may_be_quoted() {
+    let server = common::rudis(&[]);
+    let mut c = server.raw();
+    c.expect_cmd(
+        &[
+            b"FUNCTION",
+            b"LOAD",
+            b"#!lua name=\"quoted\"\nredis.register_function('Hello', function() return 'hi' end)",
+        ],
+        b"$6\r\nquoted\r\n",
+    );
+    c.expect_cmd(&[b"FCALL", b"HELLO", b"0"], b"$2\r\nhi\r\n");
+    c.expect_cmd(&[b"FCALL", b"hello", b"0"], b"$2\r\nhi\r\n");
+    c.expect_cmd(
+        &[
+            b"FUNCTION",
+            b"LOAD",
+            b"#!lua name=other\nredis.register_function('HELLO', function() return 1 end)",
+        ],
+        b"-ERR Function HELLO already exists\r\n",
+    );
+    c.expect_cmd(
+        &[b"FUNCTION", b"FLUSH", b"SYNC", b"extra"],
+        b"-ERR unknown subcommand or wrong number of arguments for 'FLUSH'. Try FUNCTION HELP.\r\n",
+    );
+    c.expect_cmd(
+        &[b"FUNCTION", b"FLUSH", b"soon"],
+        b"-ERR FUNCTION FLUSH only supports SYNC|ASYNC option\r\n",
+    );
+}

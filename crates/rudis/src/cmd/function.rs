@@ -13,7 +13,7 @@ use super::{acl, is, row, Args, Command, Ctx};
 use crate::errors::{self, CmdResult, Error};
 use crate::script::engine::{self, valid_name, Mode};
 use crate::script::flag;
-use crate::script::functions::{metadata, FunctionInfo, Library};
+use crate::script::functions::{self, metadata, FunctionInfo, Library};
 
 const ALL_SHARDS: &[&str] = &["request_policy:all_shards", "response_policy:all_succeeded"];
 
@@ -109,7 +109,7 @@ fn fcall_generic(ctx: &mut Ctx, args: &mut Args, ro: bool) -> CmdResult {
         Some((name.to_vec(), whole.iter().map(<[u8]>::to_vec).collect()));
     let result = run_tracked(ctx, whole, |ctx| {
         engine::with_functions(server, |engine| {
-            let Some(f) = engine.callbacks.get(name).cloned() else {
+            let Some(f) = engine.callbacks.get(&functions::key(name)).cloned() else {
                 return Err(Error::Static("ERR Function not found"));
             };
             engine.run(ctx, &f, Mode::Function, name, keys, argv, ro || no_writes)
@@ -155,7 +155,7 @@ fn function_load(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         }
         let mut libs = server.scripts.libraries.lock();
         let old = libs.unlink(&name);
-        if let Some(taken) = registered.iter().find(|r| libs.index.contains_key(&r.name)) {
+        if let Some(taken) = registered.iter().find(|r| libs.has_function(&r.name)) {
             let e = err(format!(
                 "Function {} already exists",
                 String::from_utf8_lossy(&taken.name)
@@ -167,12 +167,12 @@ fn function_load(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         }
         if let Some(old) = &old {
             for f in &old.functions {
-                engine.callbacks.remove(&f.name);
+                engine.callbacks.remove(&functions::key(&f.name));
             }
         }
         let mut functions = Vec::with_capacity(registered.len());
         for r in registered {
-            engine.callbacks.insert(r.name.clone(), r.callback);
+            engine.callbacks.insert(functions::key(&r.name), r.callback);
             functions.push(FunctionInfo {
                 name: r.name,
                 description: r.description,
@@ -200,7 +200,7 @@ fn function_delete(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     };
     engine::with_functions(server, |engine| {
         for f in &lib.functions {
-            engine.callbacks.remove(&f.name);
+            engine.callbacks.remove(&functions::key(&f.name));
         }
     });
     ctx.fx.dirty += 1;
@@ -210,6 +210,13 @@ fn function_delete(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 
 /// FUNCTION FLUSH [ASYNC | SYNC]
 fn function_flush(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    if args.remaining() > 1 {
+        let argv = args.argv();
+        return Err(errors::subcommand_syntax(
+            argv.get(1).unwrap_or_default(),
+            b"FUNCTION",
+        ));
+    }
     flush_mode(args, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option")?;
     let scripts = &ctx.server.scripts;
     *scripts.libraries.lock() = Default::default();

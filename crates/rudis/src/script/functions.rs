@@ -21,14 +21,26 @@ pub struct Library {
 #[derive(Default)]
 pub struct Libraries {
     pub libs: BTreeMap<Vec<u8>, Library>,
-    /// Function name -> its library's name.
+    /// Function name (see `key`) -> its library's name.
     pub index: HashMap<Vec<u8>, Vec<u8>>,
+}
+
+/// Function names are case-insensitive (Redis's functions dictionary
+/// compares them so): the key they are found by.
+pub fn key(name: &[u8]) -> Vec<u8> {
+    name.to_ascii_lowercase()
 }
 
 impl Libraries {
     pub fn function(&self, name: &[u8]) -> Option<&FunctionInfo> {
-        let lib = self.libs.get(self.index.get(name)?)?;
-        lib.functions.iter().find(|f| f.name == name)
+        let lib = self.libs.get(self.index.get(&key(name))?)?;
+        lib.functions
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn has_function(&self, name: &[u8]) -> bool {
+        self.index.contains_key(&key(name))
     }
 
     pub fn function_count(&self) -> usize {
@@ -39,14 +51,14 @@ impl Libraries {
     pub fn unlink(&mut self, name: &[u8]) -> Option<Library> {
         let lib = self.libs.remove(name)?;
         for f in &lib.functions {
-            self.index.remove(&f.name);
+            self.index.remove(&key(&f.name));
         }
         Some(lib)
     }
 
     pub fn link(&mut self, lib: Library) {
         for f in &lib.functions {
-            self.index.insert(f.name.clone(), lib.name.clone());
+            self.index.insert(key(&f.name), lib.name.clone());
         }
         self.libs.insert(lib.name.clone(), lib);
     }
@@ -62,26 +74,36 @@ pub fn metadata(code: &[u8]) -> Result<(String, Vec<u8>, usize), String> {
     let Some(end) = memchr::memchr(b'\n', code) else {
         return Err("Invalid library metadata".into());
     };
-    let line = String::from_utf8_lossy(&code[..end]);
-    let mut parts = line.split_ascii_whitespace();
+    // Split as Redis's sdssplitargs: `name="foo"` names foo.
+    let Some(parts) = resp::parse::split_line(&code[..end]) else {
+        return Err("Invalid library metadata".into());
+    };
+    let mut parts = parts.into_iter();
     let Some(engine) = parts.next() else {
         return Err("Invalid library metadata".into());
     };
     let mut name: Option<Vec<u8>> = None;
     for part in parts {
-        if part.len() >= 5 && part[..5].eq_ignore_ascii_case("name=") {
+        if part.len() >= 5 && part[..5].eq_ignore_ascii_case(b"name=") {
             if name.is_some() {
                 return Err(
                     "Invalid metadata value, name argument was given multiple times".into(),
                 );
             }
-            name = Some(part.as_bytes()[5..].to_vec());
+            name = Some(part[5..].to_vec());
             continue;
         }
-        return Err(format!("Invalid metadata value given: {part}"));
+        return Err(format!(
+            "Invalid metadata value given: {}",
+            String::from_utf8_lossy(&part)
+        ));
     }
     let Some(name) = name else {
         return Err("Library name was not given".into());
     };
-    Ok((engine[2..].to_string(), name, end))
+    Ok((
+        String::from_utf8_lossy(&engine[2..]).into_owned(),
+        name,
+        end,
+    ))
 }
