@@ -24,6 +24,7 @@ pub mod lzf;
 pub mod net;
 pub mod pubsub;
 pub mod push;
+pub mod rdb;
 pub mod script;
 pub mod server;
 pub mod stats;

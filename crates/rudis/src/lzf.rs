@@ -70,6 +70,11 @@ pub fn compress(input: &[u8], min_saving: usize) -> Option<Vec<u8>> {
 /// Decompresses `input`, which must expand to exactly `len` bytes;
 /// `None` for data that is not valid LZF (it may come from a client).
 pub fn decompress(input: &[u8], len: usize) -> Option<Vec<u8>> {
+    // A declared length beyond what the input can expand to (88 times:
+    // three bytes of back reference copy 264) is never allocated.
+    if len > input.len().saturating_mul(88) {
+        return None;
+    }
     let mut out: Vec<u8> = Vec::with_capacity(len);
     let mut p = 0;
     while p < input.len() {

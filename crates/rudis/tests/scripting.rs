@@ -211,3 +211,59 @@ fn function_names_ignore_case_and_library_names_may_be_quoted() {
         b"-ERR FUNCTION FLUSH only supports SYNC|ASYNC option\r\n",
     );
 }
+
+/// FUNCTION DUMP's payload restores the libraries under each policy;
+/// a damaged payload, a bad policy and collisions are refused and leave
+/// the libraries as they were.
+#[test]
+fn function_dump_and_restore_under_each_policy() {
+    let server = common::rudis(&[]);
+    let mut c = server.raw();
+    let lib = |name: &str, f: &str| {
+        format!("#!lua name={name}\nredis.register_function('{f}', function() return '{name}' end)")
+    };
+    c.cmd(&[b"FUNCTION", b"LOAD", lib("one", "f1").as_bytes()]);
+    c.cmd(&[b"FUNCTION", b"LOAD", lib("two", "f2").as_bytes()]);
+    let dump = c.cmd(&[b"FUNCTION", b"DUMP"]);
+    let at = dump.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let payload = dump[at..dump.len() - 2].to_vec();
+    c.expect_cmd(&[b"FUNCTION", b"FLUSH"], b"+OK\r\n");
+    c.expect_cmd(&[b"FUNCTION", b"RESTORE", &payload], b"+OK\r\n");
+    c.expect_cmd(&[b"FCALL", b"f2", b"0"], b"$3\r\ntwo\r\n");
+    // The first library of the payload that is there already (Redis
+    // dumps its libraries in its dictionary's order).
+    let r = c.cmd(&[b"FUNCTION", b"RESTORE", &payload]);
+    assert!(
+        r == b"-ERR Library one already exists\r\n" || r == b"-ERR Library two already exists\r\n",
+        "{}",
+        String::from_utf8_lossy(&r)
+    );
+    c.expect_cmd(&[b"FUNCTION", b"RESTORE", &payload, b"REPLACE"], b"+OK\r\n");
+    c.expect_cmd(&[b"FUNCTION", b"DELETE", b"two"], b"+OK\r\n");
+    c.cmd(&[b"FUNCTION", b"LOAD", lib("three", "f3").as_bytes()]);
+    c.expect_cmd(&[b"FUNCTION", b"RESTORE", &payload, b"FLUSH"], b"+OK\r\n");
+    c.expect_cmd(&[b"FCALL", b"f3", b"0"], b"-ERR Function not found\r\n");
+    c.expect_cmd(&[b"FCALL", b"f1", b"0"], b"$3\r\none\r\n");
+    // A function of the payload already in another library.
+    c.cmd(&[b"FUNCTION", b"FLUSH"]);
+    c.cmd(&[b"FUNCTION", b"LOAD", lib("other", "f1").as_bytes()]);
+    c.expect_cmd(
+        &[b"FUNCTION", b"RESTORE", &payload],
+        b"-ERR Function f1 already exists\r\n",
+    );
+    let mut bad = payload.clone();
+    bad[3] ^= 0x20;
+    c.expect_cmd(
+        &[b"FUNCTION", b"RESTORE", &bad],
+        b"-ERR DUMP payload version or checksum are wrong\r\n",
+    );
+    c.expect_cmd(
+        &[b"FUNCTION", b"RESTORE", &payload, b"MERGE"],
+        b"-ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.\r\n",
+    );
+    c.expect_cmd(&[b"FCALL", b"f1", b"0"], b"$5\r\nother\r\n");
+    // The payload of an empty set of libraries is the footer alone.
+    c.cmd(&[b"FUNCTION", b"FLUSH"]);
+    let empty = c.cmd(&[b"FUNCTION", b"DUMP"]);
+    assert!(empty.starts_with(b"$10\r\n\n\0"), "{empty:?}");
+}

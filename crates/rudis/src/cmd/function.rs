@@ -46,6 +46,7 @@ static FUNCTION: &[Command] = &[
     )
     .acl(acl::SLOW | acl::SCRIPTING)
     .tips(ALL_SHARDS),
+    row("function|dump", 2, NOSCRIPT, function_dump).acl(acl::SLOW | acl::SCRIPTING),
     row("function|help", 2, LOADING | STALE, function_help).acl(acl::SLOW | acl::SCRIPTING),
     row("function|list", -2, NOSCRIPT, function_list)
         .acl(acl::SLOW | acl::SCRIPTING)
@@ -58,6 +59,14 @@ static FUNCTION: &[Command] = &[
         -3,
         WRITE | DENYOOM | NOSCRIPT | SCRIPT_THREAD,
         function_load,
+    )
+    .acl(acl::SLOW | acl::SCRIPTING)
+    .tips(ALL_SHARDS),
+    row(
+        "function|restore",
+        -3,
+        WRITE | DENYOOM | NOSCRIPT | SCRIPT_THREAD,
+        function_restore,
     )
     .acl(acl::SLOW | acl::SCRIPTING)
     .tips(ALL_SHARDS),
@@ -119,6 +128,75 @@ fn fcall_generic(ctx: &mut Ctx, args: &mut Args, ro: bool) -> CmdResult {
     result
 }
 
+/// A library's code checked and compiled, not yet in place.
+struct Compiled {
+    lib: Library,
+    callbacks: Vec<(Vec<u8>, mlua::Function)>,
+}
+
+/// The library name of `code`, whose shebang line must name the Lua
+/// engine and a valid name; and where its code starts.
+fn check_code(code: &[u8]) -> Result<(Vec<u8>, usize), Error> {
+    let (engine_name, name, end) = metadata(code).map_err(err)?;
+    if !valid_name(&name) {
+        return Err(err("Library names can only contain letters, numbers, or underscores(_) and must be at least one character long".into()));
+    }
+    if !engine_name.eq_ignore_ascii_case("lua") {
+        return Err(err(format!("Engine '{engine_name}' not found")));
+    }
+    Ok((name, end))
+}
+
+/// Runs a library's code in the functions' Lua state, collecting what it
+/// registers (nothing is in place until `install`).
+fn compile(engine: &mut engine::Engine, code: &[u8]) -> Result<Compiled, Error> {
+    let (name, end) = check_code(code)?;
+    let registered = engine.load_library(&code[end..]).map_err(err)?;
+    if registered.is_empty() {
+        return Err(err("No functions registered".into()));
+    }
+    let mut functions = Vec::with_capacity(registered.len());
+    let mut callbacks = Vec::with_capacity(registered.len());
+    for r in registered {
+        callbacks.push((functions::key(&r.name), r.callback));
+        functions.push(FunctionInfo {
+            name: r.name,
+            description: r.description,
+            flags: r.flags,
+        });
+    }
+    Ok(Compiled {
+        lib: Library {
+            name,
+            code: code.to_vec(),
+            functions,
+        },
+        callbacks,
+    })
+}
+
+fn install(libs: &mut functions::Libraries, engine: &mut engine::Engine, c: Compiled) {
+    for (k, f) in c.callbacks {
+        engine.callbacks.insert(k, f);
+    }
+    libs.link(c.lib);
+}
+
+fn uninstall(engine: &mut engine::Engine, lib: &Library) {
+    for f in &lib.functions {
+        engine.callbacks.remove(&functions::key(&f.name));
+    }
+}
+
+/// The first function of `lib` that `libs` has already.
+fn collision(libs: &functions::Libraries, lib: &Library) -> Option<Error> {
+    let taken = lib.functions.iter().find(|f| libs.has_function(&f.name))?;
+    Some(err(format!(
+        "Function {} already exists",
+        String::from_utf8_lossy(&taken.name)
+    )))
+}
+
 /// FUNCTION LOAD [REPLACE] function-code
 fn function_load(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let rest = args.rest();
@@ -134,13 +212,7 @@ fn function_load(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         replace = true;
     }
     let code = rest.get(n - 1).unwrap_or_default();
-    let (engine_name, name, end) = metadata(code).map_err(err)?;
-    if !valid_name(&name) {
-        return Err(err("Library names can only contain letters, numbers, or underscores(_) and must be at least one character long".into()));
-    }
-    if !engine_name.eq_ignore_ascii_case("lua") {
-        return Err(err(format!("Engine '{engine_name}' not found")));
-    }
+    let (name, _) = check_code(code)?;
     let server = ctx.server;
     if !replace && server.scripts.libraries.lock().libs.contains_key(&name) {
         return Err(err(format!(
@@ -149,45 +221,183 @@ fn function_load(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         )));
     }
     engine::with_functions(server, |engine| {
-        let registered = engine.load_library(&code[end..]).map_err(err)?;
-        if registered.is_empty() {
-            return Err(err("No functions registered".into()));
-        }
+        let compiled = compile(engine, code)?;
         let mut libs = server.scripts.libraries.lock();
         let old = libs.unlink(&name);
-        if let Some(taken) = registered.iter().find(|r| libs.has_function(&r.name)) {
-            let e = err(format!(
-                "Function {} already exists",
-                String::from_utf8_lossy(&taken.name)
-            ));
+        if let Some(e) = collision(&libs, &compiled.lib) {
             if let Some(old) = old {
                 libs.link(old);
             }
             return Err(e);
         }
         if let Some(old) = &old {
-            for f in &old.functions {
-                engine.callbacks.remove(&functions::key(&f.name));
-            }
+            uninstall(engine, old);
         }
-        let mut functions = Vec::with_capacity(registered.len());
-        for r in registered {
-            engine.callbacks.insert(functions::key(&r.name), r.callback);
-            functions.push(FunctionInfo {
-                name: r.name,
-                description: r.description,
-                flags: r.flags,
-            });
-        }
-        libs.link(Library {
-            name: name.clone(),
-            code: code.to_vec(),
-            functions,
-        });
+        install(&mut libs, engine, compiled);
         Ok(())
     })?;
     ctx.fx.dirty += 1;
     ctx.out.bulk(&name);
+    Ok(())
+}
+
+/// FUNCTION DUMP
+fn function_dump(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
+    let mut payload = Vec::new();
+    for lib in ctx.server.scripts.libraries.lock().libs.values() {
+        payload.push(crate::rdb::OPCODE_FUNCTION2);
+        crate::rdb::put_string(&mut payload, &lib.code);
+    }
+    crate::rdb::put_footer(&mut payload);
+    ctx.out.bulk(&payload);
+    Ok(())
+}
+
+/// The libraries' codes in a FUNCTION DUMP payload's body (Redis's
+/// `rdbFunctionLoad`, which also reads the format of 7.0's release
+/// candidates).
+fn dumped_codes(body: &[u8]) -> Result<Vec<Vec<u8>>, Error> {
+    const OPCODE_FUNCTION_PRE_GA: u8 = 246;
+    let mut r = crate::rdb::Reader::new(body);
+    let mut codes = Vec::new();
+    while !r.is_empty() {
+        let fail = |m: &str| err(m.to_string());
+        match r.byte() {
+            Some(crate::rdb::OPCODE_FUNCTION2) => {
+                codes.push(
+                    r.string()
+                        .ok_or_else(|| fail("Failed loading library payload"))?,
+                );
+            }
+            Some(OPCODE_FUNCTION_PRE_GA) => {
+                let name = r
+                    .string()
+                    .ok_or_else(|| fail("Failed loading library name"))?;
+                let engine = r
+                    .string()
+                    .ok_or_else(|| fail("Failed loading engine name"))?;
+                let has_desc = r
+                    .string_len()
+                    .ok_or_else(|| fail("Failed loading library description indicator"))?;
+                if has_desc != 0 {
+                    r.string()
+                        .ok_or_else(|| fail("Failed loading library description"))?;
+                }
+                let blob = r
+                    .string()
+                    .ok_or_else(|| fail("Failed loading library blob"))?;
+                let mut code = b"#!".to_vec();
+                code.extend_from_slice(&engine);
+                code.extend_from_slice(b" name=");
+                code.extend_from_slice(&name);
+                code.push(b'\n');
+                code.extend_from_slice(&blob);
+                codes.push(code);
+            }
+            Some(_) => return Err(fail("given type is not a function")),
+            None => return Err(fail("can not read data type")),
+        }
+    }
+    Ok(codes)
+}
+
+/// FUNCTION RESTORE serialized-value [FLUSH | APPEND | REPLACE]
+fn function_restore(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let argv = args.argv();
+    if argv.len() > 4 {
+        return Err(errors::subcommand_syntax(
+            argv.get(1).unwrap_or_default(),
+            b"FUNCTION",
+        ));
+    }
+    let payload = args.arg();
+    #[derive(PartialEq)]
+    enum Policy {
+        Append,
+        Replace,
+        Flush,
+    }
+    let policy =
+        match args.next_arg() {
+            None => Policy::Append,
+            Some(p) if is(p, "append") => Policy::Append,
+            Some(p) if is(p, "replace") => Policy::Replace,
+            Some(p) if is(p, "flush") => Policy::Flush,
+            Some(_) => return Err(Error::Static(
+                "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+            )),
+        };
+    let body = crate::rdb::verify(payload).ok_or(Error::Static(
+        "ERR DUMP payload version or checksum are wrong",
+    ))?;
+    let codes = dumped_codes(body)?;
+    let server = ctx.server;
+    engine::with_functions(server, |engine| {
+        // Everything in the payload compiles, with no name twice, before
+        // anything changes.
+        let mut fresh = functions::Libraries::default();
+        let mut compiled = Vec::with_capacity(codes.len());
+        for code in &codes {
+            let c = compile(engine, code)?;
+            if fresh.libs.contains_key(&c.lib.name) {
+                return Err(err(format!(
+                    "Library '{}' already exists",
+                    String::from_utf8_lossy(&c.lib.name)
+                )));
+            }
+            if let Some(e) = collision(&fresh, &c.lib) {
+                return Err(e);
+            }
+            fresh.link(Library {
+                name: c.lib.name.clone(),
+                code: Vec::new(),
+                functions: c
+                    .lib
+                    .functions
+                    .iter()
+                    .map(|f| FunctionInfo {
+                        name: f.name.clone(),
+                        description: None,
+                        flags: f.flags,
+                    })
+                    .collect(),
+            });
+            compiled.push(c);
+        }
+        let mut libs = server.scripts.libraries.lock();
+        let mut removed = Vec::new();
+        if policy == Policy::Flush {
+            removed.extend(std::mem::take(&mut *libs).libs.into_values());
+        } else {
+            for c in &compiled {
+                if !libs.libs.contains_key(&c.lib.name) {
+                    continue;
+                }
+                if policy == Policy::Append {
+                    let e = err(format!(
+                        "Library {} already exists",
+                        String::from_utf8_lossy(&c.lib.name)
+                    ));
+                    removed.into_iter().for_each(|l| libs.link(l));
+                    return Err(e);
+                }
+                removed.extend(libs.unlink(&c.lib.name));
+            }
+            if let Some(e) = compiled.iter().find_map(|c| collision(&libs, &c.lib)) {
+                removed.into_iter().for_each(|l| libs.link(l));
+                return Err(e);
+            }
+        }
+        for old in &removed {
+            uninstall(engine, old);
+        }
+        for c in compiled {
+            install(&mut libs, engine, c);
+        }
+        Ok(())
+    })?;
+    ctx.fx.dirty += 1;
+    ctx.out.ok();
     Ok(())
 }
 
