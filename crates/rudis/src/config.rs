@@ -370,7 +370,10 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.threads.to_string(),
-        change: Change::Immutable,
+        // rudis's own directive: set at start; CONFIG SET of the value it
+        // has succeeds (as CONFIG sanity in Redis's suite expects of
+        // every directive it does not know to be immutable).
+        change: Change::Restart,
     },
     Directive {
         // Redis clamps hz into 1..=500 rather than refusing it.

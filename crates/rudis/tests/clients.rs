@@ -231,6 +231,46 @@ fn monitor_streams_commands_as_redis_formats_them() {
     assert!(lines[0].starts_with('+') && lines[0].split(' ').next().unwrap().contains('.'));
 }
 
+/// A script's own line comes first, then each command it runs, from
+/// "lua", for EVAL and FCALL alike.
+#[test]
+fn monitor_shows_scripts_before_the_commands_they_run() {
+    let s = rudis(&[]);
+    let mut c = s.raw();
+    c.cmd(&[
+        b"FUNCTION",
+        b"LOAD",
+        b"#!lua name=t\nredis.register_function('t', function() return redis.call('set', 'foo', 'baz') end)",
+    ]);
+    let mut m = s.raw();
+    assert_eq!(m.cmd(&[b"MONITOR"]), b"+OK\r\n");
+    c.cmd(&[
+        b"EVAL",
+        b"redis.call('set',KEYS[1],ARGV[1])",
+        b"1",
+        b"foo",
+        b"bar",
+    ]);
+    c.cmd(&[b"FCALL", b"t", b"0"]);
+    let addr = c.reader.get_ref().local_addr().unwrap();
+    let tail: Vec<String> = (0..4)
+        .map(|_| {
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut m.reader, &mut line).unwrap();
+            line.split_once(' ').unwrap().1.to_string()
+        })
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            format!("[0 {addr}] \"EVAL\" \"redis.call('set',KEYS[1],ARGV[1])\" \"1\" \"foo\" \"bar\"\r\n"),
+            "[0 lua] \"set\" \"foo\" \"bar\"\r\n".to_string(),
+            format!("[0 {addr}] \"FCALL\" \"t\" \"0\"\r\n"),
+            "[0 lua] \"set\" \"foo\" \"baz\"\r\n".to_string(),
+        ]
+    );
+}
+
 #[test]
 fn slowlog_records_slow_commands() {
     let s = rudis(&[]);

@@ -95,6 +95,9 @@ fn fcall_ro(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 
 fn fcall_generic(ctx: &mut Ctx, args: &mut Args, ro: bool) -> CmdResult {
     let whole = args.argv();
+    ctx.server
+        .observers
+        .script_started(ctx.server, ctx.cmd, whole, ctx.client);
     let name = args.arg();
     let server = ctx.server;
     let Some(flags) = server

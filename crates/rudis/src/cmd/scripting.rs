@@ -175,6 +175,9 @@ pub(super) fn flush_mode(args: &Args, bad: &'static str) -> CmdResult {
 
 fn eval_generic(ctx: &mut Ctx, args: &mut Args, by_sha: bool, ro: bool) -> CmdResult {
     let whole = args.argv();
+    ctx.server
+        .observers
+        .script_started(ctx.server, ctx.cmd, whole, ctx.client);
     let source = args.arg();
     let (keys, argv) = keys_and_args(args, errors::NOT_INTEGER)?;
     let server = ctx.server;

@@ -108,16 +108,30 @@ impl Observers {
         }
     }
 
+    /// Shows a script's own command line (EVAL, FCALL...) to MONITOR
+    /// before the commands it runs (Redis's evalCommand and fcall feed
+    /// it first; the rows' skip_monitor keep it from showing after).
+    pub fn script_started(&self, server: &Server, cmd: &Command, argv: Argv, client: &Client) {
+        if self.monitor_count.load(Relaxed) > 0 {
+            self.feed_monitors(server, cmd, argv, client);
+        }
+    }
+
     fn feed_monitors(&self, server: &Server, cmd: &Command, argv: Argv, client: &Client) {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
+        // A command a script runs shows as the script's ("lua").
+        let from: &dyn std::fmt::Display = if client.script_read.is_some() {
+            &"lua"
+        } else {
+            &client.addr
+        };
         let mut line = format!(
-            "+{}.{:06} [{} {}] ",
+            "+{}.{:06} [{} {from}] ",
             now.as_secs(),
             now.subsec_micros(),
             client.db,
-            client.addr
         );
         for (i, a) in argv.iter().enumerate() {
             if i > 0 {
