@@ -83,5 +83,28 @@ while m is None and time.time() < deadline:
 assert m and m["channel"] == "__keyevent@0__:set" and m["data"] == "watched", m
 ps.close()
 r.config_set("notify-keyspace-events", "")
+# redis-py's Lock: acquire, a second owner refused, extend and release by
+# its Lua scripts (EVALSHA after SCRIPT LOAD), then free for another.
+lock = r.lock("resource", timeout=10)
+assert lock.acquire(blocking=False)
+other = r.lock("resource", timeout=10)
+assert not other.acquire(blocking=False)
+assert lock.extend(5) and lock.owned()
+assert 10000 < r.pttl("resource") <= 15000, r.pttl("resource")
+assert lock.reacquire()
+lock.release()
+assert not lock.owned()
+assert other.acquire(blocking=False)
+other.release()
+try:
+    lock.release()
+    raise AssertionError("releasing a lock not held should fail")
+except redis.exceptions.LockError:
+    pass
+# A registered script (register_script: EVALSHA, then EVAL on NOSCRIPT).
+r.script_flush()
+incr_by = r.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+assert incr_by(keys=["script-counter"], args=[5]) == 5
+assert incr_by(keys=["script-counter"], args=[2]) == 7
 resp = r.client_info()["resp"]
 print(f"redis-py {redis.__version__} smoke run: ok (the client chose RESP{resp})")
