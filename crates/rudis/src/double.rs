@@ -57,7 +57,12 @@ pub fn strtod(s: &[u8]) -> Strtod {
     };
     let sign = |v: f64| if neg { -v } else { v };
     let rest = &s[i..];
-    let lower: Vec<u8> = rest.iter().take(8).map(u8::to_ascii_lowercase).collect();
+    let mut low = [0u8; 8];
+    let n = rest.len().min(8);
+    for (l, c) in low.iter_mut().zip(rest) {
+        *l = c.to_ascii_lowercase();
+    }
+    let lower = &low[..n];
     if lower.starts_with(b"inf") {
         let len = if lower.starts_with(b"infinity") { 8 } else { 3 };
         return Strtod {
@@ -165,6 +170,13 @@ pub fn parse(s: &[u8]) -> Option<f64> {
     if s.is_empty() || is_c_space(s[0]) {
         return None;
     }
+    // The common score, a short integer, is exact as an f64: no need for
+    // the general parse.
+    let digits = s.strip_prefix(b"-").unwrap_or(s);
+    if !digits.is_empty() && digits.len() <= 15 && digits.iter().all(u8::is_ascii_digit) {
+        let v = digits.iter().fold(0i64, |v, &d| v * 10 + (d - b'0') as i64) as f64;
+        return Some(if digits.len() < s.len() { -v } else { v });
+    }
     let r = strtod(s);
     let huge_or_zero = r.value.is_infinite() || r.value == 0.0;
     if r.consumed != s.len() || (r.erange && huge_or_zero) || r.value.is_nan() {
@@ -208,6 +220,13 @@ mod tests {
     #[test]
     fn redis_checks() {
         assert_eq!(parse(b"1.5"), Some(1.5));
+        // Short integers take the fast path, with strtod's results.
+        assert_eq!(parse(b"-0").map(f64::to_bits), Some((-0.0f64).to_bits()));
+        assert_eq!(parse(b"0012"), Some(12.0));
+        assert_eq!(parse(b"999999999999999"), Some(999999999999999.0));
+        assert_eq!(parse(b"9999999999999999"), Some(1e16));
+        assert_eq!(parse(b"-"), None);
+        assert_eq!(parse(b"--1"), None);
         assert_eq!(parse(b"+inf"), Some(f64::INFINITY));
         assert_eq!(parse(b" 1"), None);
         assert_eq!(parse(b"1 "), None);

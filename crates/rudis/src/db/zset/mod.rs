@@ -252,18 +252,23 @@ impl Value {
             self.zset_to_tree();
         }
         let old = match self {
-            Value::Zset(z) => {
-                let old = z.map.insert(member.into(), score);
-                match old {
-                    Some(o) if o.to_bits() == score.to_bits() => {}
-                    Some(o) => {
-                        let it = z.tree.remove(o, member).expect("in the tree");
+            Value::Zset(z) => match z.map.get_mut(member) {
+                // An update allocates nothing: the member keeps its copies.
+                Some(s) => {
+                    let old = *s;
+                    if old.to_bits() != score.to_bits() {
+                        *s = score;
+                        let it = z.tree.remove(old, member).expect("in the tree");
                         z.tree.insert(score, it.member);
                     }
-                    None => z.tree.insert(score, member.into()),
+                    Some(old)
                 }
-                old
-            }
+                None => {
+                    z.map.insert(member.into(), score);
+                    z.tree.insert(score, member.into());
+                    None
+                }
+            },
             Value::ZsetPack(b) => {
                 let found = pack_iter(b).find(|e| e.0 == member);
                 let old = found.map(|e| e.1);
