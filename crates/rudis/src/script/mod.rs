@@ -352,3 +352,102 @@ pub fn sha1_hex(body: &[u8]) -> [u8; 40] {
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Feeds `data` to the decoders of the Lua libraries scripts get
+/// (cjson.decode, cmsgpack.unpack, struct.unpack with a format taken from
+/// the data up to its first NUL, bit.tohex), and what they decode back to
+/// the encoders: errors are expected, a panic or a crash is a bug. For
+/// `fuzz/` (cargo fuzz run lua_libs) and the tests that feed garbage.
+pub fn exercise_lua_libs(data: &[u8]) {
+    use mlua::{Function, Lua, Table, Value};
+    let lua = Lua::new();
+    let call = |lib: &Table, name: &str, args: mlua::MultiValue| -> Option<mlua::MultiValue> {
+        let f: Function = lib.get(name).ok()?;
+        f.call(args).ok()
+    };
+    let Ok(s) = lua.create_string(data) else {
+        return;
+    };
+    let one = |v: Value| mlua::MultiValue::from_iter([v]);
+    if let Ok(cjson) = cjson::open(&lua) {
+        if let Some(decoded) = call(&cjson, "decode", one(Value::String(s.clone()))) {
+            call(&cjson, "encode", decoded);
+        }
+    }
+    if let Ok(mp) = cmsgpack::open(&lua) {
+        if let Some(decoded) = call(&mp, "unpack", one(Value::String(s.clone()))) {
+            call(&mp, "pack", decoded);
+        }
+    }
+    if let Ok(st) = structlib::open(&lua) {
+        let cut = memchr::memchr(0, data).unwrap_or(data.len());
+        let (fmt, rest) = (&data[..cut], data.get(cut + 1..).unwrap_or_default());
+        if let (Ok(f), Ok(r)) = (lua.create_string(fmt), lua.create_string(rest)) {
+            if let Some(values) = call(
+                &st,
+                "unpack",
+                mlua::MultiValue::from_iter([Value::String(f.clone()), Value::String(r)]),
+            ) {
+                let mut args: Vec<Value> = vec![Value::String(f.clone())];
+                // unpack returns the values then the next position.
+                let n = values.len().saturating_sub(1);
+                args.extend(values.into_iter().take(n));
+                call(&st, "pack", mlua::MultiValue::from_iter(args));
+            }
+            call(&st, "size", one(Value::String(f)));
+        }
+    }
+    if let Ok(bit) = bit::open(&lua) {
+        let n = data
+            .iter()
+            .fold(0i64, |v, &b| v.wrapping_mul(31).wrapping_add(b as i64));
+        call(
+            &bit,
+            "tohex",
+            mlua::MultiValue::from_iter([Value::Integer(n), Value::Integer(n % 20)]),
+        );
+    }
+}
+
+#[cfg(test)]
+mod garbage_tests {
+    use rand::{Rng, SeedableRng};
+
+    /// Random bytes and mutations of valid encodings through every
+    /// decoder: nothing panics.
+    #[test]
+    fn the_lua_libraries_take_garbage() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let seeds: [&[u8]; 6] = [
+            b"{\"a\":[1,2.5,\"x\",null,true,{\"b\":{}}]}",
+            b"[[[[[[[[[[1]]]]]]]]]]",
+            b"\x93\x01\xa1a\x81\xa1k\xc3",
+            b"\xdc\x00\x03\x01\x02\x03\xcb@\t!\xfbTD-\x18",
+            b"<i4>h!8Bc0s\x00\x01\x02\x03\x04\x05\x06\x07\x08",
+            b"i10\x00aaaaaaaaaaaaaaaaaaaa",
+        ];
+        for round in 0..3000 {
+            let mut data = if round % 2 == 0 {
+                (0..rng.gen_range(0..64))
+                    .map(|_| rng.gen())
+                    .collect::<Vec<u8>>()
+            } else {
+                seeds[round % seeds.len()].to_vec()
+            };
+            for _ in 0..rng.gen_range(0..4) {
+                if data.is_empty() {
+                    break;
+                }
+                let i = rng.gen_range(0..data.len());
+                match rng.gen_range(0..3) {
+                    0 => data[i] = rng.gen(),
+                    1 => {
+                        data.remove(i);
+                    }
+                    _ => data.insert(i, rng.gen()),
+                }
+            }
+            super::exercise_lua_libs(&data);
+        }
+    }
+}
