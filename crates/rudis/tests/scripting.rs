@@ -267,3 +267,46 @@ fn function_dump_and_restore_under_each_policy() {
     let empty = c.cmd(&[b"FUNCTION", b"DUMP"]);
     assert!(empty.starts_with(b"$10\r\n\n\0"), "{empty:?}");
 }
+
+/// Pipelined script commands go to the script thread together; what
+/// follows them, a command cut between two reads included, runs after
+/// them in order.
+#[test]
+fn pipelined_scripts_keep_their_order_across_reads() {
+    let server = common::rudis(&[]);
+    let mut c = server.raw();
+    let incr = |out: &mut Vec<u8>| {
+        out.extend_from_slice(&common::encode(&[
+            b"EVAL",
+            b"return redis.call('incr', KEYS[1])",
+            b"1",
+            b"n",
+        ]))
+    };
+    let mut batch = Vec::new();
+    for _ in 0..100 {
+        incr(&mut batch);
+    }
+    batch.extend_from_slice(&common::encode(&[b"GET", b"n"]));
+    incr(&mut batch);
+    // The last EVAL, of another shape, arrives in two pieces.
+    let tail = common::encode(&[
+        b"EVAL",
+        b"return redis.call('incrby', KEYS[1], ARGV[1])",
+        b"1",
+        b"n",
+        b"1",
+    ]);
+    let cut = tail.len() / 2;
+    batch.extend_from_slice(&tail[..cut]);
+    c.send(&batch);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    c.send(&tail[cut..]);
+    let mut want = Vec::new();
+    for i in 1..=100 {
+        want.extend_from_slice(format!(":{i}\r\n").as_bytes());
+    }
+    want.extend_from_slice(b"$3\r\n100\r\n:101\r\n:102\r\n");
+    c.expect(&want);
+    c.expect_cmd(&[b"PING"], b"+PONG\r\n");
+}

@@ -23,6 +23,9 @@ const READ_CHUNK: usize = 16 * 1024;
 /// Output buffers above this are released after being written, so one
 /// large reply does not pin memory for the connection's life.
 const KEEP_OUTPUT: usize = 64 * 1024;
+/// Script commands pipelined together that go to the script thread as
+/// one job.
+const SCRIPT_BATCH: usize = 64;
 
 struct Conn {
     rbuf: BytesMut,
@@ -45,9 +48,10 @@ enum Outcome {
     /// A blocking command is waiting (`Client::blocked`); the rest of the
     /// buffer runs once it has its reply.
     Blocked,
-    /// This command line runs on the script thread (see `crate::script`);
-    /// the rest of the buffer runs after it.
-    Script(Bytes),
+    /// These command lines (their bytes, and the argument count of each)
+    /// run on the script thread (see `crate::script`); the rest of the
+    /// buffer runs after them.
+    Script(Bytes, Vec<usize>),
 }
 
 pub async fn serve(server: Arc<Server>, stats: Arc<WorkerStats>, stream: std::net::TcpStream) {
@@ -201,7 +205,7 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream, sl
             match outcome {
                 Outcome::Read => break,
                 Outcome::Close => break 'conn,
-                Outcome::Script(line) => {
+                Outcome::Script(line, commands) => {
                     // The client state and the output go to the script
                     // thread with the command and come back with its
                     // reply; this thread serves its other connections
@@ -211,13 +215,13 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream, sl
                         out: std::mem::take(&mut conn.out),
                         line,
                         ranges: std::mem::take(&mut conn.ranges),
+                        commands,
                         now: now_ms(),
                     };
                     let work = crate::script::run_on_script_thread(server, work).await;
                     client = work.client;
                     conn.out = work.out;
                     conn.ranges = work.ranges;
-                    apply_reply_mode(&mut client, &mut conn.out, 0);
                     if client.close_after_reply {
                         for part in conn.out.segments() {
                             if stream.write_all(part).await.is_err() {
@@ -356,7 +360,7 @@ async fn wait_blocked<'h>(
 /// the flags say so once it has run (CLIENT REPLY ON clears them before
 /// its own reply), then moves the flags on to the next command. `mark` is
 /// where the command's reply starts.
-fn apply_reply_mode(client: &mut Client, out: &mut Reply, mark: usize) {
+pub(crate) fn apply_reply_mode(client: &mut Client, out: &mut Reply, mark: usize) {
     if client.reply_mode.silent() {
         // Pushes (pub/sub confirmations) are sent all the same.
         let kept: Vec<u8> = match client.kept.is_empty() {
@@ -444,7 +448,7 @@ fn process(server: &Server, stats: &WorkerStats, client: &mut Client, conn: &mut
                         if cmd::execute(server, stats, client, &mut conn.out, argv, now, false)
                             == Ran::OnScriptThread
                         {
-                            outcome = Outcome::Script(head);
+                            outcome = Outcome::Script(head, vec![conn.ranges.len()]);
                             break;
                         }
                         apply_reply_mode(client, &mut conn.out, mark);
@@ -461,10 +465,39 @@ fn process(server: &Server, stats: &WorkerStats, client: &mut Client, conn: &mut
                     if cmd::execute(server, stats, client, &mut conn.out, argv, now, false)
                         == Ran::OnScriptThread
                     {
-                        // Its bytes go with it; what follows stays.
-                        let line = conn.rbuf.split_to(pos + n).freeze().slice(pos..);
+                        // Its bytes go with it, with the script commands
+                        // pipelined right behind it (one trip to the
+                        // script thread for them all); what follows stays.
+                        let mut batch = vec![conn.ranges.len()];
+                        let mut end = pos + n;
+                        let mut more = Vec::new();
+                        while batch.len() < SCRIPT_BATCH {
+                            let Ok(Parsed::Command(m)) =
+                                conn.parser.parse(&mut conn.rbuf[end..], &mut more, &limits)
+                            else {
+                                // A partial parse keeps its progress in
+                                // `more`, which is not the list the next
+                                // parse gets: start that request afresh.
+                                conn.parser = Parser::new();
+                                break;
+                            };
+                            let next = Argv::new(&conn.rbuf[end..end + m], &more);
+                            if more.is_empty()
+                                || cmd::resolve(next)
+                                    .is_none_or(|(c, _)| c.flags & cmd::flags::SCRIPT_THREAD == 0)
+                                || server.pause_holds(next, client)
+                            {
+                                break;
+                            }
+                            let shift = end - pos;
+                            conn.ranges
+                                .extend(more.iter().map(|r| r.start + shift..r.end + shift));
+                            batch.push(more.len());
+                            end += m;
+                        }
+                        let line = conn.rbuf.split_to(end).freeze().slice(pos..);
                         pos = 0;
-                        outcome = Outcome::Script(line);
+                        outcome = Outcome::Script(line, batch);
                         break;
                     }
                     apply_reply_mode(client, &mut conn.out, mark);

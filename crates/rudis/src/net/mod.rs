@@ -5,7 +5,7 @@
 //! runtime; a connection stays on its worker for life and its commands run
 //! right there, with no handoff per request (see `conn`).
 
-mod conn;
+pub(crate) mod conn;
 #[allow(unsafe_code)]
 pub mod fdlimit;
 

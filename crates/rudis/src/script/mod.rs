@@ -206,8 +206,12 @@ impl Scripts {
 pub struct Work {
     pub client: Client,
     pub out: Reply,
+    /// The bytes of the command lines, one after the other.
     pub line: Bytes,
+    /// Their arguments' ranges in `line`, all the lines' in turn...
     pub ranges: Vec<Range<usize>>,
+    /// ...this many for each line.
+    pub commands: Vec<usize>,
     pub now: u64,
 }
 
@@ -241,16 +245,25 @@ pub fn start(server: Arc<Server>) -> std::io::Result<()> {
         .spawn(move || {
             let stats = server.register_worker();
             while let Ok(Job { mut work, done }) = rx.recv() {
-                let argv = crate::cmd::Argv::new(&work.line, &work.ranges);
-                crate::cmd::execute(
-                    &server,
-                    &stats,
-                    &mut work.client,
-                    &mut work.out,
-                    argv,
-                    work.now,
-                    true,
-                );
+                let mut at = 0;
+                for &argc in &work.commands {
+                    let argv = crate::cmd::Argv::new(&work.line, &work.ranges[at..at + argc]);
+                    at += argc;
+                    let mark = work.out.len();
+                    crate::cmd::execute(
+                        &server,
+                        &stats,
+                        &mut work.client,
+                        &mut work.out,
+                        argv,
+                        work.now,
+                        true,
+                    );
+                    crate::net::conn::apply_reply_mode(&mut work.client, &mut work.out, mark);
+                    if work.client.close_after_reply {
+                        break;
+                    }
+                }
                 let _ = done.send(work);
             }
         })?;
