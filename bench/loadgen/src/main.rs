@@ -242,10 +242,17 @@ fn report(name: &str, h: &Histogram<u64>) {
     );
 }
 
-fn latency(port: u16, rate: u64, secs: u64) {
+/// Open loop over 10 connections at a fixed total rate: connection `c`
+/// sends `next(c, &mut buf)`'s request each time one is due, and each
+/// latency is measured from when it was due (no coordinated omission).
+fn open_loop(
+    port: u16,
+    rate: u64,
+    secs: u64,
+    next: impl Fn(u64, &mut Vec<u8>) + Send + Sync + Copy + 'static,
+) -> Histogram<u64> {
     let conns = 10;
-    let per_conn = rate / conns;
-    let interval = Duration::from_nanos(1_000_000_000 / per_conn.max(1));
+    let interval = Duration::from_nanos(1_000_000_000 * conns / rate.max(1));
     let handles: Vec<_> = (0..conns)
         .map(|c| {
             std::thread::spawn(move || {
@@ -256,16 +263,15 @@ fn latency(port: u16, rate: u64, secs: u64) {
                 let start = Instant::now() + Duration::from_micros(c * 97);
                 let end = start + Duration::from_secs(secs);
                 let mut due = start;
-                let mut i = c;
+                let mut cmd = Vec::new();
                 while due < end {
                     let now = Instant::now();
                     if now < due {
                         std::thread::sleep(due - now);
                     }
-                    let key = format!("key:{:012}", i % 1000);
-                    i += conns;
-                    let cmd = format!("*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len());
-                    w.write_all(cmd.as_bytes()).unwrap();
+                    cmd.clear();
+                    next(c, &mut cmd);
+                    w.write_all(&cmd).unwrap();
                     read_reply(&mut r);
                     h.record(due.elapsed().as_micros() as u64).unwrap();
                     due += interval;
@@ -278,7 +284,24 @@ fn latency(port: u16, rate: u64, secs: u64) {
     for h in handles {
         all.add(h.join().unwrap()).unwrap();
     }
-    report(&format!("latency rate={rate}"), &all);
+    all
+}
+
+fn latency(port: u16, rate: u64, secs: u64) {
+    // GETs over 1,000 keys, each connection stepping through them.
+    let h = open_loop(port, rate, secs, |c, out| {
+        thread_local! {
+            static I: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+        }
+        let i = I.with(|i| {
+            let v = i.get();
+            i.set(v + 1);
+            v * 10 + c
+        });
+        let key = format!("key:{:012}", i % 1000);
+        encode(&[b"GET", key.as_bytes()], out);
+    });
+    report(&format!("latency rate={rate}"), &h);
 }
 
 fn probe_gets(port: u16, stop: Arc<AtomicBool>) -> Histogram<u64> {
@@ -414,42 +437,23 @@ fn cache(port: u16, secs: u64, keys: usize, size: usize, s: f64, conns: u64) {
 }
 
 fn setlat(port: u16, rate: u64, secs: u64, keys: u64, size: usize) {
-    let conns = 10;
-    let interval = Duration::from_nanos(1_000_000_000 * conns / rate.max(1));
-    let handles: Vec<_> = (0..conns)
-        .map(|c| {
-            std::thread::spawn(move || {
-                let s = connect(port);
-                let mut w = s.try_clone().unwrap();
-                let mut r = BufReader::new(s);
-                let mut h = Histogram::<u64>::new(3).unwrap();
-                let mut rng = Rng(0xD1B5_4A32_D192_ED03 ^ (c + 1));
-                let value = vec![b'v'; size];
-                let start = Instant::now() + Duration::from_micros(c * 97);
-                let end = start + Duration::from_secs(secs);
-                let mut due = start;
-                let mut cmd = Vec::new();
-                while due < end {
-                    let now = Instant::now();
-                    if now < due {
-                        std::thread::sleep(due - now);
-                    }
-                    cmd.clear();
-                    set_cmd(&mut cmd, rng.next() % keys, &value);
-                    w.write_all(&cmd).unwrap();
-                    read_reply(&mut r);
-                    h.record(due.elapsed().as_micros() as u64).unwrap();
-                    due += interval;
-                }
-                h
-            })
-        })
-        .collect();
-    let mut all = Histogram::<u64>::new(3).unwrap();
-    for h in handles {
-        all.add(h.join().unwrap()).unwrap();
-    }
-    report(&format!("setlat rate={rate}"), &all);
+    let h = open_loop(port, rate, secs, move |c, out| {
+        thread_local! {
+            static RNG: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+        }
+        let n = RNG.with(|r| {
+            let mut rng = Rng(if r.get() == 0 {
+                0xD1B5_4A32_D192_ED03 ^ (c + 1)
+            } else {
+                r.get()
+            });
+            let n = rng.next();
+            r.set(rng.0);
+            n
+        });
+        set_cmd(out, n % keys, &vec![b'v'; size]);
+    });
+    report(&format!("setlat rate={rate}"), &h);
 }
 
 fn main() {
