@@ -4,7 +4,7 @@
 //! each cell's score range and keeps the members within the shape.
 
 use super::flags::*;
-use super::zset::{add_scored, store, zset_at, AddFlags};
+use super::zset::{add_scored, each_score, store, zset_at, AddFlags};
 use super::{acl, is, parse_int, row, Args, Argv, Begin, Command, Ctx, Find, KeySpec};
 use crate::db::zset::ZsetRef;
 use crate::errors::{self, CmdResult, Error};
@@ -158,42 +158,29 @@ fn geoadd(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 
 /// GEOPOS key [member [member ...]]
 fn geopos(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    let key = args.arg();
-    let members = args.rest();
-    let now = ctx.now;
-    let z = zset_at(ctx.keys.table(ctx.db, key), key, now)?;
-    ctx.out.array(members.len());
-    for m in members.iter() {
-        match z.and_then(|z| z.score(m)).and_then(geohash::position_of) {
+    each_score(ctx, args, |out, score| {
+        match score.and_then(geohash::position_of) {
             Some((lon, lat)) => {
-                ctx.out.array(2);
-                coordinate(ctx.out, lon);
-                coordinate(ctx.out, lat);
+                out.array(2);
+                coordinate(out, lon);
+                coordinate(out, lat);
             }
-            None => ctx.out.null_array(),
+            None => out.null_array(),
         }
-    }
-    Ok(())
+    })
 }
 
 /// GEOHASH key [member [member ...]]
 fn geohash(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    let key = args.arg();
-    let members = args.rest();
-    let now = ctx.now;
-    let z = zset_at(ctx.keys.table(ctx.db, key), key, now)?;
-    ctx.out.array(members.len());
-    for m in members.iter() {
-        let text = z
-            .and_then(|z| z.score(m))
+    each_score(ctx, args, |out, score| {
+        let text = score
             .and_then(geohash::position_of)
             .and_then(|(lon, lat)| geohash::text(lon, lat));
         match text {
-            Some(t) => ctx.out.bulk(&t),
-            None => ctx.out.null(),
+            Some(t) => out.bulk(&t),
+            None => out.null(),
         }
-    }
-    Ok(())
+    })
 }
 
 /// GEODIST key member1 member2 [M | KM | FT | MI]

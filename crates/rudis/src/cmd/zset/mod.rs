@@ -350,16 +350,27 @@ fn zscore(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 
 /// ZMSCORE key member [member ...]
 fn zmscore(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    each_score(ctx, args, |out, score| match score {
+        Some(s) => out.double(s),
+        None => out.null(),
+    })
+}
+
+/// The shape of ZMSCORE, GEOPOS and GEOHASH: `key member...`, replied as
+/// one array with `reply` writing each member's element from its score
+/// (`None`: no such member, or no such key).
+pub(crate) fn each_score(
+    ctx: &mut Ctx,
+    args: &mut Args,
+    mut reply: impl FnMut(&mut resp::Reply, Option<f64>),
+) -> CmdResult {
     let key = args.arg();
     let members = args.rest();
     let now = ctx.now;
     let z = zset_at(ctx.keys.table(ctx.db, key), key, now)?;
     ctx.out.array(members.len());
     for m in members.iter() {
-        match z.and_then(|z| z.score(m)) {
-            Some(s) => ctx.out.double(s),
-            None => ctx.out.null(),
-        }
+        reply(ctx.out, z.and_then(|z| z.score(m)));
     }
     Ok(())
 }
