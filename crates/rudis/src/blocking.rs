@@ -48,17 +48,50 @@ pub enum BlockOp {
     /// BZPOPMIN / BZPOPMAX (`count: None`: reply `[key, member, score]`)
     /// and BZMPOP (`count: Some(n)`: reply `[key, [[member, score]...]]`).
     ZPop { end: Where, count: Option<usize> },
+    /// XREAD (`group: None`) and XREADGROUP: reply `[[key, [entries]]]`
+    /// (a map in RESP3) once the key's stream has an entry after the
+    /// one for that key in `after` (same order as the waiter's keys), or
+    /// for a group after what it last delivered.
+    XRead {
+        after: Vec<crate::db::stream::StreamId>,
+        count: u64,
+        group: Option<GroupRead>,
+    },
+}
+
+/// A blocked XREADGROUP's group, consumer and NOACK.
+#[derive(Clone, Debug)]
+pub struct GroupRead {
+    pub group: Blob,
+    pub consumer: Blob,
+    pub noack: bool,
 }
 
 impl BlockOp {
     /// Whether `v` is what this waiter waits for (Redis serves a key's
     /// waiters of its value's type only).
-    fn ready_on(&self, v: &Value) -> bool {
+    fn ready_on(&self, keys: &[Blob], key: &Blob, v: &Value) -> bool {
         match self {
             BlockOp::Pop { .. } | BlockOp::Move { .. } => {
                 matches!(v, Value::List(l) if !l.is_empty())
             }
             BlockOp::ZPop { .. } => v.as_zset().is_some_and(|z| !z.is_empty()),
+            BlockOp::XRead { after, group, .. } => {
+                let Some(s) = v.as_stream() else {
+                    return false;
+                };
+                match group {
+                    // A group that is gone is answered with an error.
+                    Some(g) => s
+                        .groups
+                        .get(g.group.as_slice())
+                        .is_none_or(|grp| s.last_id > grp.last_id),
+                    None => keys
+                        .iter()
+                        .position(|k| k == key)
+                        .is_some_and(|i| s.last_id > after[i]),
+                }
+            }
         }
     }
 
@@ -292,6 +325,8 @@ pub enum Outcome {
     Refused(&'static str),
 }
 
+const KEY_GONE: &str = "UNBLOCKED the stream key no longer exists";
+
 fn serve_one(server: &Server, db: usize, key: &Blob, w: &Arc<Waiter>, now: u64) -> Served {
     let clock = Clock::new(now);
     let mut shards = vec![shard_of(key.as_slice())];
@@ -308,13 +343,31 @@ fn serve_one(server: &Server, db: usize, key: &Blob, w: &Arc<Waiter>, now: u64) 
         db,
     };
     let t = tables.get(key.as_slice());
-    let Some(pos) = t.find(key.as_slice(), clock) else {
+    let found = t.find(key.as_slice(), clock);
+    if let BlockOp::XRead { group, .. } = &w.op {
+        let stream = found.is_some_and(|p| t.at(p).1.value.as_stream().is_some());
+        if !stream {
+            // A group reader's key is gone: it is told so. A plain
+            // reader waits on, and so may the next waiter.
+            if group.is_some() && server.blocking.claim(w) {
+                let mut r = Reply::new();
+                r.set_resp3(w.resp3);
+                r.error(KEY_GONE.as_bytes());
+                w.deliver(r.as_bytes().to_vec());
+            }
+            return Served::Skipped;
+        }
+    }
+    let Some(pos) = found else {
         return Served::Empty;
     };
     let value = &t.at(pos).1.value;
-    if !w.op.ready_on(value) {
+    if !w.op.ready_on(&w.keys, key, value) {
+        // Stream readers each wait for their own ID: the next may be
+        // ready when this one is not.
         let same_family_empty = match &w.op {
             BlockOp::ZPop { .. } => value.as_zset().is_some(),
+            BlockOp::XRead { .. } => false,
             _ => matches!(value, Value::List(_)),
         };
         return if same_family_empty {
@@ -341,6 +394,14 @@ fn serve_one(server: &Server, db: usize, key: &Blob, w: &Arc<Waiter>, now: u64) 
     let outcome = match &w.op {
         BlockOp::ZPop { end, count } => {
             crate::cmd::zset::blocking::serve(&mut s, key, *end, *count)
+        }
+        BlockOp::XRead {
+            after,
+            count,
+            group,
+        } => {
+            let i = w.keys.iter().position(|k| k == key).unwrap_or(0);
+            crate::cmd::stream::blocking::serve(&mut s, key, after[i], *count, group.as_ref())
         }
         op => crate::cmd::list::blocking::serve(&mut s, key, op),
     };

@@ -57,6 +57,8 @@ pub struct Config {
     /// ...and while every member is at most this long.
     pub zset_max_listpack_value: u64,
     pub list_max_listpack_size: i64,
+    pub stream_node_max_bytes: u64,
+    pub stream_node_max_entries: u64,
     pub list_compress_depth: usize,
     pub latency_monitor_threshold: u64,
     pub latency_tracking: bool,
@@ -127,6 +129,8 @@ impl Default for Config {
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
             list_max_listpack_size: -2,
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
             list_compress_depth: 0,
             latency_monitor_threshold: 0,
             latency_tracking: true,
@@ -467,6 +471,24 @@ pub static DIRECTIVES: &[Directive] = &[
         name: "hash-max-ziplist-value",
         set: set_hash_value,
         get: |c| c.hash_max_listpack_value.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "stream-node-max-bytes",
+        set: |c, a| {
+            c.stream_node_max_bytes = memory(a, 0, i64::MAX as u64)?;
+            Ok(())
+        },
+        get: |c| c.stream_node_max_bytes.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "stream-node-max-entries",
+        set: |c, a| {
+            c.stream_node_max_entries = int(a, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+        get: |c| c.stream_node_max_entries.to_string(),
         change: Change::Live,
     },
     Directive {

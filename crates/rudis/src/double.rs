@@ -21,6 +21,24 @@ fn is_c_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
+/// Where C's number parsers (`strtod`, `strtoull`) find the digits of
+/// `s`: past leading spaces and a sign; and whether the sign was `-`.
+pub fn c_number_start(s: &[u8]) -> (usize, bool) {
+    let mut i = s.iter().take_while(|&&c| is_c_space(c)).count();
+    let neg = match s.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    (i, neg)
+}
+
 fn digits_at(s: &[u8], from: usize, hex: bool) -> usize {
     s[from..]
         .iter()
@@ -42,19 +60,7 @@ pub fn strtod(s: &[u8]) -> Strtod {
         consumed: 0,
         erange: false,
     };
-    let start = s.iter().take_while(|&&c| is_c_space(c)).count();
-    let mut i = start;
-    let neg = match s.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    let (i, neg) = c_number_start(s);
     let sign = |v: f64| if neg { -v } else { v };
     let rest = &s[i..];
     let mut low = [0u8; 8];

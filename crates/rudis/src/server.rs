@@ -59,6 +59,7 @@ impl Hot {
     fn from(c: &Config) -> Hot {
         crate::effects::configure(c.notify_keyspace_events);
         crate::db::list::configure(c.list_max_listpack_size, c.list_compress_depth);
+        crate::db::stream::configure(c.stream_node_max_bytes, c.stream_node_max_entries);
         crate::db::value::configure_access(
             c.maxmemory_policy.is_lfu(),
             c.lfu_log_factor,
@@ -188,6 +189,7 @@ impl Hot {
         self.latency_threshold
             .store(c.latency_monitor_threshold, Relaxed);
         crate::db::list::configure(c.list_max_listpack_size, c.list_compress_depth);
+        crate::db::stream::configure(c.stream_node_max_bytes, c.stream_node_max_entries);
         self.proto_max_bulk_len.store(c.proto_max_bulk_len, Relaxed);
         self.query_buffer_limit
             .store(c.client_query_buffer_limit, Relaxed);
@@ -542,6 +544,7 @@ impl Server {
         self.stats.rejected_connections.store(0, Relaxed);
         self.stats.expire_time_cap_reached.store(0, Relaxed);
         self.evictor.reset_stats();
+        crate::db::lazyfree::FREED.store(0, Relaxed);
         self.ops_samples.lock().clear();
     }
 }

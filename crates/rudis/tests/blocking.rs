@@ -5,21 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{encode, eventually, rudis, Proc, Raw};
-
-fn blocked_clients(c: &mut Raw) -> usize {
-    let info = c.cmd(&[b"INFO", b"clients"]);
-    let text = String::from_utf8_lossy(&info);
-    text.lines()
-        .find_map(|l| l.strip_prefix("blocked_clients:"))
-        .and_then(|n| n.trim().parse().ok())
-        .expect("blocked_clients in INFO")
-}
-
-/// Waits until `n` clients are blocked, so the next step's order is known.
-fn wait_blocked(c: &mut Raw, n: usize) {
-    eventually(&format!("{n} blocked clients"), || blocked_clients(c) == n);
-}
+use common::{blocked_clients, encode, rudis, wait_blocked, Proc, Raw};
 
 fn setup() -> (Proc, Raw, Raw, Raw) {
     let server = rudis(&[]);

@@ -34,7 +34,9 @@ pub fn block(ctx: &mut Ctx, keys: Vec<Blob>, op: BlockOp, timeout: Option<Durati
     if ctx.in_exec {
         match op {
             BlockOp::Move { .. } => ctx.out.null(),
-            BlockOp::Pop { .. } | BlockOp::ZPop { .. } => ctx.out.null_array(),
+            BlockOp::Pop { .. } | BlockOp::ZPop { .. } | BlockOp::XRead { .. } => {
+                ctx.out.null_array()
+            }
         }
         return;
     }

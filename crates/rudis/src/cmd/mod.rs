@@ -22,6 +22,7 @@ pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod sort;
+pub mod stream;
 pub mod string;
 pub mod table;
 pub mod zset;
@@ -75,6 +76,9 @@ pub(crate) static GROUPS: &[&[Command]] = &[
     zset::ops::COMMANDS,
     zset::blocking::COMMANDS,
     geo::COMMANDS,
+    stream::COMMANDS,
+    stream::GROUP_COMMANDS,
+    stream::INFO_COMMANDS,
 ];
 
 /// A command line: byte ranges into the connection's read buffer, so no
@@ -627,6 +631,11 @@ impl Ctx<'_, '_> {
     /// A change to `key` that watchers must see, without an event of its
     /// own (Redis's `signalModifiedKey`).
     pub fn signal_in(&mut self, db: usize, key: &[u8]) {
+        // A key deleted or given another type ends the wait of a
+        // stream group reader (Redis's `signalDeletedKeyAsReady`).
+        if self.server.blocking.any() {
+            self.key_ready_in(db, key);
+        }
         if self.server.watches.any() {
             let exists = self.keys.table_ref(db, key).peek(key).is_some();
             self.server.watches.touch(db, key, exists);

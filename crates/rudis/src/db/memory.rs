@@ -107,6 +107,7 @@ pub fn value_size(value: &Value, samples: usize) -> usize {
                     2 * alloc_size(m.len())
                 })
         }
+        Value::Stream(st) => alloc_size(size_of::<super::stream::Stream>()) + st.heap_size(),
     }
 }
 

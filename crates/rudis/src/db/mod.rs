@@ -16,6 +16,7 @@ pub mod lazyfree;
 pub mod list;
 pub mod memory;
 pub mod set;
+pub mod stream;
 pub mod table;
 pub mod value;
 pub mod zset;

@@ -7,6 +7,7 @@ use super::blob::Blob;
 use super::hash;
 use super::list::List;
 use super::set;
+use super::stream::Stream;
 use super::zset::SortedSet;
 
 #[derive(Clone, Debug)]
@@ -22,6 +23,7 @@ pub enum Value {
     /// A small sorted set, compact (see `zset/mod.rs`).
     ZsetPack(Box<[u8]>),
     Zset(Box<SortedSet>),
+    Stream(Box<Stream>),
 }
 
 impl Value {
@@ -33,6 +35,7 @@ impl Value {
             Value::IntSet(_) | Value::Set(_) => "set",
             Value::List(_) => "list",
             Value::ZsetPack(_) | Value::Zset(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -52,6 +55,7 @@ impl Value {
             Value::IntSet(_) => "intset",
             // Redis 7.0 keeps every list as a quicklist.
             Value::List(_) => "quicklist",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -79,6 +83,12 @@ impl Value {
             Value::HashTable(m) => m.len() > MANY,
             Value::Set(m) => m.len() > MANY,
             Value::List(l) => l.len() > MANY,
+            // Redis counts a stream's tree nodes, and its groups as many
+            // times the first one's pending entries.
+            Value::Stream(s) => {
+                let first_pel = s.groups.values().next().map_or(0, |g| g.pel.len());
+                s.tree_nodes() + s.groups.len() * (1 + first_pel) > MANY
+            }
         }
     }
 }
@@ -87,6 +97,20 @@ impl Value {
     pub fn as_str(&self) -> Option<&Blob> {
         match self {
             Value::Str(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub fn as_stream(&self) -> Option<&Stream> {
+        match self {
+            Value::Stream(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_stream_mut(&mut self) -> Option<&mut Stream> {
+        match self {
+            Value::Stream(s) => Some(s),
             _ => None,
         }
     }

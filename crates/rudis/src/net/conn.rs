@@ -259,7 +259,20 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream, sl
                     };
                     *handle.blocked.lock() = None;
                     match reply {
-                        Some(bytes) => conn.out.encoded(&bytes),
+                        Some(bytes) => {
+                            // A blocked command that ends in an error counts
+                            // as failed, as Redis's updateStatsOnUnblock.
+                            if let Some(err) = bytes.strip_prefix(b"-") {
+                                stats.count_error(err);
+                                let cmd = handle.last_cmd.load(Relaxed);
+                                if let Some(c) =
+                                    cmd.checked_sub(1).and_then(|i| stats.per_command.get(i))
+                                {
+                                    c.failed.fetch_add(1, Relaxed);
+                                }
+                            }
+                            conn.out.encoded(&bytes)
+                        }
                         None => {
                             // Gone before an answer: leave no waiter behind.
                             server.blocking.claim(&waiter);

@@ -1092,10 +1092,12 @@ fn call_command(
     out.set_resp3(RESP3.get().unwrap_or(false));
     let caller_db = ctx.client.db;
     ctx.client.db = st.db.unwrap_or(ctx.db);
-    cmd::call(
-        server, ctx.stats, ctx.client, &mut out, command, index, argv, ctx.now.ms, ctx.keys,
-        ctx.fx, true,
-    );
+    super::as_script_call(|| {
+        cmd::call(
+            server, ctx.stats, ctx.client, &mut out, command, index, argv, ctx.now.ms, ctx.keys,
+            ctx.fx, true,
+        )
+    });
     st.db = Some(ctx.client.db);
     ctx.client.db = caller_db;
     let bytes = out.contiguous();

@@ -270,6 +270,25 @@ pub fn start(server: Arc<Server>) -> std::io::Result<()> {
     Ok(())
 }
 
+thread_local! {
+    /// A script's `redis.call` is running a command on this thread.
+    static CALLING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the command running on this thread was called by a script
+/// (Redis's CLIENT_SCRIPT on the caller).
+pub fn calling() -> bool {
+    CALLING.with(|c| c.get())
+}
+
+/// Runs `f` as a script's call (see `calling`).
+pub fn as_script_call<R>(f: impl FnOnce() -> R) -> R {
+    CALLING.with(|c| c.set(true));
+    let r = f();
+    CALLING.with(|c| c.set(false));
+    r
+}
+
 /// Whether a checked command must run on the script thread: a script,
 /// or a transaction that queued one.
 pub fn needs_script_thread(cmd: &crate::cmd::Command, client: &Client) -> bool {

@@ -279,6 +279,21 @@ pub fn read_value(r: &mut impl BufRead, out: &mut Vec<u8>) {
     }
 }
 
+/// INFO's blocked_clients.
+pub fn blocked_clients(c: &mut Raw) -> usize {
+    let info = c.cmd(&[b"INFO", b"clients"]);
+    let text = String::from_utf8_lossy(&info);
+    text.lines()
+        .find_map(|l| l.strip_prefix("blocked_clients:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("blocked_clients in INFO")
+}
+
+/// Waits until `n` clients are blocked, so the next step's order is known.
+pub fn wait_blocked(c: &mut Raw, n: usize) {
+    eventually(&format!("{n} blocked clients"), || blocked_clients(c) == n);
+}
+
 /// Polls `f` until it returns true or the deadline passes.
 pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     let start = Instant::now();

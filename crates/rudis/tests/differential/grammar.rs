@@ -63,6 +63,26 @@ const FLOATS: &[&str] = &[
     "123456789.123456789",
 ];
 const FIELDS: &[&str] = &["f1", "f2", "f3", "x", "", "1"];
+/// Stream IDs: explicit ones (so both servers hold the same entries),
+/// incomplete and malformed ones.
+const STREAM_IDS: &[&str] = &[
+    "1-1",
+    "1-2",
+    "2",
+    "2-5",
+    "3-*",
+    "5-0",
+    "10",
+    "0-1",
+    "18446744073709551615-18446744073709551615",
+    "x",
+    "-1",
+    "1-x",
+];
+/// Range bounds for XRANGE and friends.
+const STREAM_BOUNDS: &[&str] = &["-", "+", "0", "1-2", "(1-1", "3", "(5-0", "x", "(-"];
+const GROUPS: &[&str] = &["g1", "g2", "missing"];
+const CONSUMERS: &[&str] = &["c1", "c2"];
 /// Set members: integers (intsets) and strings (hash sets).
 const MEMBERS: &[&str] = &["1", "2", "3", "-7", "10", "a", "b", "", "01"];
 /// Score bounds, inclusive and exclusive.
@@ -102,6 +122,9 @@ pub fn variable(name: &str) -> Compare {
         // Remaining time depends on when each server ran the command; the
         // -1 / -2 answers must still agree.
         "TTL" | "PTTL" | "EXPIRETIME" | "PEXPIRETIME" => Compare::Ttl,
+        // Idle times (XPENDING's extended form, XINFO CONSUMERS) are each
+        // server's own clock.
+        "XPENDING" | "XINFO" => Compare::Shape,
         _ => Compare::Exact,
     }
 }
@@ -293,6 +316,23 @@ pub fn command(rng: &mut impl Rng) -> (Compare, Vec<Vec<u8>>) {
         "BLMPOP",
         "SORT",
         "SORT_RO",
+        "XADD",
+        "XADD",
+        "XADD",
+        "XRANGE",
+        "XREVRANGE",
+        "XLEN",
+        "XDEL",
+        "XTRIM",
+        "XREAD",
+        "XGROUP",
+        "XREADGROUP",
+        "XACK",
+        "XPENDING",
+        "XCLAIM",
+        "XAUTOCLAIM",
+        "XINFO",
+        "XSETID",
     ]
     .choose(rng)
     .unwrap();
@@ -923,6 +963,123 @@ pub fn command(rng: &mut impl Rng) -> (Compare, Vec<Vec<u8>>) {
                 a.extend(["COUNT".into(), pick(rng, &["1", "2", "0"]).into()]);
             }
         }
+        "XADD" => {
+            a.push(k(rng).into());
+            if maybe(rng, 0.1) {
+                a.push("NOMKSTREAM".into());
+            }
+            if maybe(rng, 0.2) {
+                a.push(pick(rng, &["MAXLEN", "MINID"]).into());
+                if maybe(rng, 0.5) {
+                    a.push(pick(rng, &["=", "~"]).into());
+                }
+                a.push(pick(rng, &["0", "2", "3-0", "x"]).into());
+            }
+            a.push(pick(rng, STREAM_IDS).into());
+            for _ in 0..rng.gen_range(0..3) {
+                a.push(pick(rng, FIELDS).into());
+                a.push(pick(rng, VALUES).into());
+            }
+        }
+        "XRANGE" | "XREVRANGE" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, STREAM_BOUNDS).into());
+            a.push(pick(rng, STREAM_BOUNDS).into());
+            if maybe(rng, 0.3) {
+                a.extend(["COUNT".into(), pick(rng, &["1", "0", "-1", "x"]).into()]);
+            }
+        }
+        "XLEN" => a.push(k(rng).into()),
+        "XDEL" | "XACK" => {
+            a.push(k(rng).into());
+            if name == "XACK" {
+                a.push(pick(rng, GROUPS).into());
+            }
+            for _ in 0..rng.gen_range(1..3) {
+                a.push(pick(rng, STREAM_IDS).into());
+            }
+        }
+        "XTRIM" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, &["MAXLEN", "MINID", "x"]).into());
+            if maybe(rng, 0.5) {
+                a.push(pick(rng, &["=", "~"]).into());
+            }
+            a.push(pick(rng, &["0", "1", "2-0", "x"]).into());
+        }
+        "XSETID" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, STREAM_IDS).into());
+        }
+        "XREAD" | "XREADGROUP" => {
+            if name == "XREADGROUP" {
+                a.push("GROUP".into());
+                a.push(pick(rng, GROUPS).into());
+                a.push(pick(rng, CONSUMERS).into());
+                if maybe(rng, 0.2) {
+                    a.push("NOACK".into());
+                }
+            }
+            if maybe(rng, 0.3) {
+                a.extend(["COUNT".into(), pick(rng, &["1", "2", "0"]).into()]);
+            }
+            a.push("STREAMS".into());
+            let n = rng.gen_range(1..3);
+            for _ in 0..n {
+                a.push(k(rng).into());
+            }
+            for _ in 0..n {
+                a.push(pick(rng, &["0", "1-1", ">", "$", "x"]).into());
+            }
+        }
+        "XGROUP" => match rng.gen_range(0..4) {
+            0 => {
+                a.extend(["CREATE".into(), k(rng).into(), pick(rng, GROUPS).into()]);
+                a.push(pick(rng, &["0", "$", "1-1", "x"]).into());
+                if maybe(rng, 0.3) {
+                    a.push("MKSTREAM".into());
+                }
+            }
+            1 => a.extend(["DESTROY".into(), k(rng).into(), pick(rng, GROUPS).into()]),
+            2 => {
+                let sub = pick(rng, &["CREATECONSUMER", "DELCONSUMER"]);
+                a.extend([sub.into(), k(rng).into(), pick(rng, GROUPS).into()]);
+                a.push(pick(rng, CONSUMERS).into());
+            }
+            _ => {
+                a.extend(["SETID".into(), k(rng).into(), pick(rng, GROUPS).into()]);
+                a.push(pick(rng, &["0", "$", "2-5"]).into());
+            }
+        },
+        "XPENDING" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, GROUPS).into());
+            if maybe(rng, 0.5) {
+                a.extend(["-".into(), "+".into(), pick(rng, &["10", "1", "x"]).into()]);
+                if maybe(rng, 0.3) {
+                    a.push(pick(rng, CONSUMERS).into());
+                }
+            }
+        }
+        "XCLAIM" | "XAUTOCLAIM" => {
+            a.push(k(rng).into());
+            a.push(pick(rng, GROUPS).into());
+            a.push(pick(rng, CONSUMERS).into());
+            a.push(pick(rng, &["0", "x"]).into());
+            if name == "XCLAIM" {
+                a.push(pick(rng, STREAM_IDS).into());
+            } else {
+                a.push(pick(rng, &["0", "-", "(1-1"]).into());
+            }
+            // Claimed entries' delivery counts compare; times do not
+            // appear without XPENDING's idle column.
+            a.push("JUSTID".into());
+        }
+        "XINFO" => match rng.gen_range(0..3) {
+            0 => a.extend(["GROUPS".into(), k(rng).into()]),
+            1 => a.extend(["CONSUMERS".into(), k(rng).into(), pick(rng, GROUPS).into()]),
+            _ => a.extend(["STREAM".into(), k(rng).into()]),
+        },
         "SELECT" => a.push(pick(rng, &["0", "0", "1", "16", "x"]).into()),
         "SWAPDB" => {
             a.push(pick(rng, &["0", "1", "x"]).into());

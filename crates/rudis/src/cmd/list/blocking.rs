@@ -177,7 +177,7 @@ pub fn serve(s: &mut Serving, key: &Blob, op: &BlockOp) -> Outcome {
             moved = Some(v);
             *from
         }
-        BlockOp::ZPop { .. } => unreachable!("a list waiter"),
+        BlockOp::ZPop { .. } | BlockOp::XRead { .. } => unreachable!("a list waiter"),
     };
     // A move within one list never empties it (see `move_one`).
     let within = matches!(op, BlockOp::Move { dst, .. } if dst == key);

@@ -103,6 +103,12 @@ fn flush(ctx: &mut Ctx, dbs: std::ops::Range<usize>, async_free: bool) {
     } else {
         drop(old);
     }
+    // Stream group readers blocked there learn their key is gone.
+    for db in dbs {
+        for key in ctx.server.blocking.keys_in(db) {
+            ctx.key_ready_in(db, key.as_slice());
+        }
+    }
     ctx.out.ok();
 }
 
