@@ -127,6 +127,19 @@ impl Reply {
     }
 
     fn header(&mut self, tag: u8, n: i64) {
+        // Most lengths are short: one copy of a fixed-size line (Redis
+        // keeps shared headers for the same reason).
+        if (0..10).contains(&n) {
+            self.buf
+                .extend_from_slice(&[tag, b'0' + n as u8, b'\r', b'\n']);
+            return;
+        }
+        if (10..100).contains(&n) {
+            let (t, u) = (n as u8 / 10, n as u8 % 10);
+            self.buf
+                .extend_from_slice(&[tag, b'0' + t, b'0' + u, b'\r', b'\n']);
+            return;
+        }
         self.buf.push(tag);
         self.buf
             .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
@@ -343,6 +356,21 @@ mod tests {
         assert_eq!(
             r2,
             "+OK\r\n:-5\r\n$0\r\n\r\n$2\r\n42\r\n-ERR bad  thing\r\n+PONG\r\n"
+        );
+    }
+
+    #[test]
+    fn headers_at_each_width() {
+        let (r2, _) = both(|r| {
+            for n in [0, 9, 10, 99, 100, 12345] {
+                r.array(n);
+            }
+            r.int(-1);
+            r.int(i64::MIN);
+        });
+        assert_eq!(
+            r2,
+            "*0\r\n*9\r\n*10\r\n*99\r\n*100\r\n*12345\r\n:-1\r\n:-9223372036854775808\r\n"
         );
     }
 

@@ -11,6 +11,7 @@ pub mod block;
 pub mod client;
 pub mod connection;
 mod docs;
+pub mod dump;
 pub mod function;
 pub mod geo;
 pub mod hash;
@@ -56,6 +57,7 @@ pub(crate) static GROUPS: &[&[Command]] = &[
     function::COMMANDS,
     client::COMMANDS,
     keys::COMMANDS,
+    dump::COMMANDS,
     server::COMMANDS,
     server::command::COMMANDS,
     server::config::COMMANDS,

@@ -242,6 +242,21 @@ impl Entry {
         }
     }
 
+    /// RESTORE's IDLETIME: last accessed `secs` ago. Only an LRU or no
+    /// policy keeps access times (as Redis's `objectSetLRUOrLFU`).
+    pub fn set_idle(&mut self, secs: u64, now_ms: u64) {
+        if !LFU.load(Relaxed) {
+            self.set_access((now_ms / 1000).wrapping_sub(secs) & LRU_MASK);
+        }
+    }
+
+    /// RESTORE's FREQ: the LFU counter, under an LFU policy only.
+    pub fn set_lfu(&mut self, freq: u8, now_ms: u64) {
+        if LFU.load(Relaxed) {
+            self.set_access(lfu_minutes(now_ms) << 8 | freq as u64);
+        }
+    }
+
     /// Seconds since the last access, as Redis's `estimateObjectIdleTime`
     /// (the clock wraps; an idle time longer than a wrap reads short).
     pub fn idle_seconds(&self, now_ms: u64) -> u64 {

@@ -19,8 +19,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 pub use group::{Consumer, Group, Nack};
-use node::Node;
-pub use node::{EntryRef, Fields};
+pub use node::{EntryRef, Fields, Node};
 
 /// An entry's ID: milliseconds and a sequence number.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
@@ -207,6 +206,21 @@ impl Stream {
         nodes + self.nodes.len() * 64 + groups
     }
 
+    /// The nodes, by the ID they start at.
+    pub fn nodes(&self) -> impl Iterator<Item = (StreamId, &Node)> + '_ {
+        self.nodes.iter().map(|(k, n)| (*k, n))
+    }
+
+    /// Adds a node read from a payload, starting at `master`; the caller
+    /// checks that it comes after the others and sets the counters.
+    pub fn push_node(&mut self, master: StreamId, node: Node) {
+        self.nodes.insert(master, node);
+    }
+
+    pub fn set_len(&mut self, n: u64) {
+        self.length = n;
+    }
+
     /// The ID a `*` gives: the time, or past the last ID in the same
     /// millisecond (or a clock that went back). `None`: no ID is left.
     pub fn next_id(&self, now_ms: u64) -> Option<StreamId> {
@@ -239,6 +253,11 @@ impl Stream {
             let master = *last.key();
             last.get_mut().push(master, id, pairs);
         } else {
+            // A full node takes no more entries: drop its spare room (as
+            // Redis shrinks a full listpack).
+            if let Some(mut last) = self.nodes.last_entry() {
+                last.get_mut().shrink();
+            }
             let mut node = Node::new(pairs);
             node.push(id, id, pairs);
             self.nodes.insert(id, node);
@@ -412,9 +431,11 @@ impl Stream {
 /// An iterator over a stream's entries in a range.
 pub struct Range<'s> {
     nodes: std::collections::btree_map::Range<'s, StreamId, Node>,
-    /// The current node's entries not yet given, as (offset) in the
-    /// order of the walk.
     current: Option<(StreamId, &'s Node)>,
+    /// Walking forward: the next entry's offset and the node's end.
+    cursor: (usize, usize),
+    /// Walking backward: the current node's entries not yet given, last
+    /// one on top.
     pending: Vec<usize>,
     start: StreamId,
     end: StreamId,
@@ -441,12 +462,26 @@ impl<'s> Range<'s> {
         Range {
             nodes,
             current: None,
+            cursor: (0, 0),
             pending: Vec::new(),
             start,
             end,
             rev,
             done: start > end,
         }
+    }
+
+    /// The next entry of the current node, in the walk's direction.
+    fn next_in_node(&mut self, node: &'s Node) -> Option<usize> {
+        if self.rev {
+            return self.pending.pop();
+        }
+        let (at, end) = self.cursor;
+        if at >= end {
+            return None;
+        }
+        self.cursor.0 = node.next_offset(at);
+        Some(at)
     }
 }
 
@@ -456,7 +491,7 @@ impl<'s> Iterator for Range<'s> {
     fn next(&mut self) -> Option<EntryRef<'s>> {
         while !self.done {
             if let Some((master, node)) = self.current {
-                while let Some(off) = self.pending.pop() {
+                while let Some(off) = self.next_in_node(node) {
                     let e = node.entry(master, off);
                     if e.deleted() {
                         continue;
@@ -490,10 +525,11 @@ impl<'s> Iterator for Range<'s> {
                 self.done = true;
                 return None;
             };
-            self.pending.clear();
-            node.offsets(&mut self.pending);
-            if !self.rev {
-                self.pending.reverse();
+            if self.rev {
+                self.pending.clear();
+                node.offsets(&mut self.pending);
+            } else {
+                self.cursor = node.entries();
             }
             self.current = Some((*master, node));
         }

@@ -107,11 +107,16 @@ fn lp_str(s: &[u8]) -> u64 {
 impl Node {
     /// A node whose field names are those of `pairs` (field, value, ...).
     pub fn new(pairs: &[&[u8]]) -> Node {
+        Node::with_names(pairs.iter().step_by(2).copied())
+    }
+
+    /// A node whose entries are compared with the field names `names`.
+    pub fn with_names<'a>(names: impl ExactSizeIterator<Item = &'a [u8]>) -> Node {
         let mut data = Vec::new();
-        let n = pairs.len() / 2;
+        let n = names.len();
         put_varint(&mut data, n as u64);
         let mut lp = 7 + lp_int(n as i64) + lp_int(0);
-        for f in pairs.iter().step_by(2) {
+        for f in names {
             put_str(&mut data, f);
             lp += lp_str(f);
         }
@@ -129,8 +134,38 @@ impl Node {
         self.lp + lp_int(self.live as i64) + lp_int(self.deleted as i64)
     }
 
+    pub fn shrink(&mut self) {
+        self.data.shrink_to_fit();
+    }
+
     pub fn heap_size(&self) -> usize {
         self.data.capacity() + std::mem::size_of::<Node>()
+    }
+
+    /// The field names entries are compared with.
+    pub fn names(&self) -> impl ExactSizeIterator<Item = &[u8]> + '_ {
+        self.master_names()
+    }
+
+    /// Every entry, deleted ones too, in order.
+    pub fn all_entries(&self, master: StreamId) -> impl Iterator<Item = EntryRef<'_>> + '_ {
+        let mut at = self.entries_at as usize;
+        std::iter::from_fn(move || {
+            if at >= self.data.len() {
+                return None;
+            }
+            let e = self.entry(master, at);
+            at = self.skip(at);
+            Some(e)
+        })
+    }
+
+    /// Appends an entry already flagged deleted (a payload's), counted
+    /// as such.
+    pub fn push_deleted(&mut self, master: StreamId, id: StreamId, pairs: &[&[u8]]) {
+        let at = self.data.len();
+        self.push(master, id, pairs);
+        self.mark(at);
     }
 
     fn master_names(&self) -> MasterNames<'_> {
@@ -199,6 +234,16 @@ impl Node {
             skip_str(d, &mut at);
         }
         at
+    }
+
+    /// Where the first entry is, and where the entries end.
+    pub fn entries(&self) -> (usize, usize) {
+        (self.entries_at as usize, self.data.len())
+    }
+
+    /// Where the entry after the one at `at` is.
+    pub fn next_offset(&self, at: usize) -> usize {
+        self.skip(at)
     }
 
     /// The offsets of every entry, deleted ones too, in order.
@@ -296,6 +341,8 @@ struct MasterNames<'n> {
     left: usize,
 }
 
+impl ExactSizeIterator for MasterNames<'_> {}
+
 impl<'n> Iterator for MasterNames<'n> {
     type Item = &'n [u8];
 
@@ -305,6 +352,10 @@ impl<'n> Iterator for MasterNames<'n> {
         }
         self.left -= 1;
         Some(get_str(self.data, &mut self.at))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
     }
 }
 
@@ -321,6 +372,11 @@ pub struct EntryRef<'n> {
 impl<'n> EntryRef<'n> {
     pub fn deleted(&self) -> bool {
         self.flags & DELETED != 0
+    }
+
+    /// Whether its field names are the node's (Redis's SAMEFIELDS flag).
+    pub fn same_fields(&self) -> bool {
+        self.flags & SAME_FIELDS != 0
     }
 
     pub fn field_count(&self) -> usize {

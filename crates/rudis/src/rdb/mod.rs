@@ -1,7 +1,12 @@
 //! Pieces of Redis's RDB format: lengths, strings (as integers, LZF
 //! compressed or raw), and the footer of a DUMP payload (the RDB version
 //! and a CRC-64 of everything before it). What FUNCTION DUMP writes
-//! RESTORE reads, in rudis and in Redis alike.
+//! RESTORE reads, in rudis and in Redis alike; values are in `value.rs`,
+//! the listpacks inside them in `listpack.rs`.
+
+pub mod listpack;
+pub mod value;
+pub mod ziplist;
 
 /// The RDB version Redis 7.0 writes (and the newest it reads).
 pub const RDB_VERSION: u16 = 10;
@@ -101,7 +106,7 @@ impl<'a> Reader<'a> {
         self.rest.is_empty()
     }
 
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+    pub fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         if self.rest.len() < n {
             return None;
         }
