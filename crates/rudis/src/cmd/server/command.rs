@@ -312,9 +312,12 @@ fn keys_of<'a>(args: &mut Args<'a>) -> Result<Vec<KeyAndFlags<'a>>, errors::Erro
     } else {
         line
     };
-    let positions = cmd
-        .key_positions(line, true)
-        .ok_or(errors::Error::Static(errors::INVALID_ARGUMENTS))?;
+    // No keys found: an error, unless the command may have none.
+    let positions = match cmd.key_positions(line, true) {
+        Some(p) if !p.is_empty() => p,
+        _ if cmd.flags & super::super::flags::NO_MANDATORY_KEYS != 0 => Default::default(),
+        _ => return Err(errors::INVALID_ARGUMENTS.into()),
+    };
     let keys = positions
         .iter()
         .map(|&(i, n)| {
