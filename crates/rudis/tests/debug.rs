@@ -110,3 +110,97 @@ fn debug_set_active_expire_stops_the_background_cycle() {
         c.cmd(&[b"DBSIZE"]) == b":0\r\n"
     });
 }
+
+#[test]
+fn digests_are_redis_s() {
+    let s = rudis(&["--enable-debug-command", "yes"]);
+    let mut c = s.raw();
+    c.expect_cmd(
+        &[b"DEBUG", b"DIGEST"],
+        b"+0000000000000000000000000000000000000000\r\n",
+    );
+    for cmd in [
+        &[&b"SET"[..], b"s", b"hello"][..],
+        &[b"SET", b"n", b"123"],
+        &[b"SET", b"e", b"x", b"EX", b"100"],
+        &[b"RPUSH", b"l", b"a", b"b", b"3"],
+        &[b"SADD", b"si", b"1", b"2", b"3"],
+        &[b"SADD", b"ss", b"a", b"b"],
+        &[b"HSET", b"h", b"f", b"v", b"g", b"w"],
+        &[b"ZADD", b"z", b"1.5", b"a", b"2", b"b", b"1e20", b"c"],
+        &[b"XADD", b"x", b"1-1", b"f", b"v"],
+        &[b"XADD", b"x", b"2-0", b"g", b"w", b"h", b"i"],
+        &[b"SELECT", b"3"],
+        &[b"SET", b"other", b"db3"],
+        &[b"SELECT", b"0"],
+    ] {
+        c.cmd(cmd);
+    }
+    // The values Redis 7.0.15 gives for the same data.
+    c.expect_cmd(
+        &[b"DEBUG", b"DIGEST"],
+        b"+e28ead210524f234cd710341b2dc72365be1df8d\r\n",
+    );
+    let want = [
+        "36b23a1456b2dce2c3ed252c456761301dba8060",
+        "09eb1fc9381ee92790d59930ab462945f8cd948b",
+        "2a462a3f51a1db89738ebbeef0c47ce1bbc85246",
+        "dd99329063ca0f1f28df2ac68d94b82fd95501c6",
+        "d127864ed50239662bf61bafc9bda63c17da5b37",
+        "ab1b6c9e5dbdd722f162c84890232c54aa0090c3",
+        "5b86d6b511a24271906620e4f2cd3140231c6837",
+        "0745672cb1bf060476eedeb8a28f5ffe1ff5a2be",
+        "0000000000000000000000000000000000000000",
+    ];
+    let mut expected = b"*9\r\n".to_vec();
+    for w in want {
+        expected.extend(format!("+{w}\r\n").into_bytes());
+    }
+    c.expect_cmd(
+        &[
+            b"DEBUG",
+            b"DIGEST-VALUE",
+            b"s",
+            b"l",
+            b"si",
+            b"ss",
+            b"h",
+            b"z",
+            b"x",
+            b"e",
+            b"missing",
+        ],
+        &expected,
+    );
+}
+
+#[test]
+fn debug_object_describes_the_value() {
+    let s = rudis(&["--enable-debug-command", "yes"]);
+    let mut c = s.raw();
+    c.cmd(&[b"RPUSH", b"l", b"a", b"b", b"3"]);
+    c.cmd(&[b"SET", b"n", b"20000"]);
+    let text = String::from_utf8(c.cmd(&[b"DEBUG", b"OBJECT", b"l"])).unwrap();
+    assert!(text.starts_with("+Value at:0x"), "{text}");
+    assert!(
+        text.contains(" refcount:1 encoding:quicklist serializedlength:18 lru:"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(
+            " ql_nodes:1 ql_avg_node:3.00 ql_listpack_max:-2 ql_compressed:0 ql_uncompressed_size:15\r\n"
+        ),
+        "{text}"
+    );
+    // INCR changes a string where it is.
+    let at = |c: &mut common::Raw| {
+        let t = String::from_utf8(c.cmd(&[b"DEBUG", b"OBJECT", b"n"])).unwrap();
+        t.split(' ').nth(1).unwrap().to_string()
+    };
+    c.cmd(&[b"INCR", b"n"]);
+    let before = at(&mut c);
+    c.cmd(&[b"INCR", b"n"]);
+    assert_eq!(before, at(&mut c));
+    c.expect_cmd(&[b"DEBUG", b"OBJECT", b"nokey"], b"-ERR no such key\r\n");
+    c.expect_cmd(&[b"DEBUG", b"LOG", b"hello"], b"+OK\r\n");
+}

@@ -251,9 +251,34 @@ pub enum End {
     Right,
 }
 
+/// What DEBUG OBJECT reports of a list's quicklist.
+pub struct Shape {
+    pub nodes: usize,
+    /// The listpack bytes of every node, uncompressed.
+    pub bytes: usize,
+    /// `list-max-listpack-size`.
+    pub fill: i64,
+    pub compressed: bool,
+}
+
 impl List {
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    pub fn quicklist_shape(&self) -> Shape {
+        Shape {
+            nodes: self.chunks.len(),
+            // Each node's listpack: header and end byte, and its elements
+            // as a listpack encodes them.
+            bytes: 7 * self.chunks.len()
+                + self
+                    .iter()
+                    .map(|e| super::stream::listpack_size(e.as_slice()) as usize)
+                    .sum::<usize>(),
+            fill: FILL.load(Relaxed),
+            compressed: DEPTH.load(Relaxed) != 0,
+        }
     }
 
     pub fn is_empty(&self) -> bool {

@@ -9,6 +9,7 @@
 //! tables shard by shard under all shard locks.
 
 pub mod blob;
+pub mod digest;
 pub mod expire;
 pub mod hash;
 mod keyindex;

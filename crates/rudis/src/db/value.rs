@@ -216,6 +216,11 @@ impl Entry {
         self.meta >> EXPIRE_BITS
     }
 
+    /// The access clock or LFU state as stored (DEBUG OBJECT's lru).
+    pub fn access_bits(&self) -> u64 {
+        self.access()
+    }
+
     fn set_access(&mut self, bits: u64) {
         self.meta = (self.meta & EXPIRE_MAX) | ((bits & LRU_MASK) << EXPIRE_BITS);
     }

@@ -1,19 +1,29 @@
 //! DEBUG, for tests: the subcommands of Redis 7.0's that work on what
-//! rudis has (SLEEP, SET-ACTIVE-EXPIRE, QUICKLIST-PACKED-THRESHOLD,
-//! PROTOCOL, POPULATE, ERROR, HELP). As in Redis it needs
+//! rudis has (OBJECT, DIGEST, DIGEST-VALUE, LOG, SLEEP,
+//! SET-ACTIVE-EXPIRE, QUICKLIST-PACKED-THRESHOLD, PROTOCOL, POPULATE,
+//! ERROR, HELP). As in Redis it needs
 //! `enable-debug-command` (`yes`, or `local` for loopback clients). Any
 //! other subcommand is a syntax error, never accepted and ignored.
 
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::super::{is, Args, Ctx};
-use crate::db::{Blob, Value};
+use crate::db::{digest, Blob, Value};
 use crate::errors::{self, CmdResult, Error};
 
 const HELP: &[&str] = &[
+    "DIGEST",
+    "    Output a hex signature representing the current DB content.",
+    "DIGEST-VALUE <key> [<key> ...]",
+    "    Output a hex signature of the values of all the specified keys.",
     "ERROR <string>",
     "    Return a Redis protocol error with <string> as message. Useful for clients",
     "    unit tests to simulate Redis errors.",
+    "LOG <message>",
+    "    Write <message> to the server log.",
+    "OBJECT <key>",
+    "    Show low level info about the value of a key: where it is, its",
+    "    encoding, its serialized length, its access time.",
     "POPULATE <count> [<prefix>] [<size>]",
     "    Create <count> string keys named key:<num>. If <prefix> is specified then",
     "    it is used instead of the 'key' prefix. These are not propagated to",
@@ -74,6 +84,48 @@ pub fn debug(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             }
         }
         _ if is(sub, "protocol") && n == 1 => protocol(ctx, args.arg()),
+        _ if is(sub, "object") && n == 1 => object(ctx, args.arg()),
+        _ if is(sub, "digest") && n == 0 => {
+            let dbs = ctx.server.store.databases();
+            let mut per_db = Vec::with_capacity(dbs);
+            for db in 0..dbs {
+                let mut acc: Option<digest::Digest> = None;
+                for shard in ctx.keys.all() {
+                    let t = &shard.dbs[db];
+                    if t.is_empty() {
+                        continue;
+                    }
+                    let d = digest::of_table(t);
+                    let a = acc.get_or_insert([0; 20]);
+                    for (x, y) in a.iter_mut().zip(d) {
+                        *x ^= y;
+                    }
+                }
+                per_db.push((db, acc));
+            }
+            let d = digest::of_dataset(per_db.into_iter());
+            ctx.out.simple(digest::hex(&d).as_bytes());
+            Ok(())
+        }
+        _ if is(sub, "digest-value") => {
+            let keys = args.rest();
+            ctx.out.array(keys.len());
+            for key in keys.iter() {
+                // Logically expired keys too, as Redis.
+                let d = match ctx.keys.table_ref(ctx.db, key).peek(key) {
+                    Some(e) => digest::of_value(e),
+                    None => [0; 20],
+                };
+                ctx.out.simple(digest::hex(&d).as_bytes());
+            }
+            Ok(())
+        }
+        _ if is(sub, "log") && n == 1 => {
+            let msg = String::from_utf8_lossy(args.arg()).into_owned();
+            tracing::warn!("DEBUG LOG: {msg}");
+            ctx.out.ok();
+            Ok(())
+        }
         _ if is(sub, "populate") && (1..=3).contains(&n) => populate(ctx, args),
         _ if is(sub, "error") && n == 1 => {
             let text: Vec<u8> = args.arg().to_vec();
@@ -81,6 +133,44 @@ pub fn debug(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         }
         _ => Err(errors::subcommand_syntax(sub, b"DEBUG")),
     }
+}
+
+/// DEBUG OBJECT key: where the value is, its encoding, the length DUMP
+/// would give it (less the type byte), its access time; for a list the
+/// quicklist's shape.
+fn object(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
+    let now = ctx.now.ms;
+    let policy = ctx.server.hot.maxmemory_policy();
+    let unshared = ctx.server.hot.maxmemory() != 0 && (policy.is_lru() || policy.is_lfu());
+    let Some(e) = ctx.keys.table_ref(ctx.db, key).peek(key) else {
+        return Err(Error::Static("ERR no such key"));
+    };
+    let mut payload = Vec::new();
+    crate::rdb::value::put_value(&mut payload, &e.value);
+    let refcount = if e.value.is_shared_integer() && !unshared {
+        i32::MAX as i64
+    } else {
+        1
+    };
+    let mut extra = String::new();
+    if let Value::List(l) = &e.value {
+        let sh = l.quicklist_shape();
+        let avg = l.len() as f64 / sh.nodes.max(1) as f64;
+        extra = format!(
+            " ql_nodes:{} ql_avg_node:{avg:.2} ql_listpack_max:{} ql_compressed:{} ql_uncompressed_size:{}",
+            sh.nodes, sh.fill, sh.compressed as u8, sh.bytes
+        );
+    }
+    let text = format!(
+        "Value at:{:p} refcount:{refcount} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}{extra}",
+        &e.value as *const Value,
+        e.value.encoding(),
+        payload.len() - 1,
+        e.access_bits(),
+        e.idle_seconds(now),
+    );
+    ctx.out.simple(text.as_bytes());
+    Ok(())
 }
 
 fn sleep(ctx: &mut Ctx, arg: &[u8]) -> CmdResult {

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 pub use group::{Consumer, Group, Nack};
-pub use node::{EntryRef, Fields, Node};
+pub use node::{lp_str as listpack_size, EntryRef, Fields, Node};
 
 /// An entry's ID: milliseconds and a sequence number.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]

@@ -80,7 +80,7 @@ fn lp_int(v: i64) -> u64 {
 
 /// The bytes a listpack spends on a string element: as an integer when
 /// it is one.
-fn lp_str(s: &[u8]) -> u64 {
+pub fn lp_str(s: &[u8]) -> u64 {
     if s.len() <= 20 {
         if let Some(v) = resp::num::parse_i64(s) {
             return lp_int(v);
