@@ -214,3 +214,38 @@ fn nodes_split_and_trim_as_redis() {
     let info = String::from_utf8(c.cmd(&[b"XINFO", b"STREAM", b"s"])).unwrap();
     assert!(info.contains("$15\r\nradix-tree-keys\r\n:3\r\n"), "{info}");
 }
+
+#[test]
+fn streams_move_copy_and_describe_like_other_keys() {
+    let server = rudis(&[]);
+    let mut c = server.raw();
+    c.cmd(&[b"XADD", b"s", b"1-0", b"f", b"v"]);
+    c.cmd(&[b"XGROUP", b"CREATE", b"s", b"g", b"0"]);
+    c.cmd(&[b"XREADGROUP", b"GROUP", b"g", b"c", b"STREAMS", b"s", b">"]);
+    c.expect_cmd(&[b"TYPE", b"s"], b"+stream\r\n");
+    c.expect_cmd(&[b"OBJECT", b"ENCODING", b"s"], b"$6\r\nstream\r\n");
+    c.expect_cmd(&[b"COPY", b"s", b"s2"], b":1\r\n");
+    // The copy has its own groups: acknowledging in one leaves the other.
+    c.expect_cmd(&[b"XACK", b"s2", b"g", b"1-0"], b":1\r\n");
+    c.expect_cmd(
+        &[b"XPENDING", b"s", b"g"],
+        b"*4\r\n:1\r\n$3\r\n1-0\r\n$3\r\n1-0\r\n*1\r\n*2\r\n$1\r\nc\r\n$1\r\n1\r\n",
+    );
+    c.expect_cmd(&[b"RENAME", b"s2", b"s3"], b"+OK\r\n");
+    c.expect_cmd(&[b"XLEN", b"s3"], b":1\r\n");
+    c.cmd(&[b"SET", b"str", b"x"]);
+    // The two streams, in the table's order.
+    let scan = c.cmd(&[b"SCAN", b"0", b"TYPE", b"stream", b"COUNT", b"100"]);
+    let text = String::from_utf8_lossy(&scan);
+    assert!(text.starts_with("*2\r\n$1\r\n0\r\n*2\r\n"), "{text}");
+    assert!(
+        text.contains("$1\r\ns\r\n") && text.contains("$2\r\ns3\r\n"),
+        "{text}"
+    );
+    let usage = c.cmd(&[b"MEMORY", b"USAGE", b"s"]);
+    assert!(usage.starts_with(b":"), "{usage:?}");
+    // An emptied stream stays, as Redis's does.
+    c.cmd(&[b"XDEL", b"s", b"1-0"]);
+    c.expect_cmd(&[b"EXISTS", b"s"], b":1\r\n");
+    c.expect_cmd(&[b"XLEN", b"s"], b":0\r\n");
+}
