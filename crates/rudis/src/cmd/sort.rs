@@ -226,8 +226,9 @@ fn sort_generic(ctx: &mut Ctx, args: &mut Args, read_only: bool) -> CmdResult {
             },
         }
     };
-    // Sets have no order of their own: a stored result is sorted anyway.
-    if o.dont_sort && is_set && o.store.is_some() {
+    // Sets have no order of their own: a stored result, or one a script
+    // gets, is sorted anyway (so that replicas and scripts agree).
+    if o.dont_sort && is_set && (o.store.is_some() || crate::script::calling()) {
         o.dont_sort = false;
         o.alpha = true;
         o.by = None;
