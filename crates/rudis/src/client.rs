@@ -226,6 +226,9 @@ pub struct Blocked {
     pub waiter: Arc<crate::blocking::Waiter>,
     pub reply: tokio::sync::oneshot::Receiver<Vec<u8>>,
     pub deadline: Option<std::time::Instant>,
+    /// The slow log entry the command makes once it is answered (Redis
+    /// logs a blocked command when it unblocks), if it is slow enough.
+    pub slow: Option<crate::cmd::server::monitor::PendingSlow>,
 }
 
 impl Client {

@@ -312,6 +312,40 @@ fn slowlog_records_slow_commands() {
     );
 }
 
+/// The command line of the newest slow log entry.
+fn newest_slow(c: &mut common::Raw) -> String {
+    let reply = text(&c.cmd(&[b"SLOWLOG", b"GET", b"1"]));
+    // *1 *6 :id :time :micros *N, then N bulk strings.
+    let t: Vec<&str> = reply.split("\r\n").collect();
+    let n: usize = t
+        .get(5)
+        .and_then(|h| h.strip_prefix('*'))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    (0..n).map(|i| t[7 + 2 * i]).collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn a_blocked_command_is_logged_once_answered() {
+    let s = rudis(&[]);
+    let (mut c, mut b) = (s.raw(), s.raw());
+    c.cmd(&[b"CONFIG", b"SET", b"slowlog-log-slower-than", b"0"]);
+    b.send(&common::encode(&[b"BLPOP", b"l", b"0"]));
+    common::wait_blocked(&mut c, 1);
+    c.cmd(&[b"MULTI"]);
+    c.cmd(&[b"LPUSH", b"l", b"foo"]);
+    c.cmd(&[b"SLOWLOG", b"RESET"]);
+    c.cmd(&[b"EXEC"]);
+    b.expect(b"*2\r\n$1\r\nl\r\n$3\r\nfoo\r\n");
+    // The BLPOP, answered after the RESET, is the newest entry (Redis
+    // 7.0.15 logs it there too).
+    eventually("BLPOP logged", || newest_slow(&mut c) == "BLPOP l 0");
+    // One that times out is not logged (Redis 7.0.15 neither).
+    c.cmd(&[b"SLOWLOG", b"RESET"]);
+    b.expect_cmd(&[b"BRPOP", b"none", b"0.01"], b"*-1\r\n");
+    assert_eq!(newest_slow(&mut c), "SLOWLOG RESET");
+}
+
 fn idle(c: &mut common::Raw, key: &[u8]) -> i64 {
     let r = text(&c.cmd(&[b"OBJECT", b"IDLETIME", key]));
     r.trim_start_matches(':')

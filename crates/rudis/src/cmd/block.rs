@@ -54,5 +54,6 @@ pub fn block(ctx: &mut Ctx, keys: Vec<Blob>, op: BlockOp, timeout: Option<Durati
         waiter,
         reply,
         deadline: timeout.map(|t| Instant::now() + t),
+        slow: None,
     });
 }

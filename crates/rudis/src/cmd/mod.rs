@@ -1049,13 +1049,24 @@ pub fn call(
     server
         .latency
         .sample_if_needed(server, event, nanos / 1_000_000);
+    // A command that blocked is logged once answered, as Redis does.
+    let slower_than = server.hot.slowlog_slower_than();
+    let slow_now = match client.blocked.as_mut() {
+        Some(b) => {
+            b.slow = server
+                .observers
+                .pending_slow(cmd, argv, nanos / 1000, slower_than);
+            -1
+        }
+        None => slower_than,
+    };
     server.observers.after(
         server,
         cmd,
         argv,
         client,
         nanos / 1000,
-        server.hot.slowlog_slower_than(),
+        slow_now,
         server.hot.slowlog_max_len(),
     );
     if let Err(e) = result {

@@ -241,10 +241,11 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream, sl
                     }
                 }
                 Outcome::Blocked => {
-                    let Some(blocked) = client.blocked.take() else {
+                    let Some(mut blocked) = client.blocked.take() else {
                         continue;
                     };
                     let waiter = blocked.waiter.clone();
+                    let slow = blocked.slow.take();
                     let reply = tokio::select! {
                         r = wait_blocked(
                             server,
@@ -258,6 +259,19 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream, sl
                         _ = &mut killed => None,
                     };
                     *handle.blocked.lock() = None;
+                    // Logged when served or ended in an error (CLIENT UNBLOCK
+                    // ERROR), not on a timeout's null, as Redis's
+                    // updateStatsOnUnblock.
+                    let timed_out = |b: &[u8]| matches!(b, b"*-1\r\n" | b"$-1\r\n" | b"_\r\n");
+                    if let (Some(slow), Some(bytes)) = (slow, &reply) {
+                        if !timed_out(bytes) {
+                            server.observers.log_pending_slow(
+                                slow,
+                                &client,
+                                server.hot.slowlog_max_len(),
+                            );
+                        }
+                    }
                     match reply {
                         Some(bytes) => {
                             // A blocked command that ends in an error counts
@@ -327,6 +341,7 @@ async fn wait_blocked<'h>(
         waiter,
         mut reply,
         deadline,
+        ..
     } = blocked;
     let timeout = async {
         match deadline {

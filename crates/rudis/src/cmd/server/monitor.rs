@@ -108,6 +108,27 @@ impl Observers {
         }
     }
 
+    /// What a command that has just blocked will log once answered, if
+    /// it is slow enough (`after` is not called for it).
+    pub fn pending_slow(
+        &self,
+        cmd: &Command,
+        argv: Argv,
+        micros: u64,
+        slower_than: i64,
+    ) -> Option<PendingSlow> {
+        (slower_than >= 0 && micros as i64 >= slower_than && cmd.flags & SKIP_SLOWLOG == 0).then(
+            || PendingSlow {
+                args: slow_args(cmd, argv),
+                micros,
+            },
+        )
+    }
+
+    pub fn log_pending_slow(&self, p: PendingSlow, client: &Client, max_len: usize) {
+        self.push_slow(p.args, p.micros, client, max_len);
+    }
+
     /// Shows a script's own command line (EVAL, FCALL...) to MONITOR
     /// before the commands it runs (Redis's evalCommand and fcall feed
     /// it first; the rows' skip_monitor keep it from showing after).
@@ -153,23 +174,10 @@ impl Observers {
     }
 
     fn log_slow(&self, cmd: &Command, argv: Argv, client: &Client, micros: u64, max_len: usize) {
-        // Redis keeps at most 32 arguments of at most 128 bytes each.
-        let total = argv.len();
-        let shown = total.min(32);
-        let mut args = Vec::with_capacity(shown);
-        for (i, a) in argv.iter().take(shown).enumerate() {
-            if shown < total && i == shown - 1 {
-                args.push(format!("... ({} more arguments)", total - shown + 1).into_bytes());
-            } else if redacted(cmd, argv, i) {
-                args.push(b"(redacted)".to_vec());
-            } else if a.len() > 128 {
-                let mut v = a[..128].to_vec();
-                v.extend_from_slice(format!("... ({} more bytes)", a.len() - 128).as_bytes());
-                args.push(v);
-            } else {
-                args.push(a.to_vec());
-            }
-        }
+        self.push_slow(slow_args(cmd, argv), micros, client, max_len);
+    }
+
+    fn push_slow(&self, args: Vec<Vec<u8>>, micros: u64, client: &Client, max_len: usize) {
         let entry = SlowEntry {
             id: self.slowlog_id.fetch_add(1, Relaxed),
             time: crate::db::now_ms() / 1000,
@@ -274,4 +282,32 @@ const SLOWLOG_HELP: &[&str] = &[
 /// SLOWLOG HELP
 fn slowlog_help(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     super::super::help(ctx, args, SLOWLOG_HELP)
+}
+
+/// A blocked command's slow log entry, kept until it is answered.
+pub struct PendingSlow {
+    args: Vec<Vec<u8>>,
+    micros: u64,
+}
+
+/// The arguments a slow log entry keeps: at most 32, of at most 128
+/// bytes each (as Redis), secrets redacted.
+fn slow_args(cmd: &Command, argv: Argv) -> Vec<Vec<u8>> {
+    let total = argv.len();
+    let shown = total.min(32);
+    let mut args = Vec::with_capacity(shown);
+    for (i, a) in argv.iter().take(shown).enumerate() {
+        if shown < total && i == shown - 1 {
+            args.push(format!("... ({} more arguments)", total - shown + 1).into_bytes());
+        } else if redacted(cmd, argv, i) {
+            args.push(b"(redacted)".to_vec());
+        } else if a.len() > 128 {
+            let mut v = a[..128].to_vec();
+            v.extend_from_slice(format!("... ({} more bytes)", a.len() - 128).as_bytes());
+            args.push(v);
+        } else {
+            args.push(a.to_vec());
+        }
+    }
+    args
 }
