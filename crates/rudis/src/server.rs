@@ -462,16 +462,14 @@ impl Server {
         if p.all {
             return true;
         }
-        let write = |c: &crate::cmd::Command| {
-            c.flags & (crate::cmd::flags::WRITE | crate::cmd::flags::MAY_REPLICATE) != 0
-        };
+        let write = |c: &crate::cmd::Command, argv| crate::script::may_write(self, c, argv);
         // EXEC is held as its queue would be.
-        write(c)
+        write(c, argv)
             || (c.name == "exec"
                 && client
                     .multi
                     .as_ref()
-                    .is_some_and(|m| m.iter().any(|(q, _)| write(q))))
+                    .is_some_and(|m| m.iter().any(|(q, a)| write(q, a))))
     }
 
     /// Resolves when the current pause ends (UNPAUSE or its deadline).

@@ -238,13 +238,43 @@ fn client_pause_write_holds_exec_with_writes() {
     a.expect(b"*1\r\n+OK\r\n");
 }
 
+/// Under CLIENT PAUSE WRITE a script waits unless its shebang says
+/// `no-writes` (one without a shebang may write: Redis's EVAL is
+/// may-replicate), alone or queued.
+#[test]
+fn client_pause_write_judges_scripts_by_their_flags() {
+    let server = rudis(&[]);
+    let (mut a, mut b) = (server.raw(), server.raw());
+    b.cmd(&[b"CLIENT", b"PAUSE", b"100000", b"WRITE"]);
+    a.send(&common::encode(&[b"EVAL", b"return 1", b"0"]));
+    assert!(a.quiet(std::time::Duration::from_millis(200)), "EVAL ran");
+    b.cmd(&[b"CLIENT", b"UNPAUSE"]);
+    a.expect(b":1\r\n");
+    b.cmd(&[b"CLIENT", b"PAUSE", b"100000", b"WRITE"]);
+    a.expect_cmd(
+        &[b"EVAL", b"#!lua flags=no-writes\nreturn 2", b"0"],
+        b":2\r\n",
+    );
+    a.send(&common::encode(&[b"EVAL", b"#!lua\nreturn 3", b"0"]));
+    assert!(a.quiet(std::time::Duration::from_millis(200)), "EVAL ran");
+    b.cmd(&[b"CLIENT", b"UNPAUSE"]);
+    a.expect(b":3\r\n");
+    a.cmd(&[b"MULTI"]);
+    a.cmd(&[b"EVAL", b"#!lua\nreturn 4", b"0"]);
+    b.cmd(&[b"CLIENT", b"PAUSE", b"100000", b"WRITE"]);
+    a.send(&common::encode(&[b"EXEC"]));
+    assert!(a.quiet(std::time::Duration::from_millis(200)), "EXEC ran");
+    b.cmd(&[b"CLIENT", b"UNPAUSE"]);
+    a.expect(b"*1\r\n:4\r\n");
+}
+
 /// Redis 7.0 reclaims no key while clients are paused: expired keys read
 /// as missing and stay (INFO expired_keys unchanged) until the pause
 /// ends; a write in the transaction that started the pause replaces
 /// such a key cleanly.
 #[test]
 fn client_pause_suspends_expiry() {
-    let server = rudis(&[]);
+    let server = rudis(&["--enable-debug-command", "yes"]);
     let (mut a, mut b) = (server.raw(), server.raw());
     let expired = |c: &mut common::Raw| {
         String::from_utf8_lossy(&c.cmd(&[b"INFO", b"stats"]))

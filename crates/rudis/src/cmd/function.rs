@@ -18,7 +18,7 @@ use crate::script::functions::{self, metadata, FunctionInfo, Library};
 const ALL_SHARDS: &[&str] = &["request_policy:all_shards", "response_policy:all_succeeded"];
 
 pub static COMMANDS: &[Command] = &[
-    row("fcall", -3, EVAL_FLAGS, fcall)
+    row("fcall", -3, EVAL_FLAGS | MAY_REPLICATE, fcall)
         .acl(acl::SLOW | acl::SCRIPTING)
         .keys(EVAL_KEYS),
     row("fcall_ro", -3, READONLY | EVAL_FLAGS, fcall_ro)

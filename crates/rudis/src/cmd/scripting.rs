@@ -42,10 +42,10 @@ pub(super) const EVAL_FLAGS: u32 =
     NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | SCRIPT_THREAD;
 
 pub static COMMANDS: &[Command] = &[
-    row("eval", -3, EVAL_FLAGS, eval)
+    row("eval", -3, EVAL_FLAGS | MAY_REPLICATE, eval)
         .acl(acl::SLOW | acl::SCRIPTING)
         .keys(EVAL_KEYS),
-    row("evalsha", -3, EVAL_FLAGS, evalsha)
+    row("evalsha", -3, EVAL_FLAGS | MAY_REPLICATE, evalsha)
         .acl(acl::SLOW | acl::SCRIPTING)
         .keys(EVALSHA_KEYS),
     row("eval_ro", -3, READONLY | EVAL_FLAGS, eval_ro)

@@ -328,6 +328,18 @@ pub fn flags_of(server: &Server, cmd: &crate::cmd::Command, argv: crate::cmd::Ar
     }
 }
 
+/// Whether a command line writes, or may (a pause on writes holds it):
+/// a write or may-replicate command, or a script whose shebang does not
+/// say `no-writes` (Redis's `scriptFlagsToCmdFlags`; a script without a
+/// shebang is judged by its command's own flags).
+pub fn may_write(server: &Server, cmd: &crate::cmd::Command, argv: crate::cmd::Argv) -> bool {
+    use crate::cmd::flags::{MAY_REPLICATE, WRITE};
+    match flags_of(server, cmd, argv) {
+        Some(f) if f & flag::EVAL_COMPAT == 0 => f & flag::NO_WRITES == 0,
+        _ => cmd.flags & (WRITE | MAY_REPLICATE) != 0,
+    }
+}
+
 /// Whether a script with these shebang flags may grow memory (Redis's
 /// `scriptFlagsToCmdFlags`): one that declared flags without `allow-oom`
 /// or `no-writes`. Scripts without a shebang are checked command by
