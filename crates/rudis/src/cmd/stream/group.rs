@@ -407,10 +407,7 @@ fn xack(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     };
-    let ids = ids_arg
-        .iter()
-        .map(|a| parse_id(a, 0))
-        .collect::<Result<Vec<_>, _>>()?;
+    let ids = super::parse_ids(ids_arg)?;
     let mut acked = 0;
     for id in ids {
         acked += g.ack(id) as i64;

@@ -66,6 +66,11 @@ pub fn parse_id(a: &[u8], missing_seq: u64) -> Result<StreamId, Error> {
     StreamId::parse(a, missing_seq, true).ok_or(Error::Static(INVALID_ID))
 }
 
+/// Every argument as a strict ID (XDEL's, XACK's): all or an error.
+pub fn parse_ids(a: super::Argv) -> Result<Vec<StreamId>, Error> {
+    a.iter().map(|a| parse_id(a, 0)).collect()
+}
+
 /// A range bound: `-`, `+`, an ID, or `(` before one for an exclusive
 /// bound (Redis's `streamParseIntervalIDOrReply`).
 fn parse_bound(a: &[u8], missing_seq: u64) -> Result<(StreamId, bool), Error> {
@@ -422,10 +427,7 @@ fn xdel(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     };
-    let ids = ids_arg
-        .iter()
-        .map(|a| parse_id(a, 0))
-        .collect::<Result<Vec<_>, _>>()?;
+    let ids = parse_ids(ids_arg)?;
     let mut deleted = 0;
     let mut first = false;
     for id in ids {
