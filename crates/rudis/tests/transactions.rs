@@ -271,7 +271,10 @@ fn client_pause_write_judges_scripts_by_their_flags() {
 /// Redis 7.0 reclaims no key while clients are paused: expired keys read
 /// as missing and stay (INFO expired_keys unchanged) until the pause
 /// ends; a write in the transaction that started the pause replaces
-/// such a key cleanly.
+/// such a key cleanly. (Redis 7.0.15 itself closes the connection at
+/// this EXEC: the server dies writing to a key that expired during the
+/// pause it started, so this test cannot be run against it; the replies
+/// are those of the rest of its pause rules.)
 #[test]
 fn client_pause_suspends_expiry() {
     let server = rudis(&["--enable-debug-command", "yes"]);
