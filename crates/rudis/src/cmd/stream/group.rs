@@ -345,7 +345,7 @@ pub fn read_group(
 
 /// XREADGROUP GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key [key ...] id [id ...]
 fn xreadgroup(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    let r = parse_read(ctx, args, true)?;
+    let r = parse_read(args, true)?;
     let (group, consumer) = r.group.expect("XREADGROUP has a group");
     let now = ctx.now;
     let mut ids = Vec::with_capacity(r.keys.len());
@@ -701,7 +701,6 @@ fn xautoclaim(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let mut g = s.groups.remove(group).expect("a group");
     let out = &mut *ctx.out;
     out.array(3);
-    let cursor_at = out.len();
     // The cursor goes first but is known last: the claimed entries are
     // written to a reply of their own.
     let mut claimed = Reply::new();
@@ -751,7 +750,6 @@ fn xautoclaim(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         count -= 1;
         dirty += 1;
     }
-    let _ = cursor_at;
     reply_id(out, next.unwrap_or(StreamId::MIN));
     out.array(n);
     out.encoded(&claimed.contiguous());

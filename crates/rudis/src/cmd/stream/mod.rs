@@ -536,7 +536,7 @@ pub struct ReadArgs<'a> {
 }
 
 /// Parses XREAD's or XREADGROUP's options (Redis's `xreadCommand`).
-pub fn parse_read<'a>(ctx: &Ctx, args: &mut Args<'a>, group: bool) -> Result<ReadArgs<'a>, Error> {
+pub fn parse_read<'a>(args: &mut Args<'a>, group: bool) -> Result<ReadArgs<'a>, Error> {
     let mut r = ReadArgs {
         block: None,
         count: 0,
@@ -594,7 +594,6 @@ pub fn parse_read<'a>(ctx: &Ctx, args: &mut Args<'a>, group: bool) -> Result<Rea
             return Err(errors::SYNTAX.into());
         }
     }
-    let _ = ctx;
     if !streams {
         return Err(errors::SYNTAX.into());
     }
@@ -609,7 +608,7 @@ pub const BLOCKED_DEFAULT_COUNT: u64 = 1000;
 
 /// XREAD [COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]
 fn xread(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    let r = parse_read(ctx, args, false)?;
+    let r = parse_read(args, false)?;
     let now = ctx.now;
     let mut ids = Vec::with_capacity(r.keys.len());
     for (key, a) in r.keys.iter().zip(r.ids.iter()) {

@@ -307,14 +307,6 @@ impl Stream {
         true
     }
 
-    /// After deletions: the first ID, and the largest deleted one.
-    pub fn deleted(&mut self, id: StreamId) {
-        if id > self.max_deleted_id {
-            self.max_deleted_id = id;
-        }
-        self.refresh_first();
-    }
-
     fn refresh_first(&mut self) {
         self.first_id = self.edge(false).map_or(StreamId::MIN, |e| e.id);
     }
