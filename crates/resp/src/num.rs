@@ -41,6 +41,12 @@ pub fn write_double(out: &mut Vec<u8>, v: f64) {
     write_g(out, v, 17);
 }
 
+/// Powers of ten, exact as doubles up to 1e22.
+const POW10: [f64; 18] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17,
+];
+
 /// C's `%.<prec>g`.
 pub fn write_g(out: &mut Vec<u8>, v: f64, prec: usize) {
     if v.is_nan() {
@@ -56,6 +62,17 @@ pub fn write_g(out: &mut Vec<u8>, v: f64, prec: usize) {
         return;
     }
     let prec = prec.max(1);
+    // An integral value with at most `prec` digits prints as the integer
+    // itself (no exponent, nothing to round): the common case of script
+    // arguments and scores, without the float formatter's cost.
+    if v.fract() == 0.0 && v.abs() < POW10[prec.min(17)] {
+        if v == 0.0 && v.is_sign_negative() {
+            out.extend_from_slice(b"-0");
+        } else {
+            out.extend_from_slice(itoa::Buffer::new().format(v as i64).as_bytes());
+        }
+        return;
+    }
     // Rust's `{:e}` rounds correctly, like glibc's printf.
     let sci = format!("{:.*e}", prec - 1, v);
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
@@ -148,5 +165,15 @@ mod tests {
         assert_eq!(g(f64::INFINITY), "inf");
         assert_eq!(g(f64::NEG_INFINITY), "-inf");
         assert_eq!(g(f64::NAN), "nan");
+        assert_eq!(g(99999999999999984.0), "99999999999999984");
+        assert_eq!(g(123456789012345678.0), "1.2345678901234568e+17");
+        assert_eq!(g(-4503599627370497.0), "-4503599627370497");
+        let mut out = Vec::new();
+        write_g(&mut out, 123456.0, 5);
+        out.push(b' ');
+        write_g(&mut out, 12345.0, 5);
+        out.push(b' ');
+        write_g(&mut out, -7.0, 1);
+        assert_eq!(out, b"1.2346e+05 12345 -7");
     }
 }

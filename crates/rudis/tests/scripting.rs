@@ -310,3 +310,34 @@ fn pipelined_scripts_keep_their_order_across_reads() {
     c.expect(&want);
     c.expect_cmd(&[b"PING"], b"+PONG\r\n");
 }
+
+/// Redis has no cap on a script's memory (this script would take the
+/// machine's memory until the OS ends Redis): rudis caps each Lua state
+/// at 1 GiB, and the script ends with Lua's own memory error. The state
+/// recovers: the next script runs, also one that needs a lot of memory.
+#[test]
+fn a_script_past_the_memory_cap_fails_and_the_next_one_runs() {
+    let server = rudis(&[]);
+    let mut c = server.raw();
+    let reply = c.cmd(&[
+        b"EVAL",
+        b"local s = 'x' for i = 1, 40 do s = s .. s end return #s",
+        b"0",
+    ]);
+    assert!(
+        reply.starts_with(b"-ERR Error running script ")
+            && reply.ends_with(b"not enough memory \r\n"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
+    c.expect_cmd(&[b"EVAL", b"return redis.call('PING')", b"0"], b"+PONG\r\n");
+    c.expect_cmd(
+        &[
+            b"EVAL",
+            b"local s = 'x' for i = 1, 28 do s = s .. s end return #s",
+            b"0",
+        ],
+        b":268435456\r\n",
+    );
+    c.expect_cmd(&[b"PING"], b"+PONG\r\n");
+}

@@ -23,6 +23,28 @@ const INTERNAL_CHUNK: &str = "=rudis";
 /// the script ends with Lua's "not enough memory".
 pub const LUA_MEMORY_LIMIT: usize = 1 << 30;
 
+/// Runs user code under the memory cap. The cap is on only while Lua
+/// code runs: with a cap mlua must guard every call into the Lua API
+/// against a failed allocation (on Lua 5.1 a protected call and two new
+/// C closures each), which made building KEYS / ARGV and each
+/// redis.call's arguments and reply cost more than the script itself.
+fn capped<R>(lua: &Lua, f: impl FnOnce() -> R) -> R {
+    let _ = lua.set_memory_limit(LUA_MEMORY_LIMIT);
+    let r = f();
+    let _ = lua.set_memory_limit(0);
+    r
+}
+
+/// The Rust side of a call from a running script (redis.call / pcall):
+/// outside the cap, since what it allocates is bounded by the command's
+/// own reply, and unguarded API calls are what makes it cheap.
+fn uncapped<R>(lua: &Lua, f: impl FnOnce() -> R) -> R {
+    let _ = lua.set_memory_limit(0);
+    let r = f();
+    let _ = lua.set_memory_limit(LUA_MEMORY_LIMIT);
+    r
+}
+
 /// How often (in Lua instructions) a running script looks at its clock
 /// and at SCRIPT KILL, as Redis's count hook.
 const HOOK_EVERY: u32 = 100_000;
@@ -75,11 +97,13 @@ thread_local! {
 pub struct Engine {
     lua: Lua,
     generation: u64,
-    compiled: HashMap<[u8; 40], Function>,
+    compiled: HashMap<[u8; 40], Function, ahash::RandomState>,
     globals: Table,
     hidden: Table,
     run_fn: Function,
     run_function: Function,
+    load_fn: Function,
+    gc_fn: Function,
     handler: Function,
     /// The functions' environment and the sandbox's switch of it to the
     /// loading one; the redis table a library sees while it loads.
@@ -88,11 +112,7 @@ pub struct Engine {
     load_redis: Table,
     no_register: Function,
     /// FCALL's functions by name.
-    pub callbacks: HashMap<Vec<u8>, Function>,
-    /// The real redis table, and its `call` / `pcall` outside a run.
-    redis: Table,
-    idle_call: Function,
-    idle_pcall: Function,
+    pub callbacks: HashMap<Vec<u8>, Function, ahash::RandomState>,
     hook_armed: bool,
 }
 
@@ -204,9 +224,21 @@ impl Engine {
             StdLib::TABLE | StdLib::STRING | StdLib::MATH,
             LuaOptions::default(),
         )?;
-        lua.set_memory_limit(LUA_MEMORY_LIMIT)?;
         let globals = lua.globals();
         let hidden = lua.create_table()?;
+        // redis.call and redis.pcall reach the running script through the
+        // entry it lends (`current`); outside a run they refuse.
+        for (name, protected) in [("call", false), ("pcall", true)] {
+            let f = lua.create_function(move |lua, args: MultiValue| {
+                super::current::call(lua, args, protected).unwrap_or_else(|| {
+                    Err(raise(
+                        b"ERR redis.call/pcall can only be called inside a script invocation",
+                        false,
+                    ))
+                })
+            })?;
+            hidden.raw_set(name, f)?;
+        }
         hidden.raw_set("version", crate::config::REDIS_VERSION)?;
         hidden.raw_set("version_num", redis_version_num())?;
         hidden.raw_set(
@@ -392,28 +424,26 @@ impl Engine {
             .call::<()>((hidden.clone(), globals.clone()))?;
         let run_fn: Function = hidden.raw_get("run")?;
         let run_function: Function = hidden.raw_get("run_function")?;
+        let load_fn: Function = hidden.raw_get("load")?;
+        let gc_fn: Function = hidden.raw_get("gc_step")?;
         let fenv: Table = hidden.raw_get("fenv")?;
         let loading: Function = hidden.raw_get("loading")?;
         let load_redis: Table = hidden.raw_get("load_redis")?;
         let no_register: Function = hidden.raw_get("no_register")?;
         let handler = lua.create_function(error_handler)?;
-        let redis: Table = hidden.raw_get("redis")?;
-        let idle_call: Function = hidden.raw_get("idle_call")?;
-        let idle_pcall: Function = hidden.raw_get("idle_pcall")?;
         Ok(Engine {
             run_function,
+            load_fn,
+            gc_fn,
             fenv,
             loading,
             load_redis,
             no_register,
-            callbacks: HashMap::new(),
-            redis,
-            idle_call,
-            idle_pcall,
+            callbacks: HashMap::default(),
             hook_armed: false,
             lua,
             generation,
-            compiled: HashMap::new(),
+            compiled: HashMap::default(),
             globals,
             hidden,
             run_fn,
@@ -469,19 +499,15 @@ impl Engine {
         let eval = matches!(mode, Mode::Eval);
         let lua = &self.lua;
         let to_table = |a: Argv| -> mlua::Result<Table> {
-            let t = lua.create_table_with_capacity(a.len(), 0)?;
-            for (i, v) in a.iter().enumerate() {
-                t.raw_set(i + 1, lua.create_string(v)?)?;
-            }
-            Ok(t)
+            lua.create_sequence_from(
+                a.iter()
+                    .map(|v| lua.create_string(v))
+                    .collect::<mlua::Result<Vec<_>>>()?,
+            )
         };
         let fail = |e: mlua::Error| Error::Owned(format!("ERR {e}").into_bytes());
         let keys = to_table(keys).map_err(fail)?;
         let args = to_table(args).map_err(fail)?;
-        if eval {
-            self.globals.raw_set("KEYS", &keys).map_err(fail)?;
-            self.globals.raw_set("ARGV", &args).map_err(fail)?;
-        }
 
         let server = ctx.server;
         let run = server.scripts.run.clone();
@@ -492,45 +518,44 @@ impl Engine {
         }
 
         RESP3.set(Some(false));
-        let state = RefCell::new(RunState {
+        let mut st = RunState {
             ctx,
             read_only,
             db: None,
+        };
+        let mut entry = |lua: &Lua, args: MultiValue, protected: bool| {
+            uncapped(lua, || match call_command(lua, &mut st, args)? {
+                Ok(v) => Ok(v),
+                Err(r) if protected => Ok(Value::Table(raised_table(lua, &r)?)),
+                Err(r) => Err(mlua::Error::external(r)),
+            })
+        };
+        let runner = match mode {
+            Mode::Eval => &self.run_fn,
+            Mode::Function => &self.run_function,
+        };
+        let result = super::current::lend(&mut entry, || {
+            capped(lua, || {
+                runner.call::<(bool, Value)>((f, &self.handler, keys, args))
+            })
         });
-        // redis.call and redis.pcall are the run's own (they reach its
-        // context); outside a run the sandbox's versions refuse.
-        let result = lua.scope(|scope| {
-            let call = scope.create_function(|lua, args: MultiValue| {
-                call_command(lua, &mut state.borrow_mut(), args)?.map_err(mlua::Error::external)
-            })?;
-            let pcall = scope.create_function(|lua, args: MultiValue| {
-                match call_command(lua, &mut state.borrow_mut(), args)? {
-                    Ok(v) => Ok(v),
-                    Err(r) => Ok(Value::Table(raised_table(lua, &r)?)),
-                }
-            })?;
-            self.redis.raw_set("call", call)?;
-            self.redis.raw_set("pcall", pcall)?;
-            let r: (bool, Value) = match mode {
-                Mode::Eval => self.run_fn.call((f, &self.handler))?,
-                Mode::Function => self.run_function.call((f, &self.handler, keys, args))?,
-            };
-            self.redis.raw_set("call", self.idle_call.clone())?;
-            self.redis.raw_set("pcall", self.idle_pcall.clone())?;
-            Ok(r)
-        });
+        if result.is_err() {
+            // The runner itself failed half way: what it set may stay.
+            let _ = self.globals.raw_set("KEYS", Value::Nil);
+            let _ = self.globals.raw_set("ARGV", Value::Nil);
+        }
         if run.killed.load(SeqCst) {
             // The kill left its every-instruction hook behind.
             self.hook_armed = false;
         }
+        if lua.used_memory() > LUA_MEMORY_LIMIT / 2 {
+            // A script that ran into the cap (or near it) leaves its
+            // garbage behind; the next run must not start out of memory.
+            let _ = lua.gc_collect();
+        }
         run.end();
         let resp3 = RESP3.replace(None).unwrap_or(false);
-        let st = state.into_inner();
         let ctx = st.ctx;
-        if eval {
-            let _ = self.globals.raw_set("KEYS", Value::Nil);
-            let _ = self.globals.raw_set("ARGV", Value::Nil);
-        }
         match result {
             Ok((true, v)) => {
                 // Like Redis's call(): a reply holding errors makes a failed
@@ -596,7 +621,9 @@ impl Engine {
                 register_function(lua, &mut found.borrow_mut(), args)
             })?;
             self.load_redis.raw_set("register_function", register)?;
-            self.run_fn.call::<(bool, Value)>((f, &self.handler))
+            capped(&self.lua, || {
+                self.load_fn.call::<(bool, Value)>((f, &self.handler))
+            })
         });
         let _ = self
             .load_redis
@@ -621,15 +648,10 @@ impl Engine {
     }
 
     /// Lua's collector, as Redis runs it every LUA_GC_CYCLE_PERIOD
-    /// scripts: `lua_gc(LUA_GCSTEP, 50)` pays for about 50 KB of
-    /// allocation, which mlua's single basic step does not, so the steps
-    /// are repeated until a cycle ends or that much work is done.
+    /// scripts (the sandbox's `gc_step`: one call into Lua, where
+    /// mlua's basic step would take fifty).
     pub fn gc_step(&self) {
-        for _ in 0..50 {
-            if self.lua.gc_step().unwrap_or(true) {
-                break;
-            }
-        }
+        let _ = self.gc_fn.call::<bool>(());
     }
 }
 
@@ -1003,7 +1025,8 @@ fn to_argv(args: &[Value]) -> Result<Line, &'static str> {
     if args.is_empty() {
         return Err("Please specify at least one argument for this redis lib call");
     }
-    let mut buf = Vec::new();
+    // Most command lines are short: one allocation for the usual case.
+    let mut buf = Vec::with_capacity(128);
     let mut ranges = Vec::with_capacity(args.len());
     for a in args {
         let at = buf.len();

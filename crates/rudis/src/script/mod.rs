@@ -19,6 +19,7 @@ mod bit;
 mod cjson;
 mod cmsgpack;
 pub mod convert;
+mod current;
 pub mod engine;
 pub mod functions;
 mod luaarg;
@@ -64,7 +65,7 @@ pub struct Script {
 
 /// The scripts loaded (SCRIPT LOAD, EVAL) and what runs now.
 pub struct Scripts {
-    cache: Mutex<HashMap<[u8; 40], Arc<Script>>>,
+    cache: Mutex<HashMap<[u8; 40], Arc<Script>, ahash::RandomState>>,
     /// Bytes of the cached sources (INFO used_memory_scripts_eval).
     cache_bytes: AtomicUsize,
     /// Bumped by SCRIPT FLUSH: the script thread then starts a new Lua

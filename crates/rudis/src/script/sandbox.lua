@@ -9,6 +9,7 @@ local setmetatable, getmetatable, rawset, rawget = setmetatable, getmetatable, r
 local error, type, tostring, select = error, type, tostring, select
 local pcall, xpcall, loadstring, getfenv, setfenv = pcall, xpcall, loadstring, getfenv, setfenv
 local concat = table.concat
+local collectgarbage = collectgarbage
 
 local READONLY = 'Attempt to modify a readonly table'
 
@@ -138,18 +139,12 @@ rawset(G, 'pcall', function(f, ...)
     return caught(pcall(f, ...))
 end)
 
--- The redis table. While a script runs, R.call is the script's own
--- (a Rust function, so the error it raises points at the caller's line
--- even from a tail call).
+-- The redis table. call and pcall are Rust functions (so the error they
+-- raise points at the caller's line even from a tail call) that reach
+-- the running script, and refuse outside one.
 local R = {}
 H.redis = R
-
--- Outside a script run (the run puts its own in place).
-local function outside()
-    error({ err = 'ERR redis.call/pcall can only be called inside a script invocation' })
-end
-R.call, R.pcall = outside, outside
-H.idle_call, H.idle_pcall = outside, outside
+R.call, R.pcall = H.call, H.pcall
 
 -- These raise from Rust, so their errors point at the caller's line.
 R.setresp = H.setresp
@@ -257,13 +252,28 @@ local string_meta = getmetatable('')
 string_meta.__index = rawget(G, 'string')
 string_meta.__metatable = seal(string_meta)
 
--- The runner: the script under an error handler that gives every error
--- the shape Redis reports.
-H.run = function(f, handler)
-    return xpcall(f, handler)
+-- The runners: the script under an error handler that gives every error
+-- the shape Redis reports; for EVAL with its KEYS and ARGV in place for
+-- its length (set here, where a table store costs a few instructions).
+H.run = function(f, handler, keys, args)
+    rawset(G, 'KEYS', keys)
+    rawset(G, 'ARGV', args)
+    local ok, v = xpcall(f, handler)
+    rawset(G, 'KEYS', nil)
+    rawset(G, 'ARGV', nil)
+    return ok, v
 end
 H.run_function = function(f, handler, keys, args)
     return xpcall(function()
         return f(keys, args)
     end, handler)
+end
+-- Redis's collector step every LUA_GC_CYCLE_PERIOD scripts:
+-- lua_gc(LUA_GCSTEP, 50), about 50 KB of allocation paid for.
+H.gc_step = function()
+    return collectgarbage('step', 50)
+end
+-- FUNCTION LOAD's run of a library's code.
+H.load = function(f, handler)
+    return xpcall(f, handler)
 end
