@@ -28,7 +28,7 @@ mod structlib;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
-use std::sync::{mpsc, Arc, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -83,7 +83,46 @@ pub struct Scripts {
     pub functions_memory: AtomicUsize,
     /// Scripts run so far (the collector steps every so many).
     pub runs: AtomicU64,
-    sender: OnceLock<mpsc::Sender<Job>>,
+    queue: Queue,
+}
+
+/// The script thread's jobs. A plain queue and a park flag, not a
+/// channel: std's mpsc channel took four or five futex calls a job (its
+/// waker's lock is contended between the two threads); here a job costs
+/// one wake-up, and only when the script thread sleeps.
+#[derive(Default)]
+struct Queue {
+    jobs: Mutex<std::collections::VecDeque<Job>>,
+    sleeping: AtomicBool,
+    thread: OnceLock<std::thread::Thread>,
+}
+
+impl Queue {
+    fn push(&self, job: Job) {
+        self.jobs.lock().push_back(job);
+        if self.sleeping.load(SeqCst) {
+            if let Some(t) = self.thread.get() {
+                t.unpark();
+            }
+        }
+    }
+
+    /// Every job queued, waiting for one when there is none.
+    fn take(&self) -> std::collections::VecDeque<Job> {
+        loop {
+            let jobs = std::mem::take(&mut *self.jobs.lock());
+            if !jobs.is_empty() {
+                return jobs;
+            }
+            // Said before looking again, so a push that comes after the
+            // look sees it and wakes this thread.
+            self.sleeping.store(true, SeqCst);
+            if self.jobs.lock().is_empty() {
+                std::thread::park();
+            }
+            self.sleeping.store(false, SeqCst);
+        }
+    }
 }
 
 /// A running function's name and command line.
@@ -143,7 +182,7 @@ impl Scripts {
             libraries: Default::default(),
             function_generation: Default::default(),
             functions_memory: Default::default(),
-            sender: Default::default(),
+            queue: Default::default(),
         }
     }
 
@@ -225,10 +264,7 @@ struct Job {
 /// the output with the reply added.
 pub async fn run_on_script_thread(server: &Server, work: Work) -> Work {
     let (done, back) = tokio::sync::oneshot::channel();
-    if let Some(tx) = server.scripts.sender.get() {
-        // The thread lives as long as the process.
-        let _ = tx.send(Job { work, done });
-    }
+    server.scripts.queue.push(Job { work, done });
     // The script thread always answers: it ends a script that runs on
     // (SCRIPT KILL, SHUTDOWN) and never drops a job.
     back.await
@@ -237,37 +273,50 @@ pub async fn run_on_script_thread(server: &Server, work: Work) -> Work {
 
 /// Starts the script thread.
 pub fn start(server: Arc<Server>) -> std::io::Result<()> {
-    let (tx, rx) = mpsc::channel::<Job>();
-    let _ = server.scripts.sender.set(tx);
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("rudis-script".into())
         // Room for Lua's and the libraries' recursion, bounded as they are.
         .stack_size(64 << 20)
-        .spawn(move || {
-            let stats = server.register_worker();
-            while let Ok(Job { mut work, done }) = rx.recv() {
-                let mut at = 0;
-                for &argc in &work.commands {
-                    let argv = crate::cmd::Argv::new(&work.line, &work.ranges[at..at + argc]);
-                    at += argc;
-                    let mark = work.out.len();
-                    crate::cmd::execute(
-                        &server,
-                        &stats,
-                        &mut work.client,
-                        &mut work.out,
-                        argv,
-                        work.now,
-                        true,
-                    );
-                    crate::net::conn::apply_reply_mode(&mut work.client, &mut work.out, mark);
-                    if work.client.close_after_reply {
-                        break;
+        .spawn({
+            let server = server.clone();
+            move || {
+                // Known before this thread first sleeps, so whoever sees
+                // it sleeping can wake it.
+                let _ = server.scripts.queue.thread.set(std::thread::current());
+                let stats = server.register_worker();
+                loop {
+                    for Job { mut work, done } in server.scripts.queue.take() {
+                        let mut at = 0;
+                        for &argc in &work.commands {
+                            let argv =
+                                crate::cmd::Argv::new(&work.line, &work.ranges[at..at + argc]);
+                            at += argc;
+                            let mark = work.out.len();
+                            crate::cmd::execute(
+                                &server,
+                                &stats,
+                                &mut work.client,
+                                &mut work.out,
+                                argv,
+                                work.now,
+                                true,
+                            );
+                            crate::net::conn::apply_reply_mode(
+                                &mut work.client,
+                                &mut work.out,
+                                mark,
+                            );
+                            if work.client.close_after_reply {
+                                break;
+                            }
+                        }
+                        let _ = done.send(work);
                     }
                 }
-                let _ = done.send(work);
             }
         })?;
+    // The thread lives as long as the process.
+    drop(thread);
     Ok(())
 }
 
