@@ -347,8 +347,7 @@ impl Engine {
                         false,
                     ));
                 }
-                let args: Vec<Value> = args.into_iter().collect();
-                let (buf, ranges) = to_argv(&args).map_err(|m| {
+                let (buf, ranges) = to_argv(args.iter()).map_err(|m| {
                     let mut e = b"ERR ".to_vec();
                     e.extend_from_slice(m.as_bytes());
                     raise(&e, false)
@@ -1021,8 +1020,8 @@ type Line = (Vec<u8>, Vec<std::ops::Range<usize>>);
 
 /// Redis's `luaArgsToRedisArgv`: strings as they are, numbers as
 /// `%.17g`, anything else refused.
-fn to_argv(args: &[Value]) -> Result<Line, &'static str> {
-    if args.is_empty() {
+fn to_argv<'v>(args: impl ExactSizeIterator<Item = &'v Value>) -> Result<Line, &'static str> {
+    if args.len() == 0 {
         return Err("Please specify at least one argument for this redis lib call");
     }
     // Most command lines are short: one allocation for the usual case.
@@ -1055,8 +1054,7 @@ fn call_command(
             counted,
         }))
     };
-    let args: Vec<Value> = args.into_iter().collect();
-    let (buf, ranges) = match to_argv(&args) {
+    let (buf, ranges) = match to_argv(args.iter()) {
         Ok(l) => l,
         Err(m) => return refuse(m, false),
     };

@@ -107,13 +107,16 @@ impl Queue {
         }
     }
 
-    /// Every job queued, waiting for one when there is none.
-    fn take(&self) -> std::collections::VecDeque<Job> {
+    /// Moves every job queued into `batch`, waiting for one when there
+    /// is none (both buffers stay: no allocation per job).
+    fn take(&self, batch: &mut std::collections::VecDeque<Job>) {
         loop {
-            let jobs = std::mem::take(&mut *self.jobs.lock());
+            let mut jobs = self.jobs.lock();
             if !jobs.is_empty() {
-                return jobs;
+                batch.append(&mut jobs);
+                return;
             }
+            drop(jobs);
             // Said before looking again, so a push that comes after the
             // look sees it and wakes this thread.
             self.sleeping.store(true, SeqCst);
@@ -284,8 +287,10 @@ pub fn start(server: Arc<Server>) -> std::io::Result<()> {
                 // it sleeping can wake it.
                 let _ = server.scripts.queue.thread.set(std::thread::current());
                 let stats = server.register_worker();
+                let mut batch = std::collections::VecDeque::new();
                 loop {
-                    for Job { mut work, done } in server.scripts.queue.take() {
+                    server.scripts.queue.take(&mut batch);
+                    while let Some(Job { mut work, done }) = batch.pop_front() {
                         let mut at = 0;
                         for &argc in &work.commands {
                             let argv =
