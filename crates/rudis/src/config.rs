@@ -86,6 +86,10 @@ pub struct Config {
     /// `busy-reply-threshold` (`lua-time-limit`) in ms: past it a script
     /// makes other clients' commands fail with -BUSY (0: never).
     pub busy_reply_threshold: u64,
+    /// `min-replicas-to-write` / `min-replicas-max-lag` (`min-slaves-*`):
+    /// with both set, writes need that many replicas within the lag.
+    pub min_replicas_to_write: u32,
+    pub min_replicas_max_lag: u32,
     /// `crate::effects::class` bits.
     pub notify_keyspace_events: u32,
     pub tracking_table_max_keys: u64,
@@ -146,6 +150,8 @@ impl Default for Config {
             lfu_decay_time: 1,
             active_expire_effort: 1,
             busy_reply_threshold: 5000,
+            min_replicas_to_write: 0,
+            min_replicas_max_lag: 10,
             notify_keyspace_events: 0,
             client_output_buffer_limit: crate::push::DEFAULT_LIMITS,
             tracking_table_max_keys: 1_000_000,
@@ -262,6 +268,17 @@ fn yn(b: bool) -> String {
 // Shared by `busy-reply-threshold` and its old name.
 fn set_busy_reply_threshold(c: &mut Config, a: &[String]) -> Result<(), String> {
     c.busy_reply_threshold = int(a, 0, i64::MAX)? as u64;
+    Ok(())
+}
+
+// Shared by each directive and its old `slave` name.
+fn set_min_replicas_to_write(c: &mut Config, a: &[String]) -> Result<(), String> {
+    c.min_replicas_to_write = int(a, 0, i32::MAX as i64)? as u32;
+    Ok(())
+}
+
+fn set_min_replicas_max_lag(c: &mut Config, a: &[String]) -> Result<(), String> {
+    c.min_replicas_max_lag = int(a, 0, i32::MAX as i64)? as u32;
     Ok(())
 }
 
@@ -572,6 +589,30 @@ pub static DIRECTIVES: &[Directive] = &[
         name: "lua-time-limit",
         set: set_busy_reply_threshold,
         get: |c| c.busy_reply_threshold.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "min-replicas-to-write",
+        set: set_min_replicas_to_write,
+        get: |c| c.min_replicas_to_write.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "min-slaves-to-write",
+        set: set_min_replicas_to_write,
+        get: |c| c.min_replicas_to_write.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "min-replicas-max-lag",
+        set: set_min_replicas_max_lag,
+        get: |c| c.min_replicas_max_lag.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "min-slaves-max-lag",
+        set: set_min_replicas_max_lag,
+        get: |c| c.min_replicas_max_lag.to_string(),
         change: Change::Live,
     },
     Directive {

@@ -49,10 +49,16 @@ pub struct Hot {
     maxmemory_eviction_tenacity: AtomicU32,
     active_expire_effort: AtomicU32,
     busy_reply_threshold: AtomicU64,
+    /// min-replicas-to-write and min-replicas-max-lag are both set.
+    replicas_required: AtomicBool,
     notify_keyspace_events: AtomicU32,
     tracking_table_max_keys: AtomicU64,
     /// client-output-buffer-limit: (hard, soft, seconds) per class.
     obuf_limits: [[AtomicU64; 3]; 3],
+}
+
+fn replicas_required(c: &Config) -> bool {
+    c.min_replicas_to_write > 0 && c.min_replicas_max_lag > 0
 }
 
 impl Hot {
@@ -94,6 +100,7 @@ impl Hot {
             lazy_user_flush: AtomicBool::new(c.lazyfree_lazy_user_flush),
             active_expire_effort: AtomicU32::new(c.active_expire_effort),
             busy_reply_threshold: AtomicU64::new(c.busy_reply_threshold),
+            replicas_required: AtomicBool::new(replicas_required(c)),
             notify_keyspace_events: AtomicU32::new(c.notify_keyspace_events),
             tracking_table_max_keys: AtomicU64::new(c.tracking_table_max_keys),
             obuf_limits: c.client_output_buffer_limit.map(|l| {
@@ -132,6 +139,13 @@ impl Hot {
     /// `busy-reply-threshold` in milliseconds (0: none).
     pub fn busy_reply_threshold(&self) -> u64 {
         self.busy_reply_threshold.load(Relaxed)
+    }
+
+    /// Whether writes are refused for want of good replicas (Redis's
+    /// `checkGoodReplicasStatus`): rudis has no replicas, so whenever
+    /// min-replicas-to-write and min-replicas-max-lag are both set.
+    pub fn not_enough_replicas(&self) -> bool {
+        self.replicas_required.load(Relaxed)
     }
 
     /// `notify-keyspace-events` as `crate::effects::class` bits.
@@ -182,6 +196,7 @@ impl Hot {
             .store(c.active_expire_effort, Relaxed);
         self.busy_reply_threshold
             .store(c.busy_reply_threshold, Relaxed);
+        self.replicas_required.store(replicas_required(c), Relaxed);
         self.latency_tracking.store(c.latency_tracking, Relaxed);
         self.lazy_user_del.store(c.lazyfree_lazy_user_del, Relaxed);
         self.lazy_user_flush

@@ -351,3 +351,52 @@ fn info_memory_counts_cached_scripts_and_the_lua_state() {
     assert_eq!(field(&mut c, "number_of_cached_scripts"), 0);
     assert_eq!(field(&mut c, "used_memory_scripts_eval"), 0);
 }
+
+/// INFO replication shows min_slaves_good_slaves (0: rudis has no
+/// replicas) right after connected_slaves only while min-replicas-to-write
+/// and min-replicas-max-lag are both set, as Redis 7.0.15 does.
+#[test]
+fn info_replication_counts_good_replicas_only_when_required() {
+    let s = rudis(&[]);
+    let mut c = s.raw();
+    let lines = |c: &mut common::Raw| -> Vec<String> {
+        info(c, b"replication")
+            .lines()
+            .map(|l| l.trim_end().to_string())
+            .filter(|l| !l.starts_with('#') && !l.starts_with('$'))
+            .take(3)
+            .collect()
+    };
+    assert_eq!(
+        lines(&mut c),
+        [
+            "role:master",
+            "connected_slaves:0",
+            "master_failover_state:no-failover"
+        ]
+    );
+    c.expect_cmd(
+        &[b"CONFIG", b"SET", b"min-replicas-to-write", b"1"],
+        b"+OK\r\n",
+    );
+    assert_eq!(
+        lines(&mut c),
+        [
+            "role:master",
+            "connected_slaves:0",
+            "min_slaves_good_slaves:0"
+        ]
+    );
+    c.expect_cmd(
+        &[b"CONFIG", b"SET", b"min-slaves-max-lag", b"0"],
+        b"+OK\r\n",
+    );
+    assert_eq!(
+        lines(&mut c),
+        [
+            "role:master",
+            "connected_slaves:0",
+            "master_failover_state:no-failover"
+        ]
+    );
+}

@@ -797,6 +797,18 @@ fn refused_on_oom(server: &Server, cmd: &Command, argv: Argv, client: &Client) -
     denies(cmd, argv)
 }
 
+/// Whether a command line counts as a write for refusals (Redis's
+/// `is_write_command`): a write, or EXEC of a queue holding one.
+fn is_write(server: &Server, cmd: &Command, argv: Argv, client: &Client) -> bool {
+    if cmd.name == "exec" {
+        return client
+            .multi
+            .as_ref()
+            .is_some_and(|m| m.iter().any(|(q, a)| crate::script::writes(server, q, a)));
+    }
+    crate::script::writes(server, cmd, argv)
+}
+
 /// Commands a transaction runs at once rather than queueing.
 fn runs_in_multi(cmd: &Command) -> bool {
     matches!(
@@ -898,6 +910,9 @@ fn prepare(
     }
     if client.oom && refused_on_oom(server, cmd, argv, client) {
         return refuse(client, out, Some(index), errors::OOM.into());
+    }
+    if server.hot.not_enough_replicas() && is_write(server, cmd, argv, client) {
+        return refuse(client, out, Some(index), errors::NOREPLICAS.into());
     }
     Some((cmd, index))
 }

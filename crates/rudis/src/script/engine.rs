@@ -1065,7 +1065,7 @@ fn call_command(
     // in the error statistics at once (and the command's rejected calls),
     // so the script's own reply of it is not counted again.
     let refused = |index: Option<usize>, msg: &str| {
-        let err = if msg.starts_with("OOM ") {
+        let err = if msg.starts_with("OOM ") || msg.starts_with("NOREPLICAS ") {
             msg.as_bytes().to_vec()
         } else {
             format!("ERR {msg}").into_bytes()
@@ -1094,6 +1094,9 @@ fn call_command(
             Some(index),
             "Write commands are not allowed from read-only scripts.",
         );
+    }
+    if command.flags & flags::WRITE != 0 && server.hot.not_enough_replicas() {
+        return refused(Some(index), crate::errors::NOREPLICAS);
     }
     // Redis's scriptVerifyOOM: over maxmemory when the script started
     // (and it has no allow-oom flag), a command that may grow memory is

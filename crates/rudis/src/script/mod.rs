@@ -383,16 +383,33 @@ pub fn flags_of(server: &Server, cmd: &crate::cmd::Command, argv: crate::cmd::Ar
     }
 }
 
+/// What a script's declared flags say of writing: `None` for a command
+/// that is no script, or a script without a shebang (judged by its
+/// command's own flags, Redis's eval compatibility mode).
+fn declares_writes(
+    server: &Server,
+    cmd: &crate::cmd::Command,
+    argv: crate::cmd::Argv,
+) -> Option<bool> {
+    match flags_of(server, cmd, argv) {
+        Some(f) if f & flag::EVAL_COMPAT == 0 => Some(f & flag::NO_WRITES == 0),
+        _ => None,
+    }
+}
+
 /// Whether a command line writes, or may (a pause on writes holds it):
 /// a write or may-replicate command, or a script whose shebang does not
-/// say `no-writes` (Redis's `scriptFlagsToCmdFlags`; a script without a
-/// shebang is judged by its command's own flags).
+/// say `no-writes` (Redis's `scriptFlagsToCmdFlags`).
 pub fn may_write(server: &Server, cmd: &crate::cmd::Command, argv: crate::cmd::Argv) -> bool {
     use crate::cmd::flags::{MAY_REPLICATE, WRITE};
-    match flags_of(server, cmd, argv) {
-        Some(f) if f & flag::EVAL_COMPAT == 0 => f & flag::NO_WRITES == 0,
-        _ => cmd.flags & (WRITE | MAY_REPLICATE) != 0,
-    }
+    declares_writes(server, cmd, argv).unwrap_or(cmd.flags & (WRITE | MAY_REPLICATE) != 0)
+}
+
+/// Whether a command line is a write in Redis's `getCommandFlags` sense
+/// (what min-replicas-to-write refuses): a write command, or a script
+/// whose shebang does not say `no-writes`.
+pub fn writes(server: &Server, cmd: &crate::cmd::Command, argv: crate::cmd::Argv) -> bool {
+    declares_writes(server, cmd, argv).unwrap_or(cmd.flags & crate::cmd::flags::WRITE != 0)
 }
 
 /// Whether a script with these shebang flags may grow memory (Redis's

@@ -507,6 +507,9 @@ fn section(
         "replication" => {
             field("role", &"master");
             field("connected_slaves", &0);
+            if server.hot.not_enough_replicas() {
+                field("min_slaves_good_slaves", &0);
+            }
             field("master_failover_state", &"no-failover");
             field("master_replid", &server.run_id);
             field(
