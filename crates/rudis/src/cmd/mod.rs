@@ -9,6 +9,7 @@
 
 pub mod block;
 pub mod client;
+mod cluster;
 pub mod connection;
 mod docs;
 pub mod dump;
@@ -56,6 +57,7 @@ pub(crate) static GROUPS: &[&[Command]] = &[
     scripting::COMMANDS,
     function::COMMANDS,
     client::COMMANDS,
+    cluster::COMMANDS,
     keys::COMMANDS,
     dump::COMMANDS,
     server::COMMANDS,
