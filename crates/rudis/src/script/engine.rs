@@ -104,6 +104,7 @@ pub struct Engine {
     run_function: Function,
     load_fn: Function,
     gc_fn: Function,
+    scratch: Scratch,
     handler: Function,
     /// The functions' environment and the sandbox's switch of it to the
     /// loading one; the redis table a library sees while it loads.
@@ -347,12 +348,13 @@ impl Engine {
                         false,
                     ));
                 }
-                let (buf, ranges) = to_argv(args.iter()).map_err(|m| {
+                let mut line = Line::default();
+                to_argv(args.iter(), &mut line).map_err(|m| {
                     let mut e = b"ERR ".to_vec();
                     e.extend_from_slice(m.as_bytes());
                     raise(&e, false)
                 })?;
-                match cmd::resolve(Argv::new(&buf, &ranges)) {
+                match cmd::resolve(Argv::new(&line.buf, &line.ranges)) {
                     // Every command is the default user's to run.
                     Some(_) => Ok(true),
                     None => Err(raise(
@@ -434,6 +436,7 @@ impl Engine {
             run_function,
             load_fn,
             gc_fn,
+            scratch: Scratch::default(),
             fenv,
             loading,
             load_redis,
@@ -519,6 +522,7 @@ impl Engine {
         RESP3.set(Some(false));
         let mut st = RunState {
             ctx,
+            scratch: &mut self.scratch,
             read_only,
             db: None,
         };
@@ -1000,6 +1004,8 @@ fn note_line(run: &Run, debug: &mlua::debug::Debug) {
 /// What the running script's calls into Redis work with.
 struct RunState<'c, 'a, 'k> {
     ctx: &'c mut Ctx<'a, 'k>,
+    /// The buffers each call reuses.
+    scratch: &'c mut Scratch,
     /// EVAL_RO, or a `no-writes` script.
     read_only: bool,
     /// The database the script selected (its own SELECT does not change
@@ -1016,28 +1022,43 @@ fn number(v: &Value) -> Option<f64> {
     }
 }
 
-type Line = (Vec<u8>, Vec<std::ops::Range<usize>>);
+/// What a script's calls reuse, kept with the engine: the command line
+/// and the reply buffer (two allocations a call otherwise).
+#[derive(Default)]
+pub struct Scratch {
+    line: Line,
+    reply: Reply,
+}
+
+/// A command line's bytes and its arguments' ranges in them.
+#[derive(Default)]
+struct Line {
+    buf: Vec<u8>,
+    ranges: Vec<std::ops::Range<usize>>,
+}
 
 /// Redis's `luaArgsToRedisArgv`: strings as they are, numbers as
-/// `%.17g`, anything else refused.
-fn to_argv<'v>(args: impl ExactSizeIterator<Item = &'v Value>) -> Result<Line, &'static str> {
+/// `%.17g`, anything else refused. Fills `line` (emptied first).
+fn to_argv<'v>(
+    args: impl ExactSizeIterator<Item = &'v Value>,
+    line: &mut Line,
+) -> Result<(), &'static str> {
     if args.len() == 0 {
         return Err("Please specify at least one argument for this redis lib call");
     }
-    // Most command lines are short: one allocation for the usual case.
-    let mut buf = Vec::with_capacity(128);
-    let mut ranges = Vec::with_capacity(args.len());
+    line.buf.clear();
+    line.ranges.clear();
     for a in args {
-        let at = buf.len();
+        let at = line.buf.len();
         match a {
-            Value::String(s) => buf.extend_from_slice(&s.as_bytes()),
-            Value::Integer(i) => resp::num::write_g(&mut buf, *i as f64, 17),
-            Value::Number(n) => resp::num::write_g(&mut buf, *n, 17),
+            Value::String(s) => line.buf.extend_from_slice(&s.as_bytes()),
+            Value::Integer(i) => resp::num::write_g(&mut line.buf, *i as f64, 17),
+            Value::Number(n) => resp::num::write_g(&mut line.buf, *n, 17),
             _ => return Err("Lua redis lib command arguments must be strings or integers"),
         }
-        ranges.push(at..buf.len());
+        line.ranges.push(at..line.buf.len());
     }
-    Ok((buf, ranges))
+    Ok(())
 }
 
 /// redis.call / redis.pcall (Redis's `scriptCall`): the command's reply
@@ -1054,11 +1075,11 @@ fn call_command(
             counted,
         }))
     };
-    let (buf, ranges) = match to_argv(args.iter()) {
-        Ok(l) => l,
-        Err(m) => return refuse(m, false),
-    };
-    let argv = Argv::new(&buf, &ranges);
+    let scratch = &mut *st.scratch;
+    if let Err(m) = to_argv(args.iter(), &mut scratch.line) {
+        return refuse(m, false);
+    }
+    let argv = Argv::new(&scratch.line.buf, &scratch.line.ranges);
     let ctx = &mut *st.ctx;
     let server = ctx.server;
     // A command refused here is counted as Redis's scriptCall counts it:
@@ -1112,26 +1133,34 @@ fn call_command(
         server.scripts.run.wrote.store(true, SeqCst);
     }
     ctx.keys.ensure_for(command, argv);
-    let mut out = Reply::new();
+    let out = &mut scratch.reply;
+    out.clear();
     out.set_resp3(RESP3.get().unwrap_or(false));
     let caller_db = ctx.client.db;
     ctx.client.db = st.db.unwrap_or(ctx.db);
     super::as_script_call(|| {
         cmd::call(
-            server, ctx.stats, ctx.client, &mut out, command, index, argv, ctx.now.ms, ctx.keys,
-            ctx.fx, true,
+            server, ctx.stats, ctx.client, out, command, index, argv, ctx.now.ms, ctx.keys, ctx.fx,
+            true,
         )
     });
     st.db = Some(ctx.client.db);
     ctx.client.db = caller_db;
     let bytes = out.contiguous();
-    if let Some(line) = bytes.strip_prefix(b"-") {
+    let result = if let Some(line) = bytes.strip_prefix(b"-") {
         // The command counted its error already.
         let line = line.strip_suffix(b"\r\n").unwrap_or(line);
-        return Ok(Err(Raised {
+        Err(Raised {
             err: convert::error_text(line),
             counted: true,
-        }));
+        })
+    } else {
+        Ok(convert::reply_to_lua(lua, &bytes)?)
+    };
+    drop(bytes);
+    if out.len() > 1 << 16 {
+        // A big reply does not keep its buffer for the calls after it.
+        *out = Reply::new();
     }
-    Ok(Ok(convert::reply_to_lua(lua, &bytes)?))
+    Ok(result)
 }
