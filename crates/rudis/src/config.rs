@@ -43,6 +43,12 @@ pub struct Config {
     pub tcp_keepalive: u64,
     pub loglevel: LogLevel,
     pub logfile: String,
+    /// Run in the background (fork, new session, standard streams to
+    /// /dev/null), as Redis's `daemonize`.
+    pub daemonize: bool,
+    /// Where the process id is written: `pidfile`, or Redis's
+    /// /var/run/redis.pid for a daemon that names none.
+    pub pidfile: String,
     pub proto_max_bulk_len: i64,
     pub client_query_buffer_limit: u64,
     /// A sparse HyperLogLog larger than this (header included) becomes
@@ -125,6 +131,8 @@ impl Default for Config {
             tcp_keepalive: 300,
             loglevel: LogLevel::Notice,
             logfile: String::new(),
+            daemonize: false,
+            pidfile: String::new(),
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             hll_sparse_max_bytes: 3000,
@@ -447,6 +455,24 @@ pub static DIRECTIVES: &[Directive] = &[
             name.to_string()
         },
         change: Change::Live,
+    },
+    Directive {
+        name: "daemonize",
+        set: |c, a| {
+            c.daemonize = yes_no(a)?;
+            Ok(())
+        },
+        get: |c| yn(c.daemonize),
+        change: Change::Immutable,
+    },
+    Directive {
+        name: "pidfile",
+        set: |c, a| {
+            c.pidfile = one(a)?.to_string();
+            Ok(())
+        },
+        get: |c| c.pidfile.clone(),
+        change: Change::Immutable,
     },
     Directive {
         name: "logfile",
@@ -903,6 +929,16 @@ pub enum Invocation {
 }
 
 impl Config {
+    /// The pid file to write, if any (Redis's `createPidFile`: a daemon
+    /// always has one).
+    pub fn pid_path(&self) -> Option<&str> {
+        match (self.pidfile.as_str(), self.daemonize) {
+            ("", false) => None,
+            ("", true) => Some("/var/run/redis.pid"),
+            (p, _) => Some(p),
+        }
+    }
+
     /// Applies one configuration text (a file's contents).
     pub fn apply_text(&mut self, text: &str, origin: &str) -> Result<(), ConfigError> {
         for (n, raw) in text.lines().enumerate() {

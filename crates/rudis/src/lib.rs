@@ -12,6 +12,8 @@ pub mod blocking;
 pub mod client;
 pub mod cmd;
 pub mod config;
+#[allow(unsafe_code)]
+pub mod daemon;
 pub mod db;
 pub mod double;
 pub mod effects;

@@ -113,11 +113,26 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Before anything starts a thread: a fork keeps only the caller.
+    if config.daemonize {
+        if let Err(e) = rudis::daemon::detach() {
+            eprintln!("Can't run in the background: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     if let Err(e) = init_logging(&config) {
         eprintln!("{e}");
         return ExitCode::FAILURE;
     }
-    match rudis::net::run(config) {
+    let pid_path = config.pid_path().map(str::to_string);
+    if let Some(p) = &pid_path {
+        rudis::daemon::write_pid(p);
+    }
+    let result = rudis::net::run(config);
+    if let Some(p) = &pid_path {
+        rudis::daemon::remove_pid(p);
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");

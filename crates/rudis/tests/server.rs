@@ -290,3 +290,58 @@ fn idle_clients_are_closed_after_timeout() {
     assert!(idle.closed());
     assert!(start.elapsed() >= Duration::from_millis(900));
 }
+
+/// `--daemonize yes` as Redis: the command returns at once with success,
+/// the server goes on in the background in a session of its own and
+/// writes its pid to `pidfile`; both directives are immutable; SHUTDOWN
+/// removes the pid file.
+#[test]
+fn daemonize_runs_in_the_background_with_a_pid_file() {
+    let dir = std::env::temp_dir().join(format!("rudis-daemon-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pidfile = dir.join("r.pid");
+    let port = common::free_port();
+    let status = Command::new(rudis_bin())
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--daemonize", "yes", "--pidfile", pidfile.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut pid = String::new();
+    eventually("the pid file is written", || {
+        pid = std::fs::read_to_string(&pidfile).unwrap_or_default();
+        pid.ends_with('\n')
+    });
+    let pid: u32 = pid.trim().parse().unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    // Its own session (field 6 of stat is the session id).
+    assert_eq!(fields[3], pid.to_string(), "{stat}");
+    let mut c = common::Raw::connect(port);
+    c.expect_cmd(
+        &[b"CONFIG", b"GET", b"daemonize"],
+        b"*2\r\n$9\r\ndaemonize\r\n$3\r\nyes\r\n",
+    );
+    c.expect_cmd(
+        &[b"CONFIG", b"SET", b"daemonize", b"no"],
+        b"-ERR CONFIG SET failed (possibly related to argument 'daemonize') - can't set immutable config\r\n",
+    );
+    c.expect_cmd(
+        &[b"CONFIG", b"SET", b"pidfile", b"/tmp/x"],
+        b"-ERR CONFIG SET failed (possibly related to argument 'pidfile') - can't set immutable config\r\n",
+    );
+    c.send(&common::encode(&[b"SHUTDOWN", b"NOSAVE"]));
+    eventually("the pid file is removed", || !pidfile.exists());
+    // Gone, or a zombie its new parent has not reaped yet.
+    eventually("the process is gone", || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
+            s.rsplit(')').next().unwrap().trim_start().starts_with('Z')
+        })
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -14,7 +14,7 @@ pub const DEADLINE: Duration = Duration::from_secs(20);
 /// process-wide counter (tests in one binary run in parallel threads; two
 /// asking the kernel for "any free port" can be handed the same one), and
 /// each is checked to be bindable.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
     // Below Linux's ephemeral range (32768+), so no outgoing connection
