@@ -352,7 +352,7 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.port.to_string(),
-        change: Change::Restart,
+        change: Change::Live,
     },
     Directive {
         name: "bind",
@@ -372,7 +372,7 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.bind.join(" "),
-        change: Change::Restart,
+        change: Change::Live,
     },
     Directive {
         name: "protected-mode",

@@ -124,15 +124,7 @@ fn main() -> ExitCode {
         eprintln!("{e}");
         return ExitCode::FAILURE;
     }
-    let pid_path = config.pid_path().map(str::to_string);
-    if let Some(p) = &pid_path {
-        rudis::daemon::write_pid(p);
-    }
-    let result = rudis::net::run(config);
-    if let Some(p) = &pid_path {
-        rudis::daemon::remove_pid(p);
-    }
-    match result {
+    match rudis::net::run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");

@@ -377,6 +377,9 @@ pub struct Server {
     next_client_id: AtomicU64,
     /// Becomes true when the server starts shutting down.
     pub shutdown: watch::Sender<bool>,
+    /// The acceptor's requests: listen anew after CONFIG SET port / bind.
+    pub relisten:
+        parking_lot::Mutex<Option<tokio::sync::mpsc::UnboundedSender<crate::net::Relisten>>>,
     pub started: Instant,
 }
 
@@ -412,6 +415,7 @@ impl Server {
             stats: Stats::default(),
             next_client_id: AtomicU64::new(1),
             shutdown: watch::channel(false).0,
+            relisten: parking_lot::Mutex::new(None),
             started: Instant::now(),
         }
     }

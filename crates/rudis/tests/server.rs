@@ -345,3 +345,51 @@ fn daemonize_runs_in_the_background_with_a_pid_file() {
     });
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// CONFIG SET port and bind take effect at once, as Redis: the server
+/// listens on the new port only, connections already open stay; when the
+/// new port or address cannot be bound, the whole CONFIG SET fails with
+/// Redis's error, nothing of it is applied, and the old port still serves.
+#[test]
+fn config_set_port_and_bind_move_the_listener_or_roll_back() {
+    let s = rudis(&[]);
+    let mut c = s.raw();
+    let new_port = common::free_port();
+    c.expect_cmd(
+        &[b"CONFIG", b"SET", b"port", new_port.to_string().as_bytes()],
+        b"+OK\r\n",
+    );
+    c.expect_cmd(&[b"PING"], b"+PONG\r\n");
+    let mut moved = common::Raw::connect(new_port);
+    moved.expect_cmd(&[b"PING"], b"+PONG\r\n");
+    eventually("the old port is closed", || {
+        TcpStream::connect(("127.0.0.1", s.port)).is_err()
+    });
+    // A port someone else holds: refused, and maxmemory is not applied.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = held.local_addr().unwrap().port().to_string();
+    moved.expect_cmd(
+        &[b"CONFIG", b"SET", b"maxmemory", b"10000001", b"port", taken.as_bytes()],
+        b"-ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs.\r\n",
+    );
+    moved.expect_cmd(
+        &[b"CONFIG", b"GET", b"maxmemory"],
+        b"*2\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n",
+    );
+    let port_reply = format!(
+        "*2\r\n$4\r\nport\r\n${}\r\n{new_port}\r\n",
+        new_port.to_string().len()
+    );
+    moved.expect_cmd(&[b"CONFIG", b"GET", b"port"], port_reply.as_bytes());
+    common::Raw::connect(new_port).expect_cmd(&[b"PING"], b"+PONG\r\n");
+    // An address this machine does not have.
+    moved.expect_cmd(
+        &[b"CONFIG", b"SET", b"bind", b"192.0.2.1"],
+        b"-ERR CONFIG SET failed (possibly related to argument 'bind') - Failed to bind to specified addresses.\r\n",
+    );
+    moved.expect_cmd(
+        &[b"CONFIG", b"GET", b"bind"],
+        b"*2\r\n$4\r\nbind\r\n$9\r\n127.0.0.1\r\n",
+    );
+    common::Raw::connect(new_port).expect_cmd(&[b"PING"], b"+PONG\r\n");
+}

@@ -39,6 +39,11 @@ pub fn run(mut config: Config) -> io::Result<()> {
         }
     }
     let listeners = bind_all(&config)?;
+    // Once listening, as Redis's createPidFile after initServer.
+    let pid_path = config.pid_path().map(str::to_string);
+    if let Some(p) = &pid_path {
+        crate::daemon::write_pid(p);
+    }
     let threads = config.threads;
     let port = config.port;
     let server = Arc::new(Server::new(config));
@@ -81,6 +86,9 @@ pub fn run(mut config: Config) -> io::Result<()> {
     }
     let _ = expirer.join();
     let _ = evicter.join();
+    if let Some(p) = &pid_path {
+        crate::daemon::remove_pid(p);
+    }
     info!("rudis is now ready to exit, bye bye...");
     Ok(())
 }
@@ -105,8 +113,62 @@ fn bind_all(config: &Config) -> io::Result<Vec<std::net::TcpListener>> {
             "Configured to not listen anywhere, exiting.",
         ));
     }
+    let out = bind_addresses(&config.bind, config.port, config.tcp_backlog)?;
+    if out.is_empty() {
+        return Err(io::Error::other(
+            "Configured to not listen anywhere, exiting.",
+        ));
+    }
+    Ok(out)
+}
+
+/// What CONFIG SET port / bind asks of the acceptor: listen on `port`
+/// and `bind` instead, or go back to `previous` when that fails (Redis's
+/// changeListenPort / changeBindAddr and the rollback of a failed CONFIG
+/// SET). Port 0 listens nowhere, as in Redis.
+pub struct Relisten {
+    pub port: u16,
+    pub bind: Vec<String>,
+    pub previous: (u16, Vec<String>),
+    pub backlog: i32,
+    pub done: std::sync::mpsc::Sender<Result<(), ()>>,
+}
+
+/// Asks the acceptor to listen on what `next` says, and waits for it
+/// (a few system calls: the old sockets are closed first, as Redis does,
+/// so an address can move between `bind` forms of the same port).
+/// False when that failed (the acceptor went back to `current`).
+pub fn relisten(server: &Server, next: &Config, current: &Config) -> bool {
+    let (done, answer) = std::sync::mpsc::channel();
+    let request = Relisten {
+        port: next.port,
+        bind: next.bind.clone(),
+        previous: (current.port, current.bind.clone()),
+        backlog: next.tcp_backlog,
+        done,
+    };
+    let sent = server
+        .relisten
+        .lock()
+        .as_ref()
+        .is_some_and(|tx| tx.send(request).is_ok());
+    sent && answer.recv().is_ok_and(|r| r.is_ok())
+}
+
+fn listen_on(bind: &[String], port: u16, backlog: i32) -> io::Result<Vec<std::net::TcpListener>> {
+    if port == 0 {
+        return Ok(Vec::new());
+    }
+    bind_addresses(bind, port, backlog)
+}
+
+fn bind_addresses(
+    bind: &[String],
+    port: u16,
+    backlog: i32,
+) -> io::Result<Vec<std::net::TcpListener>> {
     let mut out = Vec::new();
-    for spec in &config.bind {
+    for spec in bind {
         let (optional, addr) = match spec.strip_prefix('-') {
             Some(a) => (true, a),
             None => (false, spec.as_str()),
@@ -121,7 +183,7 @@ fn bind_all(config: &Config) -> io::Result<Vec<std::net::TcpListener>> {
                 )
             })?,
         };
-        match listen(SocketAddr::new(ip, config.port), config.tcp_backlog) {
+        match listen(SocketAddr::new(ip, port), backlog) {
             Ok(l) => out.push(l),
             Err(e)
                 if optional
@@ -140,18 +202,10 @@ fn bind_all(config: &Config) -> io::Result<Vec<std::net::TcpListener>> {
             Err(e) => {
                 return Err(io::Error::new(
                     e.kind(),
-                    format!(
-                        "Could not create server TCP listening socket {addr}:{}: {e}",
-                        config.port
-                    ),
+                    format!("Could not create server TCP listening socket {addr}:{port}: {e}"),
                 ))
             }
         }
-    }
-    if out.is_empty() {
-        return Err(io::Error::other(
-            "Configured to not listen anywhere, exiting.",
-        ));
     }
     Ok(out)
 }
@@ -166,21 +220,55 @@ async fn accept_until_signal(
     let workers = Arc::new(workers);
     let next = Arc::new(AtomicUsize::new(0));
     let mut accepting = JoinSet::new();
-    for l in listeners {
-        let l = TcpListener::from_std(l)?;
-        accepting.spawn(accept_loop(
-            server.clone(),
-            l,
-            workers.clone(),
-            next.clone(),
-        ));
-    }
+    let spawn_all = |accepting: &mut JoinSet<()>, listeners: Vec<std::net::TcpListener>| {
+        for l in listeners {
+            match TcpListener::from_std(l) {
+                Ok(l) => {
+                    accepting.spawn(accept_loop(
+                        server.clone(),
+                        l,
+                        workers.clone(),
+                        next.clone(),
+                    ));
+                }
+                Err(e) => warn!("Listening socket: {e}"),
+            }
+        }
+    };
+    spawn_all(&mut accepting, listeners);
+    let (tx, mut requests) = unbounded_channel::<Relisten>();
+    *server.relisten.lock() = Some(tx);
     let mut requested = server.shutdown.subscribe();
-    tokio::select! {
-        _ = term.recv() => info!("Received SIGTERM scheduling shutdown..."),
-        _ = int.recv() => info!("Received SIGINT scheduling shutdown..."),
-        _ = requested.wait_for(|stop| *stop) => {}
+    loop {
+        tokio::select! {
+            _ = term.recv() => info!("Received SIGTERM scheduling shutdown..."),
+            _ = int.recv() => info!("Received SIGINT scheduling shutdown..."),
+            _ = requested.wait_for(|stop| *stop) => {}
+            Some(r) = requests.recv() => {
+                // The old sockets close before the new ones bind.
+                accepting.shutdown().await;
+                let result = match listen_on(&r.bind, r.port, r.backlog) {
+                    Ok(ls) => {
+                        spawn_all(&mut accepting, ls);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        warn!("Failed to bind: {e}");
+                        let (port, bind) = &r.previous;
+                        match listen_on(bind, *port, r.backlog) {
+                            Ok(ls) => spawn_all(&mut accepting, ls),
+                            Err(e) => warn!("Failed applying configuration rollback: {e}"),
+                        }
+                        Err(())
+                    }
+                };
+                let _ = r.done.send(result);
+                continue;
+            }
+        }
+        break;
     }
+    *server.relisten.lock() = None;
     accepting.abort_all();
     server.shutdown.send_replace(true);
     Ok(())

@@ -145,6 +145,20 @@ fn set(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             ));
         }
     }
+    {
+        // The last step that can fail: listening anew on a changed port
+        // or bind list (nothing else is applied until it succeeded).
+        let current = ctx.server.config.read().clone();
+        if (next.port != current.port || next.bind != current.bind)
+            && !crate::net::relisten(ctx.server, &next, &current)
+        {
+            return Err(if next.port != current.port {
+                set_failed("port", "Unable to listen on this port. Check server logs.")
+            } else {
+                set_failed("bind", "Failed to bind to specified addresses.")
+            });
+        }
+    }
     ctx.server.hot.store(&next);
     crate::evict::recount_clients(ctx.server);
     if next.maxmemory != 0 {
