@@ -164,11 +164,14 @@ fn set(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     if next.maxmemory != 0 {
         // Redis's updateMaxmemory: evicting down to a lowered limit starts
         // at once, in the background, rather than at the next command.
+        // Only when over it: Redis's eviction timer stops at its first run
+        // otherwise, before the next command, where a thread started now
+        // could run late and evict after a later command.
         let used = crate::evict::counted();
         if next.maxmemory < used {
             tracing::warn!("WARNING: the new maxmemory value set via CONFIG SET ({}) is smaller than the current memory usage ({used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.", next.maxmemory);
+            ctx.server.evictor.kick();
         }
-        ctx.server.evictor.kick();
     }
     if let Some(apply) = SET_LOG_LEVEL.get() {
         apply(next.loglevel);
