@@ -778,37 +778,44 @@ fn allowed_subscribed(cmd: &Command) -> bool {
     )
 }
 
+/// Whether `test` holds for a command line as Redis's processCommand
+/// judges its flags: for EXEC, whether it holds for any queued command
+/// (Redis's `mstate.cmd_flags`).
+fn judged(
+    cmd: &Command,
+    argv: Argv,
+    client: &Client,
+    test: impl Fn(&Command, Argv) -> bool,
+) -> bool {
+    if cmd.name == "exec" {
+        return client
+            .multi
+            .as_ref()
+            .is_some_and(|m| m.iter().any(|(q, a)| test(q, a)));
+    }
+    test(cmd, argv)
+}
+
 /// Whether memory over maxmemory refuses `cmd` (Redis's
 /// `processCommand`): a command that may grow memory (EXEC of a queue
 /// holding one), or anything queued in a transaction, which could grow
 /// without bound; never DISCARD, QUIT or RESET.
 fn refused_on_oom(server: &Server, cmd: &Command, argv: Argv, client: &Client) -> bool {
-    let denies = |cmd: &Command, argv: Argv| {
-        cmd.flags & flags::DENYOOM != 0
-            || crate::script::flags_of(server, cmd, argv).is_some_and(crate::script::denies_oom)
-    };
-    if cmd.name == "exec" {
-        return client
-            .multi
-            .as_ref()
-            .is_some_and(|m| m.iter().any(|(q, a)| denies(q, a)));
-    }
-    if client.multi.is_some() {
+    if client.multi.is_some() && cmd.name != "exec" {
         return !matches!(cmd.name, "discard" | "quit" | "reset");
     }
-    denies(cmd, argv)
+    judged(cmd, argv, client, |cmd, argv| {
+        cmd.flags & flags::DENYOOM != 0
+            || crate::script::flags_of(server, cmd, argv).is_some_and(crate::script::denies_oom)
+    })
 }
 
 /// Whether a command line counts as a write for refusals (Redis's
 /// `is_write_command`): a write, or EXEC of a queue holding one.
 fn is_write(server: &Server, cmd: &Command, argv: Argv, client: &Client) -> bool {
-    if cmd.name == "exec" {
-        return client
-            .multi
-            .as_ref()
-            .is_some_and(|m| m.iter().any(|(q, a)| crate::script::writes(server, q, a)));
-    }
-    crate::script::writes(server, cmd, argv)
+    judged(cmd, argv, client, |cmd, argv| {
+        crate::script::writes(server, cmd, argv)
+    })
 }
 
 /// Commands a transaction runs at once rather than queueing.

@@ -276,7 +276,8 @@ pub async fn run_on_script_thread(server: &Server, work: Work) -> Work {
 
 /// Starts the script thread.
 pub fn start(server: Arc<Server>) -> std::io::Result<()> {
-    let thread = std::thread::Builder::new()
+    // The thread lives as long as the process.
+    std::thread::Builder::new()
         .name("rudis-script".into())
         // Room for Lua's and the libraries' recursion, bounded as they are.
         .stack_size(64 << 20)
@@ -320,8 +321,6 @@ pub fn start(server: Arc<Server>) -> std::io::Result<()> {
                 }
             }
         })?;
-    // The thread lives as long as the process.
-    drop(thread);
     Ok(())
 }
 
