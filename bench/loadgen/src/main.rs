@@ -20,6 +20,9 @@
 //!   from a Zipf distribution of exponent S: GET, and on a miss SET a
 //!   SIZE-byte value; CONNS connections. Prints the hit ratio of the second
 //!   half of the run (the first warms the cache).
+//! - `zfill PORT SETS MEMBERS`: ZADD MEMBERS members (`member:%d`, integer
+//!   scores in a scrambled order) to each of SETS sorted sets (`zset` when
+//!   SETS is 1, else `zset:%09d`), 100 members a command, pipelined.
 //! - `setlat PORT RATE SECS KEYS SIZE`: SETs of SIZE-byte values to keys
 //!   drawn uniformly from KEYS, open loop at a fixed total rate over 10
 //!   connections; prints latency percentiles.
@@ -228,6 +231,49 @@ fn fill(port: u16, n: u64, size: usize, stop_early: Option<&AtomicBool>) {
             read_reply(&mut r);
         }
         i = end;
+    }
+}
+
+fn zfill(port: u16, sets: u64, members: u64) {
+    let s = connect(port);
+    let mut w = s.try_clone().unwrap();
+    let mut r = BufReader::with_capacity(1 << 16, s);
+    let mut buf = Vec::new();
+    let mut pending = 0;
+    for set in 0..sets {
+        let key = if sets == 1 {
+            "zset".to_string()
+        } else {
+            format!("zset:{set:09}")
+        };
+        let mut j = 0;
+        while j < members {
+            let end = (j + 100).min(members);
+            let mut args: Vec<Vec<u8>> = vec![b"ZADD".to_vec(), key.clone().into_bytes()];
+            for m in j..end {
+                // Multiplying by an odd constant modulo a power of two is
+                // a bijection: distinct scores in no particular order.
+                let score = m.wrapping_mul(0x9E37_79B9) & 0xFFFF_FFFF;
+                args.push(score.to_string().into_bytes());
+                args.push(format!("member:{m}").into_bytes());
+            }
+            let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+            encode(&refs, &mut buf);
+            pending += 1;
+            j = end;
+            if pending == 100 {
+                w.write_all(&buf).unwrap();
+                buf.clear();
+                for _ in 0..pending {
+                    read_reply(&mut r);
+                }
+                pending = 0;
+            }
+        }
+    }
+    w.write_all(&buf).unwrap();
+    for _ in 0..pending {
+        read_reply(&mut r);
     }
 }
 
@@ -473,9 +519,10 @@ fn main() {
             args[5].parse().expect("an exponent"),
             num(6),
         ),
+        Some("zfill") => zfill(num(1) as u16, num(2), num(3)),
         Some("setlat") => setlat(num(1) as u16, num(2), num(3), num(4), num(5) as usize),
         _ => {
-            eprintln!("usage: loadgen fill PORT N SIZE | latency PORT RATE SECS | grow PORT N | multi PORT SECS CONNS DEPTH | pubsub PORT SECS SUBS PUBS | cache PORT SECS KEYS SIZE S CONNS | setlat PORT RATE SECS KEYS SIZE");
+            eprintln!("usage: loadgen fill PORT N SIZE | latency PORT RATE SECS | grow PORT N | multi PORT SECS CONNS DEPTH | pubsub PORT SECS SUBS PUBS | cache PORT SECS KEYS SIZE S CONNS | zfill PORT SETS MEMBERS | setlat PORT RATE SECS KEYS SIZE");
             std::process::exit(2);
         }
     }

@@ -2,7 +2,8 @@
 //! expiry sweep and random picks, as `IndexMap` gives) and a hash index of
 //! 4-byte positions. Unlike `IndexMap` it stores no hash per entry and
 //! uses `u32` positions, 8 + ~8 bytes less per key: hashes are recomputed
-//! from the (mostly inline, short) keys when the index grows.
+//! from the (mostly inline, short) keys when the index grows. Large
+//! sorted sets keep their members and scores in one too.
 
 use std::ops::{Index, IndexMut};
 
@@ -11,14 +12,24 @@ use hashbrown::HashTable;
 use super::blob::Blob;
 use super::value::Entry;
 
-#[derive(Default)]
-pub struct KeyIndex {
-    entries: Vec<(Blob, Entry)>,
+#[derive(Clone, Debug)]
+pub struct KeyIndex<V = Entry> {
+    entries: Vec<(Blob, V)>,
     slots: HashTable<u32>,
     hasher: ahash::RandomState,
 }
 
-impl KeyIndex {
+impl<V> Default for KeyIndex<V> {
+    fn default() -> Self {
+        KeyIndex {
+            entries: Vec::new(),
+            slots: HashTable::new(),
+            hasher: ahash::RandomState::default(),
+        }
+    }
+}
+
+impl<V> KeyIndex<V> {
     fn hash(&self, key: &[u8]) -> u64 {
         self.hasher.hash_one(key)
     }
@@ -38,7 +49,7 @@ impl KeyIndex {
     /// Heap bytes of the map itself: the entry vector and the index.
     pub fn overhead(&self) -> usize {
         use super::memory::{alloc_size, buckets_for, hash_table_size};
-        alloc_size(self.entries.capacity() * std::mem::size_of::<(Blob, Entry)>())
+        alloc_size(self.entries.capacity() * std::mem::size_of::<(Blob, V)>())
             + hash_table_size(buckets_for(self.slots.capacity()), 4)
     }
 
@@ -49,16 +60,21 @@ impl KeyIndex {
             .map(|&i| i as usize)
     }
 
-    pub fn get(&self, key: &[u8]) -> Option<&Entry> {
+    pub fn get(&self, key: &[u8]) -> Option<&V> {
         self.get_index_of(key).map(|i| &self.entries[i].1)
     }
 
-    pub fn get_index(&self, i: usize) -> Option<(&Blob, &Entry)> {
+    pub fn get_index(&self, i: usize) -> Option<(&Blob, &V)> {
         self.entries.get(i).map(|(k, e)| (k, e))
     }
 
+    /// The key at `i`.
+    pub fn key(&self, i: usize) -> &[u8] {
+        self.entries[i].0.as_slice()
+    }
+
     /// Adds an entry under a key that is not in the map.
-    pub fn insert(&mut self, key: Blob, entry: Entry) {
+    pub fn insert(&mut self, key: Blob, entry: V) {
         let h = self.hash(key.as_slice());
         let i = self.entries.len() as u32;
         let (entries, hasher) = (&self.entries, &self.hasher);
@@ -68,7 +84,7 @@ impl KeyIndex {
     }
 
     /// Removes the entry at `i`, moving the last entry into its place.
-    pub fn swap_remove_index(&mut self, i: usize) -> Option<(Blob, Entry)> {
+    pub fn swap_remove_index(&mut self, i: usize) -> Option<(Blob, V)> {
         let h = self.hash(self.entries.get(i)?.0.as_slice());
         if let Ok(slot) = self.slots.find_entry(h, |&j| j as usize == i) {
             slot.remove();
@@ -83,7 +99,7 @@ impl KeyIndex {
         Some(self.entries.swap_remove(i))
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&Blob, &Entry)> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (&Blob, &V)> + '_ {
         self.entries.iter().map(|(k, e)| (k, e))
     }
 
@@ -104,16 +120,16 @@ impl KeyIndex {
     }
 }
 
-impl Index<usize> for KeyIndex {
-    type Output = Entry;
+impl<V> Index<usize> for KeyIndex<V> {
+    type Output = V;
 
-    fn index(&self, i: usize) -> &Entry {
+    fn index(&self, i: usize) -> &V {
         &self.entries[i].1
     }
 }
 
-impl IndexMut<usize> for KeyIndex {
-    fn index_mut(&mut self, i: usize) -> &mut Entry {
+impl<V> IndexMut<usize> for KeyIndex<V> {
+    fn index_mut(&mut self, i: usize) -> &mut V {
         &mut self.entries[i].1
     }
 }

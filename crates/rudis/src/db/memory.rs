@@ -98,14 +98,11 @@ pub fn value_size(value: &Value, samples: usize) -> usize {
         Value::List(l) => alloc_size(size_of::<super::list::List>()) + l.memory(samples),
         Value::ZsetPack(pack) => alloc_size(pack.len()),
         Value::Zset(z) => {
-            // Each member is held twice: a key of the map, an item of
-            // the tree.
+            // A member's bytes are held once, in the map; the tree
+            // (and its separators) is the overhead.
             alloc_size(size_of::<super::zset::SortedSet>())
-                + index_map_size(z.map.capacity(), size_of::<(Box<[u8]>, f64)>())
-                + z.tree.heap_size(alloc_size)
-                + sampled(z.map.keys(), z.map.len(), samples, |m| {
-                    2 * alloc_size(m.len())
-                })
+                + z.overhead(alloc_size)
+                + sampled(z.members(), z.len(), samples, blob_size)
         }
         Value::Stream(st) => alloc_size(size_of::<super::stream::Stream>()) + st.heap_size(),
     }

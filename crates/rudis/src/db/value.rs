@@ -79,7 +79,7 @@ impl Value {
         match self {
             Value::Str(b) => b.heap_size() >= super::lazyfree::LAZYFREE_THRESHOLD,
             Value::Hash(_) | Value::IntSet(_) | Value::ZsetPack(_) => false,
-            Value::Zset(z) => z.map.len() > MANY,
+            Value::Zset(z) => z.len() > MANY,
             Value::HashTable(m) => m.len() > MANY,
             Value::Set(m) => m.len() > MANY,
             Value::List(l) => l.len() > MANY,

@@ -11,21 +11,115 @@ pub mod tree;
 
 use std::cmp::Ordering;
 
-use indexmap::IndexMap;
-
+use super::blob::Blob;
 use super::value::Value;
-use tree::{cmp, Tree};
+use tree::{cmp, Members, Tree};
 
 /// Conversion thresholds (`zset-max-listpack-entries`, `-value`), of
 /// the same shape as a hash's.
 pub use super::hash::Limits;
 
-/// A large sorted set: each member once in `map` (insertion order, for
-/// ZSCAN and ZRANDMEMBER by position) and once in `tree`.
+/// A large sorted set: each member's bytes and score once, in `map`
+/// (insertion order, for ZSCAN and ZRANDMEMBER by position; ZSCORE in
+/// O(1)), and its place in the order in `tree`, which refers to members
+/// by their position in `map`.
 #[derive(Clone, Debug, Default)]
 pub struct SortedSet {
-    pub map: IndexMap<Box<[u8]>, f64, ahash::RandomState>,
-    pub tree: Tree,
+    map: Members,
+    tree: Tree,
+}
+
+impl SortedSet {
+    fn with_capacity(n: usize) -> Self {
+        let mut z = SortedSet::default();
+        z.map.reserve_exact(n);
+        z
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        self.map.get(member).copied()
+    }
+
+    pub fn rank(&self, member: &[u8]) -> Option<usize> {
+        let score = self.score(member)?;
+        Some(self.tree.rank(score, member, &self.map))
+    }
+
+    pub fn get(&self, rank: usize) -> Option<(&[u8], f64)> {
+        let it = self.tree.get(rank)?;
+        Some((self.map.key(it.at as usize), it.score))
+    }
+
+    /// The member at `i` of the map (insertion order, holes refilled).
+    pub fn nth_stored(&self, i: usize) -> Option<(&[u8], f64)> {
+        self.map.get_index(i).map(|(m, s)| (m.as_slice(), *s))
+    }
+
+    pub fn count_while(&self, below: impl Fn(f64, &[u8]) -> bool) -> usize {
+        self.tree.count_while(below, &self.map)
+    }
+
+    /// Calls `f` on (member, score) from `rank` on, upwards (downwards
+    /// with `rev`), until it returns false.
+    pub fn walk<'a>(&'a self, rank: usize, rev: bool, f: &mut dyn FnMut(&'a [u8], f64) -> bool) {
+        let map = &self.map;
+        self.tree
+            .walk(rank, rev, &mut |it| f(map.key(it.at as usize), it.score));
+    }
+
+    /// Sets `member`'s score, adding it if new; returns its old score.
+    pub fn set(&mut self, member: &[u8], score: f64) -> Option<f64> {
+        match self.map.get_index_of(member) {
+            // An update allocates nothing: the member keeps its bytes.
+            Some(i) => {
+                let old = self.map[i];
+                if old.to_bits() != score.to_bits() {
+                    self.tree.remove(old, member, &self.map);
+                    self.map[i] = score;
+                    self.tree.insert(score, i as u32, &self.map);
+                }
+                Some(old)
+            }
+            None => {
+                let at = self.map.len() as u32;
+                self.map.insert(Blob::new(member), score);
+                self.tree.insert(score, at, &self.map);
+                None
+            }
+        }
+    }
+
+    /// Removes `member`; returns its score if it was there.
+    pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        let i = self.map.get_index_of(member)?;
+        let score = self.map[i];
+        self.tree.remove(score, member, &self.map);
+        let last = self.map.len() - 1;
+        if i != last {
+            // The last member moves into the hole: its item follows.
+            let (m, s) = (self.map.key(last), self.map[last]);
+            self.tree.renumber(s, m, &self.map, i as u32);
+        }
+        self.map.swap_remove_index(i);
+        Some(score)
+    }
+
+    /// Heap bytes beyond the members' own (which `members` lists).
+    pub fn overhead(&self, alloc: fn(usize) -> usize) -> usize {
+        self.map.overhead() + self.tree.heap_size(alloc)
+    }
+
+    pub fn members(&self) -> impl Iterator<Item = &Blob> + '_ {
+        self.map.iter().map(|(m, _)| m)
+    }
 }
 
 // The compact form: for each member in order `varint len, bytes, score`,
@@ -128,7 +222,7 @@ impl<'a> ZsetRef<'a> {
     pub fn len(self) -> usize {
         match self {
             ZsetRef::Pack(b) => pack_count(b),
-            ZsetRef::Tree(z) => z.map.len(),
+            ZsetRef::Tree(z) => z.len(),
         }
     }
 
@@ -143,7 +237,7 @@ impl<'a> ZsetRef<'a> {
     pub fn score(self, member: &[u8]) -> Option<f64> {
         match self {
             ZsetRef::Pack(b) => pack_iter(b).find(|e| e.0 == member).map(|e| e.1),
-            ZsetRef::Tree(z) => z.map.get(member).copied(),
+            ZsetRef::Tree(z) => z.score(member),
         }
     }
 
@@ -151,10 +245,7 @@ impl<'a> ZsetRef<'a> {
     pub fn rank(self, member: &[u8]) -> Option<usize> {
         match self {
             ZsetRef::Pack(b) => pack_iter(b).position(|e| e.0 == member),
-            ZsetRef::Tree(z) => {
-                let score = *z.map.get(member)?;
-                Some(z.tree.rank(score, member))
-            }
+            ZsetRef::Tree(z) => z.rank(member),
         }
     }
 
@@ -162,7 +253,7 @@ impl<'a> ZsetRef<'a> {
     pub fn get(self, rank: usize) -> Option<(&'a [u8], f64)> {
         match self {
             ZsetRef::Pack(b) => pack_iter(b).nth(rank).map(|e| (e.0, e.1)),
-            ZsetRef::Tree(z) => z.tree.get(rank).map(|it| (&*it.member, it.score)),
+            ZsetRef::Tree(z) => z.get(rank),
         }
     }
 
@@ -171,7 +262,7 @@ impl<'a> ZsetRef<'a> {
     pub fn nth_stored(self, i: usize) -> Option<(&'a [u8], f64)> {
         match self {
             ZsetRef::Pack(_) => self.get(i),
-            ZsetRef::Tree(z) => z.map.get_index(i).map(|(m, s)| (&**m, *s)),
+            ZsetRef::Tree(z) => z.nth_stored(i),
         }
     }
 
@@ -180,7 +271,7 @@ impl<'a> ZsetRef<'a> {
     pub fn count_while(self, below: impl Fn(f64, &[u8]) -> bool) -> usize {
         match self {
             ZsetRef::Pack(b) => pack_iter(b).take_while(|e| below(e.1, e.0)).count(),
-            ZsetRef::Tree(z) => z.tree.count_while(below),
+            ZsetRef::Tree(z) => z.count_while(below),
         }
     }
 
@@ -205,11 +296,7 @@ impl<'a> ZsetRef<'a> {
                     }
                 }
             }
-            ZsetRef::Tree(z) => {
-                // The tree's items live as long as the set: 'a.
-                let tree: &'a Tree = &z.tree;
-                tree.walk(rank, rev, &mut |it| f(&it.member, it.score));
-            }
+            ZsetRef::Tree(z) => z.walk(rank, rev, &mut f),
         }
     }
 
@@ -252,23 +339,7 @@ impl Value {
             self.zset_to_tree();
         }
         let old = match self {
-            Value::Zset(z) => match z.map.get_mut(member) {
-                // An update allocates nothing: the member keeps its copies.
-                Some(s) => {
-                    let old = *s;
-                    if old.to_bits() != score.to_bits() {
-                        *s = score;
-                        let it = z.tree.remove(old, member).expect("in the tree");
-                        z.tree.insert(score, it.member);
-                    }
-                    Some(old)
-                }
-                None => {
-                    z.map.insert(member.into(), score);
-                    z.tree.insert(score, member.into());
-                    None
-                }
-            },
+            Value::Zset(z) => z.set(member, score),
             Value::ZsetPack(b) => {
                 let found = pack_iter(b).find(|e| e.0 == member);
                 let old = found.map(|e| e.1);
@@ -303,11 +374,7 @@ impl Value {
     /// Removes `member`; returns its score if it was there.
     pub fn zset_remove(&mut self, member: &[u8]) -> Option<f64> {
         match self {
-            Value::Zset(z) => {
-                let score = z.map.swap_remove(member)?;
-                z.tree.remove(score, member);
-                Some(score)
-            }
+            Value::Zset(z) => z.remove(member),
             Value::ZsetPack(b) => {
                 let (_, score, start, end) = pack_iter(b).find(|e| e.0 == member)?;
                 let mut v = Vec::with_capacity(b.len() - (end - start));
@@ -346,9 +413,8 @@ impl Value {
                 *b = v.into_boxed_slice();
             }
             Value::Zset(z) => {
-                for (m, s) in &gone {
-                    z.map.swap_remove(&m[..]);
-                    z.tree.remove(*s, m);
+                for (m, _) in &gone {
+                    z.remove(m);
                 }
             }
             _ => {}
@@ -358,13 +424,9 @@ impl Value {
 
     fn zset_to_tree(&mut self) {
         if let Value::ZsetPack(b) = self {
-            let mut z = SortedSet {
-                map: IndexMap::with_capacity_and_hasher(pack_count(b), Default::default()),
-                tree: Tree::default(),
-            };
+            let mut z = SortedSet::with_capacity(pack_count(b));
             for (m, s, ..) in pack_iter(b) {
-                z.map.insert(m.into(), s);
-                z.tree.insert(s, m.into());
+                z.set(m, s);
             }
             *self = Value::Zset(Box::new(z));
         }
@@ -463,5 +525,39 @@ mod tests {
         assert!(!p.as_zset().unwrap().score(b"x").unwrap().is_sign_negative());
         p.zset_set(b"y", -40000.0, LIMITS);
         assert_eq!(p.as_zset().unwrap().score(b"y"), Some(-40000.0));
+    }
+
+    /// Removals move the map's last member into the hole; the tree's
+    /// item for it must follow, or ranks and walks name the wrong member.
+    #[test]
+    fn the_large_form_matches_a_model() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let mut z = SortedSet::default();
+        let mut model = std::collections::BTreeMap::<Vec<u8>, f64>::new();
+        for round in 0..30_000 {
+            let member = format!("member:{}", rng.gen_range(0..3000)).into_bytes();
+            if rng.gen_bool(0.4) {
+                assert_eq!(z.remove(&member), model.remove(&member));
+            } else {
+                let score = rng.gen_range(0..40) as f64 / 4.0;
+                assert_eq!(z.set(&member, score), model.insert(member, score));
+            }
+            if round % 1499 == 0 {
+                let mut want: Vec<(f64, &[u8])> = model.iter().map(|(m, s)| (*s, &m[..])).collect();
+                want.sort_by(|a, b| cmp(a.0, a.1, b.0, b.1));
+                let mut got = Vec::new();
+                z.walk(0, false, &mut |m, s| {
+                    got.push((s, m));
+                    true
+                });
+                assert_eq!(got, want);
+                for (r, (s, m)) in want.iter().enumerate().step_by(13) {
+                    assert_eq!(z.rank(m), Some(r));
+                    assert_eq!(z.get(r), Some((*m, *s)));
+                    assert_eq!(z.score(m), Some(*s));
+                }
+            }
+        }
     }
 }

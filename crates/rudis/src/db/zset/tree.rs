@@ -1,25 +1,40 @@
-//! The order of a large sorted set: a B+tree of (score, member) whose
-//! inner nodes know how many items each child holds, so rank, select and
-//! insert are all O(log n) (Redis's skiplist with spans does the same
-//! with a node per member and 1.33 forward pointers on average; here a
-//! leaf holds up to `CAP` items side by side).
+//! The order of a large sorted set: a B+tree of (score, position of the
+//! member in the set's map) whose inner nodes know how many items each
+//! child holds, so rank, select and insert are all O(log n) (Redis's
+//! skiplist with spans does the same with a node per member and 1.33
+//! forward pointers on average; here a leaf holds up to `CAP` items of 16
+//! bytes side by side, and a member's bytes are stored once, in the map).
 //!
-//! Separators are lower bounds of their child (a copy of the key that
-//! started it) and stay valid when that key is removed, so deleting
-//! never rewrites them; underfull nodes are merged with a neighbour (and
-//! split again evenly if the two together are too many).
+//! Separators are lower bounds of their child (a copy of the score and
+//! member that started it) and stay valid when that member is removed,
+//! so deleting never rewrites them; underfull nodes are merged with a
+//! neighbour (and split again evenly if the two together are too many).
 
 use std::cmp::Ordering;
 
-/// Items per leaf and children per inner node, at most.
+use crate::db::keyindex::KeyIndex;
+
+/// The members of a large sorted set and their scores.
+pub type Members = KeyIndex<f64>;
+
+/// Items per leaf (64 of 16 bytes: one 1 KiB allocation, an exact size
+/// class) and children per inner node, at most.
 const CAP: usize = 64;
 /// Below this a node is merged with a neighbour.
 const MIN: usize = CAP / 4;
 
-#[derive(Clone, Debug)]
+/// A member in the order: its score and its position in the map.
+#[derive(Clone, Copy, Debug)]
 pub struct Item {
     pub score: f64,
-    pub member: Box<[u8]>,
+    pub at: u32,
+}
+
+/// A separator owns its member's bytes: the member may be gone.
+#[derive(Clone, Debug)]
+struct Sep {
+    score: f64,
+    member: Box<[u8]>,
 }
 
 /// Redis's order: by score, equal scores by member bytes.
@@ -31,6 +46,22 @@ pub fn cmp(a_score: f64, a: &[u8], b_score: f64, b: &[u8]) -> Ordering {
 }
 
 impl Item {
+    fn cmp_key(&self, m: &Members, score: f64, member: &[u8]) -> Ordering {
+        match self.score.partial_cmp(&score) {
+            Some(Ordering::Equal) | None => m.key(self.at as usize).cmp(member),
+            Some(o) => o,
+        }
+    }
+
+    fn sep(&self, m: &Members) -> Sep {
+        Sep {
+            score: self.score,
+            member: m.key(self.at as usize).into(),
+        }
+    }
+}
+
+impl Sep {
     fn cmp_key(&self, score: f64, member: &[u8]) -> Ordering {
         cmp(self.score, &self.member, score, member)
     }
@@ -45,7 +76,7 @@ enum Node {
 #[derive(Clone, Debug)]
 struct Inner {
     /// `seps[i]` bounds `children[i + 1]` from below.
-    seps: Vec<Item>,
+    seps: Vec<Sep>,
     children: Vec<Node>,
     counts: Vec<usize>,
 }
@@ -60,14 +91,14 @@ impl Node {
 
     /// Splits off the entries from `at` on: (their lower bound, the
     /// node, its item count).
-    fn split(&mut self, at: usize) -> (Item, Node, usize) {
+    fn split(&mut self, at: usize, m: &Members) -> (Sep, Node, usize) {
         match self {
             Node::Leaf(v) => {
-                let mut right = Vec::with_capacity(CAP + 1);
+                let mut right = Vec::with_capacity(CAP);
                 right.extend(v.drain(at..));
-                v.shrink_to(CAP + 1);
+                v.shrink_to(CAP);
                 let n = right.len();
-                (right[0].clone(), Node::Leaf(right), n)
+                (right[0].sep(m), Node::Leaf(right), n)
             }
             Node::Inner(n) => {
                 let children = n.children.split_off(at);
@@ -87,20 +118,19 @@ impl Node {
             }
         }
     }
+}
 
-    /// Where to split a node that has just grown past `CAP` by an entry
-    /// at `grew`: an entry added at either end (ascending or descending
-    /// loads, the common case) leaves the other part full, anything else
-    /// halves the node.
-    fn split_point(&self, grew: usize) -> usize {
-        let w = self.width();
-        if grew + 1 == w {
-            w - 1
-        } else if grew == 0 {
-            1
-        } else {
-            w / 2
-        }
+/// Where to split a node of `width` entries that has grown (or is about
+/// to grow) by one at `grew`: an entry added at either end (ascending or
+/// descending loads, the common case) leaves the other part full,
+/// anything else halves the node.
+fn split_point(width: usize, grew: usize) -> usize {
+    if grew + 1 >= width {
+        width - 1
+    } else if grew == 0 {
+        1
+    } else {
+        width / 2
     }
 }
 
@@ -112,7 +142,7 @@ impl Inner {
     }
 
     /// After child `i` split: puts the upper half right after it.
-    fn insert_split(&mut self, i: usize, sep: Item, node: Node, n: usize) {
+    fn insert_split(&mut self, i: usize, sep: Sep, node: Node, n: usize) {
         self.counts[i] -= n;
         self.children.insert(i + 1, node);
         self.counts.insert(i + 1, n);
@@ -121,7 +151,7 @@ impl Inner {
 
     /// Child `i` has become underfull: merges it with a neighbour, then
     /// splits the two evenly if together they are too many.
-    fn rebalance(&mut self, i: usize) {
+    fn rebalance(&mut self, i: usize, m: &Members) {
         if self.children.len() < 2 {
             return;
         }
@@ -134,7 +164,10 @@ impl Inner {
         let right_count = self.counts.remove(l + 1);
         let sep = self.seps.remove(l);
         match (&mut self.children[l], right) {
-            (Node::Leaf(a), Node::Leaf(b)) => a.extend(b),
+            (Node::Leaf(a), Node::Leaf(b)) => {
+                a.reserve_exact((a.len() + b.len()).saturating_sub(a.capacity()));
+                a.extend(b);
+            }
             (Node::Inner(a), Node::Inner(b)) => {
                 a.seps.push(sep);
                 a.seps.extend(b.seps);
@@ -146,7 +179,7 @@ impl Inner {
         self.counts[l] += right_count;
         if self.children[l].width() > CAP {
             let at = self.children[l].width() / 2;
-            let (sep, node, n) = self.children[l].split(at);
+            let (sep, node, n) = self.children[l].split(at, m);
             self.insert_split(l, sep, node, n);
         }
     }
@@ -176,10 +209,10 @@ impl Tree {
         self.len == 0
     }
 
-    /// Adds an item that is not in the tree.
-    pub fn insert(&mut self, score: f64, member: Box<[u8]>) {
-        let item = Item { score, member };
-        if let Some((sep, node, n)) = insert_into(&mut self.root, item) {
+    /// Adds the member at position `at` of `m`, which is not in the tree.
+    pub fn insert(&mut self, score: f64, at: u32, m: &Members) {
+        let item = Item { score, at };
+        if let Some((sep, node, n)) = insert_into(&mut self.root, item, m) {
             let left_count = self.len + 1 - n;
             let left = std::mem::replace(&mut self.root, Node::Leaf(Vec::new()));
             self.root = Node::Inner(Inner {
@@ -191,9 +224,9 @@ impl Tree {
         self.len += 1;
     }
 
-    /// Removes (score, member); false if it was not there.
-    pub fn remove(&mut self, score: f64, member: &[u8]) -> Option<Item> {
-        let item = remove_from(&mut self.root, score, member)?;
+    /// Removes (score, member); its position in `m`, if it was there.
+    pub fn remove(&mut self, score: f64, member: &[u8], m: &Members) -> Option<u32> {
+        let at = remove_from(&mut self.root, score, member, m)?;
         self.len -= 1;
         // A root with one child gives way to it.
         while let Node::Inner(n) = &mut self.root {
@@ -203,18 +236,37 @@ impl Tree {
             let child = n.children.pop().expect("one child");
             self.root = child;
         }
-        Some(item)
+        Some(at)
+    }
+
+    /// (score, member) has moved to position `to` of `m`.
+    pub fn renumber(&mut self, score: f64, member: &[u8], m: &Members, to: u32) {
+        let mut node = &mut self.root;
+        loop {
+            match node {
+                Node::Leaf(v) => {
+                    if let Ok(i) = v.binary_search_by(|it| it.cmp_key(m, score, member)) {
+                        v[i].at = to;
+                    }
+                    return;
+                }
+                Node::Inner(n) => {
+                    let i = n.child_for(score, member);
+                    node = &mut n.children[i];
+                }
+            }
+        }
     }
 
     /// How many items come before the first one `below` says false of
     /// (`below` must be true of a prefix of the order).
-    pub fn count_while(&self, below: impl Fn(f64, &[u8]) -> bool) -> usize {
+    pub fn count_while(&self, below: impl Fn(f64, &[u8]) -> bool, m: &Members) -> usize {
         let mut node = &self.root;
         let mut rank = 0;
         loop {
             match node {
                 Node::Leaf(v) => {
-                    return rank + v.partition_point(|it| below(it.score, &it.member));
+                    return rank + v.partition_point(|it| below(it.score, m.key(it.at as usize)));
                 }
                 Node::Inner(n) => {
                     let i = n.seps.partition_point(|s| below(s.score, &s.member));
@@ -225,20 +277,20 @@ impl Tree {
         }
     }
 
-    /// The 0-based rank of (score, member), if it is there.
-    pub fn rank(&self, score: f64, member: &[u8]) -> usize {
-        self.count_while(|s, m| cmp(s, m, score, member) == Ordering::Less)
+    /// The 0-based rank (score, member) has or would have.
+    pub fn rank(&self, score: f64, member: &[u8], m: &Members) -> usize {
+        self.count_while(|s, x| cmp(s, x, score, member) == Ordering::Less, m)
     }
 
     /// The item at `rank`.
-    pub fn get(&self, mut rank: usize) -> Option<&Item> {
+    pub fn get(&self, mut rank: usize) -> Option<Item> {
         if rank >= self.len {
             return None;
         }
         let mut node = &self.root;
         loop {
             match node {
-                Node::Leaf(v) => return v.get(rank),
+                Node::Leaf(v) => return v.get(rank).copied(),
                 Node::Inner(n) => {
                     let mut i = 0;
                     while rank >= n.counts[i] {
@@ -258,7 +310,7 @@ impl Tree {
             match n {
                 Node::Leaf(v) => alloc(v.capacity() * size_of::<Item>()),
                 Node::Inner(n) => {
-                    alloc(n.seps.capacity() * size_of::<Item>())
+                    alloc(n.seps.capacity() * size_of::<Sep>())
                         + alloc(n.counts.capacity() * size_of::<usize>())
                         + alloc(n.children.capacity() * size_of::<Node>())
                         + n.seps.iter().map(|s| alloc(s.member.len())).sum::<usize>()
@@ -274,74 +326,90 @@ impl Tree {
 
     /// Calls `f` on the items from `rank` on, upwards (or downwards with
     /// `rev`), until it returns false.
-    pub fn walk<'t>(&'t self, rank: usize, rev: bool, f: &mut dyn FnMut(&'t Item) -> bool) {
+    pub fn walk(&self, rank: usize, rev: bool, f: &mut dyn FnMut(Item) -> bool) {
         if rank < self.len {
             walk_node(&self.root, rank, rev, f);
         }
     }
 }
 
-fn insert_into(node: &mut Node, item: Item) -> Option<(Item, Node, usize)> {
-    let grew = match node {
+fn insert_into(node: &mut Node, item: Item, m: &Members) -> Option<(Sep, Node, usize)> {
+    match node {
         Node::Leaf(v) => {
-            let at = v.partition_point(|it| it.cmp_key(item.score, &item.member) == Ordering::Less);
-            if v.len() == v.capacity() {
-                // Exact growth: a leaf never holds more than CAP + 1.
-                let want = (v.len() * 2).clamp(4, CAP + 1);
-                v.reserve_exact(want.saturating_sub(v.len()));
+            let member = m.key(item.at as usize);
+            let at = v.partition_point(|it| it.cmp_key(m, item.score, member) == Ordering::Less);
+            if v.len() < CAP {
+                if v.len() == v.capacity() {
+                    let want = (v.len() * 2).clamp(4, CAP);
+                    v.reserve_exact(want - v.len());
+                }
+                v.insert(at, item);
+                return None;
             }
-            v.insert(at, item);
-            at
+            // Full: split first, so a leaf never outgrows its allocation.
+            let cut = if at == CAP {
+                CAP
+            } else if at == 0 {
+                0
+            } else {
+                CAP / 2
+            };
+            let mut right = Vec::with_capacity(if cut == CAP { 4 } else { CAP });
+            right.extend(v.drain(cut..));
+            if at < cut || cut == 0 {
+                v.insert(at, item);
+            } else {
+                right.insert(at - cut, item);
+            }
+            let n = right.len();
+            Some((right[0].sep(m), Node::Leaf(right), n))
         }
         Node::Inner(n) => {
-            let i = n.child_for(item.score, &item.member);
+            let i = n.child_for(item.score, m.key(item.at as usize));
             n.counts[i] += 1;
-            match insert_into(&mut n.children[i], item) {
+            let grew = match insert_into(&mut n.children[i], item, m) {
                 Some((sep, right, count)) => {
                     n.insert_split(i, sep, right, count);
                     i + 1
                 }
-                None => i,
+                None => return None,
+            };
+            let width = n.children.len();
+            if width > CAP {
+                Some(node.split(split_point(width, grew), m))
+            } else {
+                None
             }
         }
-    };
-    (node.width() > CAP).then(|| {
-        let at = node.split_point(grew);
-        node.split(at)
-    })
+    }
 }
 
-fn remove_from(node: &mut Node, score: f64, member: &[u8]) -> Option<Item> {
+fn remove_from(node: &mut Node, score: f64, member: &[u8], m: &Members) -> Option<u32> {
     match node {
         Node::Leaf(v) => {
-            let at = v.binary_search_by(|it| it.cmp_key(score, member)).ok()?;
-            Some(v.remove(at))
+            let at = v.binary_search_by(|it| it.cmp_key(m, score, member)).ok()?;
+            Some(v.remove(at).at)
         }
         Node::Inner(n) => {
             let i = n.child_for(score, member);
-            let item = remove_from(&mut n.children[i], score, member)?;
+            let at = remove_from(&mut n.children[i], score, member, m)?;
             n.counts[i] -= 1;
             if n.children[i].width() < MIN {
-                n.rebalance(i);
+                n.rebalance(i, m);
             }
-            Some(item)
+            Some(at)
         }
     }
 }
 
 /// `walk` below `node`; false once `f` has said stop.
-fn walk_node<'t>(
-    node: &'t Node,
-    mut rank: usize,
-    rev: bool,
-    f: &mut dyn FnMut(&'t Item) -> bool,
-) -> bool {
+fn walk_node(node: &Node, mut rank: usize, rev: bool, f: &mut dyn FnMut(Item) -> bool) -> bool {
     match node {
         Node::Leaf(v) => {
             if rev {
-                v[..=rank].iter().rev().all(f)
+                v[..=rank].iter().rev().all(|it| f(*it))
             } else {
-                v[rank..].iter().all(f)
+                v[rank..].iter().all(|it| f(*it))
             }
         }
         Node::Inner(n) => {
@@ -368,25 +436,26 @@ fn walk_node<'t>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::blob::Blob;
     use rand::{Rng, SeedableRng};
 
-    fn check(t: &Tree, model: &[(f64, Vec<u8>)]) {
+    fn check(t: &Tree, m: &Members, model: &[(f64, Vec<u8>)]) {
         assert_eq!(t.len(), model.len());
+        let key = |it: Item| (it.score, m.key(it.at as usize).to_vec());
         let mut seen = Vec::new();
         t.walk(0, false, &mut |it| {
-            seen.push((it.score, it.member.to_vec()));
+            seen.push(key(it));
             true
         });
         assert_eq!(seen, model);
-        for (r, (s, m)) in model.iter().enumerate().step_by(7) {
-            assert_eq!(t.rank(*s, m), r);
-            let it = t.get(r).unwrap();
-            assert_eq!((it.score, &*it.member), (*s, &m[..]));
+        for (r, (s, x)) in model.iter().enumerate().step_by(7) {
+            assert_eq!(t.rank(*s, x, m), r);
+            assert_eq!(key(t.get(r).unwrap()), (*s, x.clone()));
         }
         if !model.is_empty() {
             let mut back = Vec::new();
             t.walk(model.len() - 1, true, &mut |it| {
-                back.push((it.score, it.member.to_vec()));
+                back.push(key(it));
                 true
             });
             back.reverse();
@@ -394,36 +463,65 @@ mod tests {
         }
     }
 
+    /// The tree alone: `m` only stores the members' bytes by position
+    /// (each insertion gets a new one), so nothing is ever renumbered.
     #[test]
     fn matches_a_sorted_vector() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let mut t = Tree::default();
+        let mut m = Members::default();
         let mut model: Vec<(f64, Vec<u8>)> = Vec::new();
-        for round in 0..20_000 {
+        for round in 0..40_000 {
             let score = rng.gen_range(0..50) as f64;
-            let member = format!("m{}", rng.gen_range(0..3000)).into_bytes();
-            let at = model.binary_search_by(|(s, m)| cmp(*s, m, score, &member));
-            let grow = round < 12_000;
+            let member = format!("m{}", rng.gen_range(0..6000)).into_bytes();
+            let at = model.binary_search_by(|(s, x)| cmp(*s, x, score, &member));
+            let grow = round < 24_000;
             match at {
                 Ok(i) if !grow || rng.gen_bool(0.5) => {
-                    assert!(t.remove(score, &member).is_some());
+                    assert!(t.remove(score, &member, &m).is_some());
                     model.remove(i);
                 }
                 Ok(_) => {}
                 Err(i) if grow => {
-                    t.insert(score, member.clone().into_boxed_slice());
+                    m.insert(Blob::new(&member), score);
+                    t.insert(score, m.len() as u32 - 1, &m);
                     model.insert(i, (score, member));
                 }
-                Err(_) => assert!(t.remove(score, &member).is_none()),
+                Err(_) => assert!(t.remove(score, &member, &m).is_none()),
             }
             if round % 997 == 0 {
-                check(&t, &model);
+                check(&t, &m, &model);
             }
         }
-        check(&t, &model);
-        while let Some((s, m)) = model.pop() {
-            assert!(t.remove(s, &m).is_some());
+        check(&t, &m, &model);
+        while let Some((s, x)) = model.pop() {
+            assert!(t.remove(s, &x, &m).is_some());
         }
-        check(&t, &model);
+        check(&t, &m, &model);
+        // Ascending and descending loads fill their leaves.
+        for rev in [false, true] {
+            let mut t = Tree::default();
+            let mut m = Members::default();
+            for i in 0..10_000 {
+                let score = if rev { -(i as f64) } else { i as f64 };
+                m.insert(Blob::new(b"x"), score);
+                t.insert(score, i, &m);
+            }
+            let mut room = 0;
+            let mut leaves = 0;
+            fn each_leaf(n: &Node, f: &mut dyn FnMut(&Vec<Item>)) {
+                match n {
+                    Node::Leaf(v) => f(v),
+                    Node::Inner(n) => n.children.iter().for_each(|c| each_leaf(c, f)),
+                }
+            }
+            each_leaf(&t.root, &mut |v| {
+                leaves += 1;
+                room += v.capacity();
+            });
+            assert!(leaves <= 10_000 / CAP + 2, "rev {rev}: {leaves} leaves");
+            assert!(room <= 10_000 + 2 * CAP, "rev {rev}: room for {room}");
+            assert_eq!(t.rank(if rev { -9_999.0 } else { 0.0 }, b"x", &m), 0);
+        }
     }
 }
