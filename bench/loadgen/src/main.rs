@@ -20,9 +20,10 @@
 //!   from a Zipf distribution of exponent S: GET, and on a miss SET a
 //!   SIZE-byte value; CONNS connections. Prints the hit ratio of the second
 //!   half of the run (the first warms the cache).
-//! - `zfill PORT SETS MEMBERS`: ZADD MEMBERS members (`member:%d`, integer
-//!   scores in a scrambled order) to each of SETS sorted sets (`zset` when
-//!   SETS is 1, else `zset:%09d`), 100 members a command, pipelined.
+//! - `zfill PORT SETS MEMBERS`: ZADD MEMBERS members (`member:%012d`, the
+//!   names redis-benchmark's `member:__rand_int__` gives; integer scores in
+//!   a scrambled order) to each of SETS sorted sets (`zset` when SETS is 1,
+//!   else `zset:%09d`), 100 members a command, pipelined.
 //! - `setlat PORT RATE SECS KEYS SIZE`: SETs of SIZE-byte values to keys
 //!   drawn uniformly from KEYS, open loop at a fixed total rate over 10
 //!   connections; prints latency percentiles.
@@ -255,7 +256,7 @@ fn zfill(port: u16, sets: u64, members: u64) {
                 // a bijection: distinct scores in no particular order.
                 let score = m.wrapping_mul(0x9E37_79B9) & 0xFFFF_FFFF;
                 args.push(score.to_string().into_bytes());
-                args.push(format!("member:{m}").into_bytes());
+                args.push(format!("member:{m:012}").into_bytes());
             }
             let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
             encode(&refs, &mut buf);

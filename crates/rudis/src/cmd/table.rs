@@ -442,9 +442,10 @@ fn is_word(argv: super::Argv, i: i64, word: &str) -> bool {
         .is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()))
 }
 
-/// Every command and subcommand, by full name, with its index for
-/// per-command statistics.
-type CommandMap = HashMap<&'static str, (&'static Command, usize), ahash::RandomState>;
+/// Every command and subcommand, by full name (bytes: a lookup then
+/// needs no UTF-8 check), with its index for per-command statistics and
+/// whether it is a subcommand.
+type CommandMap = HashMap<&'static [u8], (&'static Command, usize, bool), ahash::RandomState>;
 
 fn registry() -> &'static CommandMap {
     static TABLE: OnceLock<CommandMap> = OnceLock::new();
@@ -454,7 +455,7 @@ fn registry() -> &'static CommandMap {
             .flat_map(|g| g.iter())
             .flat_map(|c| std::iter::once(c).chain(c.subcommands))
             .enumerate()
-            .map(|(i, c)| (c.name, (c, i)))
+            .map(|(i, c)| (c.name.as_bytes(), (c, i, c.name.contains('|'))))
             .collect()
     })
 }
@@ -467,11 +468,10 @@ pub fn lookup_indexed(name: &[u8]) -> Option<(&'static Command, usize)> {
     for (d, s) in lower.iter_mut().zip(name) {
         *d = s.to_ascii_lowercase();
     }
-    let name = std::str::from_utf8(lower).ok()?;
-    if name.contains('|') {
-        return None;
+    match registry().get(&*lower) {
+        Some(&(c, i, false)) => Some((c, i)),
+        _ => None,
     }
-    registry().get(name).copied()
 }
 
 /// Looks a (top-level) command up by name, case-insensitively.
@@ -481,7 +481,7 @@ pub fn lookup(name: &[u8]) -> Option<&'static Command> {
 
 /// The statistics index of a command or subcommand.
 pub fn index_of(cmd: &Command) -> usize {
-    registry().get(cmd.name).map_or(0, |(_, i)| *i)
+    registry().get(cmd.name.as_bytes()).map_or(0, |e| e.1)
 }
 
 /// Number of commands and subcommands (the size of per-command tables).
@@ -491,7 +491,7 @@ pub fn command_count() -> usize {
 
 /// Every command and subcommand with its statistics index, in name order.
 pub fn all_indexed() -> Vec<(&'static Command, usize)> {
-    let mut v: Vec<_> = registry().values().copied().collect();
+    let mut v: Vec<_> = registry().values().map(|&(c, i, _)| (c, i)).collect();
     v.sort_by_key(|(c, _)| c.name);
     v
 }
@@ -511,6 +511,6 @@ pub fn lookup_full(name: &[u8]) -> Option<&'static Command> {
 pub fn all_commands() -> impl Iterator<Item = &'static Command> {
     registry()
         .values()
-        .map(|(c, _)| *c)
-        .filter(|c| !c.name.contains('|'))
+        .filter(|e| !e.2)
+        .map(|e| e.0)
 }
