@@ -509,8 +509,5 @@ pub fn lookup_full(name: &[u8]) -> Option<&'static Command> {
 
 /// Every top-level command.
 pub fn all_commands() -> impl Iterator<Item = &'static Command> {
-    registry()
-        .values()
-        .filter(|e| !e.2)
-        .map(|e| e.0)
+    registry().values().filter(|e| !e.2).map(|e| e.0)
 }

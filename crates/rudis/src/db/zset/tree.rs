@@ -61,9 +61,89 @@ impl Item {
     }
 }
 
-impl Sep {
-    fn cmp_key(&self, score: f64, member: &[u8]) -> Ordering {
-        cmp(self.score, &self.member, score, member)
+/// An inner node's separators as two arrays: the scores, searched on
+/// every descent, 8 bytes each side by side (few cache lines on a large
+/// set), and the members, read only on a score tie.
+#[derive(Clone, Debug, Default)]
+struct Seps {
+    scores: Vec<f64>,
+    members: Vec<Box<[u8]>>,
+}
+
+/// The first index in `0..n` that `below` is false of (`below` true of a
+/// prefix).
+fn partition(n: usize, below: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if below(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+impl Seps {
+    fn one(s: Sep) -> Seps {
+        Seps {
+            scores: vec![s.score],
+            members: vec![s.member],
+        }
+    }
+
+    fn insert(&mut self, i: usize, s: Sep) {
+        self.scores.insert(i, s.score);
+        self.members.insert(i, s.member);
+    }
+
+    fn remove(&mut self, i: usize) -> Sep {
+        Sep {
+            score: self.scores.remove(i),
+            member: self.members.remove(i),
+        }
+    }
+
+    fn push(&mut self, s: Sep) {
+        self.scores.push(s.score);
+        self.members.push(s.member);
+    }
+
+    fn append(&mut self, other: Seps) {
+        self.scores.extend(other.scores);
+        self.members.extend(other.members);
+    }
+
+    fn split_off(&mut self, at: usize) -> Seps {
+        Seps {
+            scores: self.scores.split_off(at),
+            members: self.members.split_off(at),
+        }
+    }
+
+    /// How many separators are at most (score, member).
+    fn upto(&self, score: f64, member: &[u8]) -> usize {
+        partition(self.scores.len(), |i| {
+            let o = match self.scores[i].partial_cmp(&score) {
+                Some(Ordering::Equal) | None => self.members[i][..].cmp(member),
+                Some(o) => o,
+            };
+            o != Ordering::Greater
+        })
+    }
+
+    /// How many separators `below` is true of (a prefix).
+    fn count_while(&self, below: &impl Fn(f64, &[u8]) -> bool) -> usize {
+        partition(self.scores.len(), |i| {
+            below(self.scores[i], &self.members[i])
+        })
+    }
+
+    fn heap_size(&self, alloc: fn(usize) -> usize) -> usize {
+        alloc(self.scores.capacity() * size_of::<f64>())
+            + alloc(self.members.capacity() * size_of::<Box<[u8]>>())
+            + self.members.iter().map(|s| alloc(s.len())).sum::<usize>()
     }
 }
 
@@ -75,10 +155,11 @@ enum Node {
 
 #[derive(Clone, Debug)]
 struct Inner {
-    /// `seps[i]` bounds `children[i + 1]` from below.
-    seps: Vec<Sep>,
+    /// Separator `i` bounds `children[i + 1]` from below.
+    seps: Seps,
     children: Vec<Node>,
-    counts: Vec<usize>,
+    /// Items under each child (positions in the map are `u32` too).
+    counts: Vec<u32>,
 }
 
 impl Node {
@@ -105,7 +186,7 @@ impl Node {
                 let counts = n.counts.split_off(at);
                 let mut seps = n.seps.split_off(at - 1);
                 let sep = seps.remove(0);
-                let total = counts.iter().sum();
+                let total = counts.iter().map(|&c| c as usize).sum();
                 (
                     sep,
                     Node::Inner(Inner {
@@ -137,15 +218,14 @@ fn split_point(width: usize, grew: usize) -> usize {
 impl Inner {
     /// The child whose range holds (score, member).
     fn child_for(&self, score: f64, member: &[u8]) -> usize {
-        self.seps
-            .partition_point(|s| s.cmp_key(score, member) != Ordering::Greater)
+        self.seps.upto(score, member)
     }
 
     /// After child `i` split: puts the upper half right after it.
     fn insert_split(&mut self, i: usize, sep: Sep, node: Node, n: usize) {
-        self.counts[i] -= n;
+        self.counts[i] -= n as u32;
         self.children.insert(i + 1, node);
-        self.counts.insert(i + 1, n);
+        self.counts.insert(i + 1, n as u32);
         self.seps.insert(i, sep);
     }
 
@@ -170,7 +250,7 @@ impl Inner {
             }
             (Node::Inner(a), Node::Inner(b)) => {
                 a.seps.push(sep);
-                a.seps.extend(b.seps);
+                a.seps.append(b.seps);
                 a.children.extend(b.children);
                 a.counts.extend(b.counts);
             }
@@ -216,9 +296,9 @@ impl Tree {
             let left_count = self.len + 1 - n;
             let left = std::mem::replace(&mut self.root, Node::Leaf(Vec::new()));
             self.root = Node::Inner(Inner {
-                seps: vec![sep],
+                seps: Seps::one(sep),
                 children: vec![left, node],
-                counts: vec![left_count, n],
+                counts: vec![left_count as u32, n as u32],
             });
         }
         self.len += 1;
@@ -269,17 +349,33 @@ impl Tree {
                     return rank + v.partition_point(|it| below(it.score, m.key(it.at as usize)));
                 }
                 Node::Inner(n) => {
-                    let i = n.seps.partition_point(|s| below(s.score, &s.member));
-                    rank += n.counts[..i].iter().sum::<usize>();
+                    let i = n.seps.count_while(&below);
+                    rank += n.counts[..i].iter().map(|&c| c as usize).sum::<usize>();
                     node = &n.children[i];
                 }
             }
         }
     }
 
-    /// The 0-based rank (score, member) has or would have.
+    /// The 0-based rank (score, member) has or would have. Unlike
+    /// `count_while` it reads a leaf item's member only on a score tie:
+    /// each read is a cache miss into the map on a large set.
     pub fn rank(&self, score: f64, member: &[u8], m: &Members) -> usize {
-        self.count_while(|s, x| cmp(s, x, score, member) == Ordering::Less, m)
+        let mut node = &self.root;
+        let mut rank = 0;
+        loop {
+            match node {
+                Node::Leaf(v) => {
+                    return rank
+                        + v.partition_point(|it| it.cmp_key(m, score, member) == Ordering::Less);
+                }
+                Node::Inner(n) => {
+                    let i = n.child_for(score, member);
+                    rank += n.counts[..i].iter().map(|&c| c as usize).sum::<usize>();
+                    node = &n.children[i];
+                }
+            }
+        }
     }
 
     /// The item at `rank`.
@@ -293,8 +389,8 @@ impl Tree {
                 Node::Leaf(v) => return v.get(rank).copied(),
                 Node::Inner(n) => {
                     let mut i = 0;
-                    while rank >= n.counts[i] {
-                        rank -= n.counts[i];
+                    while rank >= n.counts[i] as usize {
+                        rank -= n.counts[i] as usize;
                         i += 1;
                     }
                     node = &n.children[i];
@@ -310,10 +406,9 @@ impl Tree {
             match n {
                 Node::Leaf(v) => alloc(v.capacity() * size_of::<Item>()),
                 Node::Inner(n) => {
-                    alloc(n.seps.capacity() * size_of::<Sep>())
-                        + alloc(n.counts.capacity() * size_of::<usize>())
+                    n.seps.heap_size(alloc)
+                        + alloc(n.counts.capacity() * size_of::<u32>())
                         + alloc(n.children.capacity() * size_of::<Node>())
-                        + n.seps.iter().map(|s| alloc(s.member.len())).sum::<usize>()
                         + n.children
                             .iter()
                             .map(|c| node_size(c, alloc))
@@ -414,8 +509,8 @@ fn walk_node(node: &Node, mut rank: usize, rev: bool, f: &mut dyn FnMut(Item) ->
         }
         Node::Inner(n) => {
             let mut i = 0;
-            while rank >= n.counts[i] {
-                rank -= n.counts[i];
+            while rank >= n.counts[i] as usize {
+                rank -= n.counts[i] as usize;
                 i += 1;
             }
             if !walk_node(&n.children[i], rank, rev, f) {
@@ -423,7 +518,7 @@ fn walk_node(node: &Node, mut rank: usize, rev: bool, f: &mut dyn FnMut(Item) ->
             }
             if rev {
                 (0..i).rev().all(|j| {
-                    n.counts[j] == 0 || walk_node(&n.children[j], n.counts[j] - 1, true, f)
+                    n.counts[j] == 0 || walk_node(&n.children[j], n.counts[j] as usize - 1, true, f)
                 })
             } else {
                 (i + 1..n.children.len())
