@@ -114,6 +114,13 @@ pub struct Config {
     pub slowlog_max_len: usize,
     /// Who may run DEBUG: "no", "yes" or "local" (loopback clients).
     pub enable_debug_command: String,
+    /// Who may CONFIG SET protected directives (`dir`, `dbfilename`):
+    /// "no", "yes" or "local".
+    pub enable_protected_configs: String,
+    /// The RDB file's name, in the working directory (`dir`).
+    pub dbfilename: String,
+    pub rdbchecksum: bool,
+    pub rdbcompression: bool,
     pub config_file: Option<PathBuf>,
 }
 
@@ -170,6 +177,10 @@ impl Default for Config {
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
             enable_debug_command: "no".into(),
+            enable_protected_configs: "no".into(),
+            dbfilename: "dump.rdb".into(),
+            rdbchecksum: true,
+            rdbcompression: true,
             config_file: None,
         }
     }
@@ -184,6 +195,9 @@ pub enum Change {
     Immutable,
     /// Redis can change it at runtime; rudis cannot yet, and says so.
     Restart,
+    /// Takes effect at once, but CONFIG SET may change it only as
+    /// `enable-protected-configs` allows (Redis's PROTECTED_CONFIG).
+    Protected,
 }
 
 /// A directive: its name, how to set it from arguments, how to show it.
@@ -192,6 +206,33 @@ pub struct Directive {
     pub set: fn(&mut Config, &[String]) -> Result<(), String>,
     pub get: fn(&Config) -> String,
     pub change: Change,
+}
+
+/// An OS error as C's strerror says it (Rust appends "(os error N)").
+fn os_error_text(e: &std::io::Error) -> String {
+    let t = e.to_string();
+    match t.find(" (os error") {
+        Some(i) => t[..i].to_string(),
+        None => t,
+    }
+}
+
+/// `no`, `yes` or `local` (Redis's protected-config enum).
+fn no_yes_local(args: &[String]) -> Result<String, String> {
+    let v = one(args)?.to_ascii_lowercase();
+    if !matches!(v.as_str(), "no" | "yes" | "local") {
+        return Err("argument must be one of the following: no, yes, local".into());
+    }
+    Ok(v)
+}
+
+/// Whether a `no` / `yes` / `local` setting lets a client from `addr` in.
+pub fn permits(setting: &str, addr: std::net::SocketAddr) -> bool {
+    match setting {
+        "yes" => true,
+        "local" => addr.ip().is_loopback(),
+        _ => false,
+    }
 }
 
 fn one(args: &[String]) -> Result<&str, String> {
@@ -863,15 +904,64 @@ pub static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "enable-debug-command",
         set: |c, a| {
-            let v = one(a)?.to_ascii_lowercase();
-            if !matches!(v.as_str(), "no" | "yes" | "local") {
-                return Err("argument must be one of the following: no, yes, local".into());
-            }
-            c.enable_debug_command = v;
+            c.enable_debug_command = no_yes_local(a)?;
             Ok(())
         },
         get: |c| c.enable_debug_command.clone(),
         change: Change::Immutable,
+    },
+    Directive {
+        name: "enable-protected-configs",
+        set: |c, a| {
+            c.enable_protected_configs = no_yes_local(a)?;
+            Ok(())
+        },
+        get: |c| c.enable_protected_configs.clone(),
+        change: Change::Immutable,
+    },
+    Directive {
+        name: "dbfilename",
+        set: |c, a| {
+            let v = one(a)?;
+            // Redis's pathIsBaseName.
+            if v.contains('/') {
+                return Err("dbfilename can't be a path, just a filename".into());
+            }
+            c.dbfilename = v.to_string();
+            Ok(())
+        },
+        get: |c| c.dbfilename.clone(),
+        change: Change::Protected,
+    },
+    Directive {
+        // The working directory itself, as in Redis (it chdirs): the RDB
+        // file and the temporary one are written there.
+        name: "dir",
+        set: |_, a| std::env::set_current_dir(one(a)?).map_err(|e| os_error_text(&e)),
+        get: |_| {
+            std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default()
+        },
+        change: Change::Protected,
+    },
+    Directive {
+        name: "rdbchecksum",
+        set: |c, a| {
+            c.rdbchecksum = yes_no(a)?;
+            Ok(())
+        },
+        get: |c| yn(c.rdbchecksum),
+        change: Change::Immutable,
+    },
+    Directive {
+        name: "rdbcompression",
+        set: |c, a| {
+            c.rdbcompression = yes_no(a)?;
+            Ok(())
+        },
+        get: |c| yn(c.rdbcompression),
+        change: Change::Live,
     },
     Directive {
         // rudis has no persistence yet: "" (no snapshots) is the truth,

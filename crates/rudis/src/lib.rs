@@ -24,6 +24,7 @@ pub mod glob;
 pub mod ldouble;
 pub mod lzf;
 pub mod net;
+pub mod persist;
 pub mod pubsub;
 pub mod push;
 pub mod rdb;

@@ -64,6 +64,7 @@ fn replicas_required(c: &Config) -> bool {
 impl Hot {
     fn from(c: &Config) -> Hot {
         crate::effects::configure(c.notify_keyspace_events);
+        crate::rdb::COMPRESS.store(c.rdbcompression, Relaxed);
         crate::db::list::configure(c.list_max_listpack_size, c.list_compress_depth);
         crate::db::stream::configure(c.stream_node_max_bytes, c.stream_node_max_entries);
         crate::db::value::configure_access(
@@ -229,6 +230,7 @@ impl Hot {
         self.slowlog_slower_than
             .store(c.slowlog_log_slower_than, Relaxed);
         self.slowlog_max_len.store(c.slowlog_max_len, Relaxed);
+        crate::rdb::COMPRESS.store(c.rdbcompression, Relaxed);
     }
 
     /// `maxmemory` in bytes (0: no limit).
@@ -347,8 +349,10 @@ pub struct Server {
     pub workers: Mutex<Vec<Arc<WorkerStats>>>,
     /// 40 hex characters, new at each start (INFO run_id).
     pub run_id: String,
-    /// Unix seconds at start (LASTSAVE until persistence exists).
+    /// Unix seconds at start.
     pub start_unix: u64,
+    /// Snapshots: the last save, the changes since.
+    pub persist: crate::persist::Persist,
     /// Allocated bytes once started: the part that is not data.
     pub memory_startup: AtomicU64,
     memory_peak: AtomicU64,
@@ -403,6 +407,7 @@ impl Server {
                 .map(|_| char::from_digit(rand::random::<u32>() % 16, 16).unwrap_or('0'))
                 .collect(),
             start_unix: crate::db::now_ms() / 1000,
+            persist: crate::persist::Persist::new(crate::db::now_ms() / 1000),
             memory_startup: AtomicU64::new(0),
             memory_peak: AtomicU64::new(0),
             ops_samples: Mutex::new(VecDeque::new()),
@@ -418,6 +423,15 @@ impl Server {
             relisten: parking_lot::Mutex::new(None),
             started: Instant::now(),
         }
+    }
+
+    /// The dirty counter: changes made since the start, all threads'.
+    pub fn dirty(&self) -> u64 {
+        self.workers
+            .lock()
+            .iter()
+            .map(|w| w.dirty.load(Relaxed))
+            .sum()
     }
 
     pub fn next_client_id(&self) -> u64 {

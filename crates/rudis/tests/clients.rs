@@ -189,7 +189,14 @@ fn reset_restores_the_connection_defaults() {
 
 #[test]
 fn shutdown_stops_the_server_cleanly() {
-    let mut s = common::Proc::spawn(rudis_bin(), &["--bind", "127.0.0.1"]);
+    // A working directory gone: SHUTDOWN SAVE cannot save, and stays up.
+    let dir = std::env::temp_dir().join(format!("rudis-shutdown-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut s = common::Proc::spawn(
+        rudis_bin(),
+        &["--bind", "127.0.0.1", "--dir", dir.to_str().unwrap()],
+    );
+    std::fs::remove_dir(&dir).unwrap();
     let mut c = s.raw();
     assert_eq!(
         c.cmd(&[b"SHUTDOWN", b"SAVE"]),

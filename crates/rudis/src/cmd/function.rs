@@ -185,6 +185,29 @@ fn install(libs: &mut functions::Libraries, engine: &mut engine::Engine, c: Comp
     libs.link(c.lib);
 }
 
+/// Runs every loaded library's code in a new functions state (see
+/// `engine::with_functions`); the libraries compiled when loaded, so
+/// they compile again.
+pub fn reinstall(server: &crate::server::Server, engine: &mut engine::Engine) {
+    let codes: Vec<Vec<u8>> = server
+        .scripts
+        .libraries
+        .lock()
+        .libs
+        .values()
+        .map(|l| l.code.clone())
+        .collect();
+    for code in codes {
+        match compile(engine, &code) {
+            Ok(c) => engine.callbacks.extend(c.callbacks),
+            Err(e) => tracing::warn!(
+                "a loaded library failed to compile again: {}",
+                String::from_utf8_lossy(e.as_bytes())
+            ),
+        }
+    }
+}
+
 fn uninstall(engine: &mut engine::Engine, lib: &Library) {
     for f in &lib.functions {
         engine.callbacks.remove(&functions::key(&f.name));
@@ -314,12 +337,6 @@ fn function_restore(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         ));
     }
     let payload = args.arg();
-    #[derive(PartialEq)]
-    enum Policy {
-        Append,
-        Replace,
-        Flush,
-    }
     let policy =
         match args.next_arg() {
             None => Policy::Append,
@@ -334,13 +351,29 @@ fn function_restore(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         "ERR DUMP payload version or checksum are wrong",
     ))?;
     let codes = dumped_codes(body)?;
-    let server = ctx.server;
+    restore(ctx.server, &codes, policy)?;
+    ctx.fx.dirty += 1;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// What FUNCTION RESTORE does with libraries already there.
+#[derive(PartialEq)]
+enum Policy {
+    Append,
+    Replace,
+    Flush,
+}
+
+/// Installs the libraries of `codes` under `policy`: all of them or
+/// none (FUNCTION RESTORE, and an RDB file's functions).
+fn restore(server: &crate::server::Server, codes: &[Vec<u8>], policy: Policy) -> Result<(), Error> {
     engine::with_functions(server, |engine| {
         // Everything in the payload compiles, with no name twice, before
         // anything changes.
         let mut fresh = functions::Libraries::default();
         let mut compiled = Vec::with_capacity(codes.len());
-        for code in &codes {
+        for code in codes {
             let c = compile(engine, code)?;
             if fresh.libs.contains_key(&c.lib.name) {
                 return Err(err(format!(
@@ -398,9 +431,26 @@ fn function_restore(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             install(&mut libs, engine, c);
         }
         Ok(())
-    })?;
-    ctx.fx.dirty += 1;
-    ctx.out.ok();
+    })
+}
+
+/// An RDB file's libraries: replacing every library there is (`flush`,
+/// as DEBUG RELOAD empties the server first), those of the same name
+/// (`merge`), or added to them. Loaded on this thread, they are made
+/// anew in every other thread's functions state.
+pub fn restore_libraries(
+    server: &crate::server::Server,
+    codes: &[Vec<u8>],
+    flush: bool,
+    merge: bool,
+) -> Result<(), Error> {
+    let policy = match (flush, merge) {
+        (true, _) => Policy::Flush,
+        (false, true) => Policy::Replace,
+        (false, false) => Policy::Append,
+    };
+    restore(server, codes, policy)?;
+    server.scripts.function_generation.fetch_add(1, SeqCst);
     Ok(())
 }
 

@@ -67,6 +67,8 @@ pub fn run(mut config: Config) -> io::Result<()> {
         senders.push(tx);
     }
     crate::script::start(server.clone())?;
+    // Before any client is served (Redis's loadDataFromDisk).
+    crate::persist::load_at_start(&server).map_err(io::Error::other)?;
     let srv = server.clone();
     let expirer = thread::Builder::new()
         .name("rudis-expire".into())

@@ -4,8 +4,15 @@
 //! RESTORE reads, in rudis and in Redis alike; values are in `value.rs`,
 //! the listpacks inside them in `listpack.rs`.
 
+pub mod file;
 pub mod listpack;
 pub mod value;
+
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+
+/// `rdbcompression`: long strings LZF-compressed, in files and in DUMP
+/// payloads alike (as Redis's `rdbSaveRawString` reads the one setting).
+pub static COMPRESS: AtomicBool = AtomicBool::new(true);
 pub mod ziplist;
 
 /// The RDB version Redis 7.0 writes (and the newest it reads).
@@ -18,7 +25,7 @@ const ENC_INT16: u8 = 1;
 const ENC_INT32: u8 = 2;
 const ENC_LZF: u8 = 3;
 
-const CRC: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
+pub(crate) static CRC: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
 
 /// Redis's `rdbSaveLen`.
 pub fn put_len(out: &mut Vec<u8>, n: u64) {
@@ -57,7 +64,7 @@ pub fn put_string(out: &mut Vec<u8>, s: &[u8]) {
             }
         }
     }
-    if s.len() > 20 {
+    if s.len() > 20 && COMPRESS.load(Relaxed) {
         // Redis compresses into at most len - 4 bytes.
         if let Some(packed) = crate::lzf::compress(s, 3) {
             out.push(0xC0 | ENC_LZF);
@@ -104,6 +111,11 @@ impl<'a> Reader<'a> {
 
     pub fn is_empty(&self) -> bool {
         self.rest.is_empty()
+    }
+
+    /// Bytes not read yet.
+    pub fn remaining(&self) -> usize {
+        self.rest.len()
     }
 
     pub fn take(&mut self, n: usize) -> Option<&'a [u8]> {

@@ -120,19 +120,28 @@ pub struct Engine {
 /// Runs `f` with this thread's engine, made (or made anew after SCRIPT
 /// FLUSH) on demand.
 pub fn with<R>(server: &Server, f: impl FnOnce(&mut Engine) -> R) -> R {
-    with_state(&ENGINE, server.scripts.generation.load(SeqCst), f, |e| {
-        server
-            .scripts
-            .lua_memory
-            .store(e.lua.used_memory(), Relaxed)
-    })
+    with_state(
+        &ENGINE,
+        server.scripts.generation.load(SeqCst),
+        |_| {},
+        f,
+        |e| {
+            server
+                .scripts
+                .lua_memory
+                .store(e.lua.used_memory(), Relaxed)
+        },
+    )
 }
 
-/// `with` for the functions' Lua state, made anew after FUNCTION FLUSH.
+/// `with` for the functions' Lua state, made anew after FUNCTION FLUSH
+/// or a load of the libraries by another thread (DEBUG RELOAD, the RDB
+/// file at start): a new state runs every loaded library's code first.
 pub fn with_functions<R>(server: &Server, f: impl FnOnce(&mut Engine) -> R) -> R {
     with_state(
         &FUNCTIONS,
         server.scripts.function_generation.load(SeqCst),
+        |e| crate::cmd::function::reinstall(server, e),
         f,
         |e| {
             server
@@ -146,6 +155,7 @@ pub fn with_functions<R>(server: &Server, f: impl FnOnce(&mut Engine) -> R) -> R
 fn with_state<R>(
     key: &'static std::thread::LocalKey<RefCell<Option<Engine>>>,
     generation: u64,
+    made: impl FnOnce(&mut Engine),
     f: impl FnOnce(&mut Engine) -> R,
     measured: impl FnOnce(&Engine),
 ) -> R {
@@ -154,6 +164,7 @@ fn with_state<R>(
         if slot.as_ref().is_none_or(|e| e.generation != generation) {
             *slot = None;
             *slot = Some(Engine::new(generation).expect("the Lua sandbox sets up"));
+            made(slot.as_mut().expect("made above"));
         }
         let engine = slot.as_mut().expect("made above");
         let r = f(engine);

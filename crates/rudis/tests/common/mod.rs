@@ -35,6 +35,9 @@ pub struct Proc {
     pub port: u16,
     /// Where the server's standard error goes (shown when it fails).
     pub log: std::path::PathBuf,
+    /// The working directory given to a server that was not given one (so
+    /// no test leaves or loads a dump.rdb where the tests run).
+    pub dir: Option<std::path::PathBuf>,
 }
 
 impl Proc {
@@ -49,11 +52,20 @@ impl Proc {
                 Some(_) => Stdio::inherit(),
                 None => std::fs::File::create(&log).map_or(Stdio::null(), Stdio::from),
             };
+            let dir = (!args.contains(&"--dir")).then(|| {
+                let d = std::env::temp_dir()
+                    .join(format!("rudis-test-{}-{port}.dir", std::process::id()));
+                let _ = std::fs::create_dir_all(&d);
+                d
+            });
+            let mut extra = vec!["--port".to_string(), port.to_string()];
+            if let Some(d) = &dir {
+                extra.extend(["--dir".to_string(), d.display().to_string()]);
+            }
             // Flags after the arguments: a config file must come first.
             let mut child = Command::new(program)
                 .args(args)
-                .arg("--port")
-                .arg(port.to_string())
+                .args(&extra)
                 .stdout(Stdio::null())
                 .stderr(stderr)
                 .spawn()
@@ -62,7 +74,12 @@ impl Proc {
             while start.elapsed() < DEADLINE {
                 // Ready means a full PING round trip with this child alive.
                 if ping(port) && child.try_wait().ok().flatten().is_none() {
-                    return Proc { child, port, log };
+                    return Proc {
+                        child,
+                        port,
+                        log,
+                        dir,
+                    };
                 }
                 if let Ok(Some(_)) = child.try_wait() {
                     break;
@@ -71,6 +88,9 @@ impl Proc {
             }
             let _ = child.kill();
             let _ = child.wait();
+            if let Some(d) = &dir {
+                let _ = std::fs::remove_dir_all(d);
+            }
         }
         panic!("{program} did not start");
     }
@@ -105,6 +125,9 @@ impl Drop for Proc {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.log);
+        if let Some(d) = &self.dir {
+            let _ = std::fs::remove_dir_all(d);
+        }
     }
 }
 

@@ -102,6 +102,12 @@ fn set(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         if d.change == Change::Immutable {
             return Err(set_failed(&typed, "can't set immutable config"));
         }
+        if d.change == Change::Protected {
+            let setting = ctx.server.config.read().enable_protected_configs.clone();
+            if !crate::config::permits(&setting, ctx.client.addr) {
+                return Err(set_failed(&typed, "can't set protected config"));
+            }
+        }
         if chosen[..i].iter().any(|e| e.name == d.name) {
             return Err(set_failed(&typed, "duplicate parameter"));
         }

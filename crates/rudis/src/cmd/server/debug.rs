@@ -1,5 +1,5 @@
 //! DEBUG, for tests: the subcommands of Redis 7.0's that work on what
-//! rudis has (OBJECT, DIGEST, DIGEST-VALUE, LOG, SLEEP,
+//! rudis has (OBJECT, DIGEST, DIGEST-VALUE, LOG, RELOAD, SLEEP,
 //! SET-ACTIVE-EXPIRE, QUICKLIST-PACKED-THRESHOLD, PROTOCOL, POPULATE,
 //! ERROR, HELP). As in Redis it needs
 //! `enable-debug-command` (`yes`, or `local` for loopback clients). Any
@@ -33,6 +33,19 @@ const HELP: &[&str] = &[
     "    Reply with a test value of the specified type. <type> can be: string,",
     "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
     "    true, false.",
+    "RELOAD [option ...]",
+    "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
+    "    * MERGE: conflicting keys will be loaded from RDB.",
+    "    * NOFLUSH: the existing database will not be removed before load, but",
+    "      conflicting keys will generate an exception and kill the server.",
+    "    * NOSAVE: the database will be loaded from an existing RDB file.",
+    "    Examples:",
+    "    * DEBUG RELOAD: verify that the server is able to persist, flush and reload",
+    "      the database.",
+    "    * DEBUG RELOAD NOSAVE: replace the current database with the contents of an",
+    "      existing RDB file.",
+    "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
+    "      file to the database.",
     "SET-ACTIVE-EXPIRE <0|1>",
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -50,12 +63,8 @@ const HELP: &[&str] = &[
 /// sleeping Redis's would be; commands without keys (PING) still run on
 /// other threads.
 pub fn debug(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    let allowed = match ctx.server.config.read().enable_debug_command.as_str() {
-        "yes" => true,
-        "local" => ctx.client.addr.ip().is_loopback(),
-        _ => false,
-    };
-    if !allowed {
+    let setting = ctx.server.config.read().enable_debug_command.clone();
+    if !crate::config::permits(&setting, ctx.client.addr) {
         return Err(errors::DEBUG_NOT_ALLOWED.into());
     }
     let sub = args.arg();
@@ -84,6 +93,7 @@ pub fn debug(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             }
         }
         _ if is(sub, "protocol") && n == 1 => protocol(ctx, args.arg()),
+        _ if is(sub, "reload") => super::save::debug_reload(ctx, args),
         _ if is(sub, "object") && n == 1 => object(ctx, args.arg()),
         _ if is(sub, "digest") && n == 0 => {
             let dbs = ctx.server.store.databases();

@@ -357,8 +357,7 @@ fn section(
             field("lazyfreed_objects", &FREED.load(Relaxed));
         }
         "persistence" => {
-            // No persistence yet: what Redis shows with saving off and no
-            // save ever made (rdb_last_save_time is the start time).
+            // No BGSAVE and no AOF yet: what Redis shows without them.
             for k in [
                 "loading",
                 "async_loading",
@@ -372,18 +371,22 @@ fn section(
             for k in ["current_save_keys_processed", "current_save_keys_total"] {
                 field(k, &0);
             }
-            // Every change since the start: nothing is ever saved yet.
-            field("rdb_changes_since_last_save", &sum(workers, |w| &w.dirty));
+            let p = &server.persist;
+            field("rdb_changes_since_last_save", &p.changes_since_save(server));
             field("rdb_bgsave_in_progress", &0);
-            field("rdb_last_save_time", &server.start_unix);
-            field("rdb_last_bgsave_status", &"ok");
+            field("rdb_last_save_time", &p.last_save.load(Relaxed));
+            let ok = if p.last_ok.load(Relaxed) { "ok" } else { "err" };
+            field("rdb_last_bgsave_status", &ok);
             field("rdb_last_bgsave_time_sec", &-1);
             field("rdb_current_bgsave_time_sec", &-1);
-            for k in [
-                "rdb_saves",
-                "rdb_last_cow_size",
+            field("rdb_saves", &p.saves.load(Relaxed));
+            field("rdb_last_cow_size", &0);
+            field(
                 "rdb_last_load_keys_expired",
-                "rdb_last_load_keys_loaded",
+                &p.expired_on_load.load(Relaxed),
+            );
+            field("rdb_last_load_keys_loaded", &p.loaded_keys.load(Relaxed));
+            for k in [
                 "aof_enabled",
                 "aof_rewrite_in_progress",
                 "aof_rewrite_scheduled",

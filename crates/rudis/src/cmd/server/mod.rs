@@ -7,6 +7,7 @@ pub mod info;
 pub mod latency;
 pub mod memory;
 pub mod monitor;
+pub mod save;
 
 use super::acl;
 use super::flags::*;
@@ -31,6 +32,14 @@ pub static COMMANDS: &[Command] = &[
         .scope(Scope::All)
         .acl(acl::KEYSPACE | acl::DANGEROUS),
     row("time", 1, LOADING | STALE | FAST, time).tips(&["nondeterministic_output"]),
+    row(
+        "save",
+        1,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI,
+        save::save,
+    )
+    .scope(Scope::All)
+    .acl(acl::ADMIN | acl::DANGEROUS),
     row("lastsave", 1, LOADING | STALE | FAST, lastsave)
         .acl(acl::ADMIN | acl::DANGEROUS)
         .tips(&["nondeterministic_output"]),
@@ -46,7 +55,9 @@ pub static COMMANDS: &[Command] = &[
         -1,
         ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY,
         shutdown,
-    ),
+    )
+    // Saving reads every shard.
+    .scope(Scope::Data(shutdown_saves)),
 ];
 
 /// DBSIZE
@@ -75,8 +86,9 @@ fn flush_mode(ctx: &Ctx, args: &mut Args) -> Result<bool, errors::Error> {
 /// Empties the given databases atomically: dispatch holds every shard
 /// (`Scope::All`) while the tables are swapped out; freeing happens
 /// afterwards, on the lazy-free thread for ASYNC. Watchers of keys that
-/// existed see the change (Redis's `touchAllWatchedKeysInDb`).
-fn flush(ctx: &mut Ctx, dbs: std::ops::Range<usize>, async_free: bool) {
+/// existed see the change (Redis's `touchAllWatchedKeysInDb`). Returns
+/// how many keys were removed.
+fn empty(ctx: &mut Ctx, dbs: std::ops::Range<usize>, async_free: bool) -> u64 {
     let watches = &ctx.server.watches;
     for db in dbs.clone() {
         if watches.any() {
@@ -92,8 +104,6 @@ fn flush(ctx: &mut Ctx, dbs: std::ops::Range<usize>, async_free: bool) {
         .filter(|t| !t.is_empty())
         .inspect(|t| removed += t.len() as u64)
         .collect();
-    // Redis counts one change per key removed, at least one.
-    ctx.fx.dirty += removed.max(1);
     let server = ctx.server;
     server
         .tracking
@@ -109,6 +119,14 @@ fn flush(ctx: &mut Ctx, dbs: std::ops::Range<usize>, async_free: bool) {
             ctx.key_ready_in(db, key.as_slice());
         }
     }
+    removed
+}
+
+/// FLUSHDB and FLUSHALL.
+fn flush(ctx: &mut Ctx, dbs: std::ops::Range<usize>, async_free: bool) {
+    let removed = empty(ctx, dbs, async_free);
+    // Redis counts one change per key removed, at least one.
+    ctx.fx.dirty += removed.max(1);
     ctx.out.ok();
 }
 
@@ -180,9 +198,20 @@ fn time(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
 
 /// LASTSAVE
 fn lastsave(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
-    // No save has happened: Redis reports its start time then too.
-    ctx.out.int(ctx.server.start_unix as i64);
+    // Before any save: the start time, as Redis.
+    let at = ctx
+        .server
+        .persist
+        .last_save
+        .load(std::sync::atomic::Ordering::Relaxed);
+    ctx.out.int(at as i64);
     Ok(())
+}
+
+/// Whether this SHUTDOWN saves (SAVE; no save points exist yet), so that
+/// dispatch locks every shard for it.
+fn shutdown_saves(argv: super::Argv) -> bool {
+    argv.iter().skip(1).any(|a| is(a, "save"))
 }
 
 /// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
@@ -211,9 +240,12 @@ fn shutdown(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         // Shutdown never waits (no replicas), so none can be in progress.
         return Err("ERR No shutdown in progress.".into());
     }
-    if save && !force {
-        tracing::warn!("SHUTDOWN SAVE: rudis has no persistence yet, nothing can be saved");
-        return Err("ERR Errors trying to SHUTDOWN. Check logs.".into());
+    if save && !nosave {
+        tracing::warn!("Saving the final RDB snapshot before exiting.");
+        if save::save_all(ctx).is_err() && !force {
+            tracing::warn!("Error trying to save the DB, can't exit.");
+            return Err("ERR Errors trying to SHUTDOWN. Check logs.".into());
+        }
     }
     tracing::warn!("User requested shutdown...");
     // Like Redis, the client that asked gets no reply: the server goes.

@@ -1,0 +1,387 @@
+//! RDB snapshots: SAVE, loading at start, DEBUG RELOAD, SHUTDOWN SAVE,
+//! the directives around them, and files exchanged with Redis 7.0.15
+//! itself (when `redis-server` is on PATH). Expected texts are Redis's.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use common::{eventually, rudis, Proc};
+use redis::Value as V;
+
+/// A fresh directory for one test's files.
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rudis-persist-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn server_in(d: &std::path::Path, extra: &[&str]) -> Proc {
+    let mut args = vec![
+        "--dir",
+        d.to_str().unwrap(),
+        "--enable-debug-command",
+        "yes",
+    ];
+    args.extend_from_slice(extra);
+    rudis(&args)
+}
+
+fn cmd(c: &mut redis::Connection, args: &[&str]) -> V {
+    let mut k = redis::cmd(args[0]);
+    for a in &args[1..] {
+        k.arg(*a);
+    }
+    k.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+fn err(c: &mut redis::Connection, args: &[&str]) -> String {
+    let mut k = redis::cmd(args[0]);
+    for a in &args[1..] {
+        k.arg(*a);
+    }
+    match k.query::<V>(c) {
+        Ok(v) => panic!("{args:?} gave {v:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn digest(c: &mut redis::Connection) -> String {
+    redis::cmd("DEBUG").arg("DIGEST").query(c).unwrap()
+}
+
+/// Keys of every type, in several databases, with a TTL and a library.
+fn fill(c: &mut redis::Connection) {
+    let big = "x".repeat(300);
+    for args in [
+        &["SET", "n", "12345"][..],
+        &["SET", "big", &big],
+        &["SET", "ttl", "v", "EX", "1000"],
+        &["RPUSH", "list", "a", "b", "c"],
+        &["HSET", "hash", "f", "v", "g", "w"],
+        &["SADD", "ints", "1", "2", "3"],
+        &["SADD", "set", "a", "b"],
+        &["ZADD", "zset", "1.5", "a", "-inf", "b"],
+        &["XADD", "stream", "1-1", "f", "v"],
+        &["PFADD", "hll", "a", "b", "c"],
+        &["SELECT", "3"],
+        &["SET", "other", "db3"],
+        &["SELECT", "0"],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=lib\nredis.register_function('f1', function() return 7 end)",
+        ],
+    ] {
+        cmd(c, args);
+    }
+    let mut p = redis::pipe();
+    for i in 0..300 {
+        p.cmd("ZADD")
+            .arg("bigz")
+            .arg(i)
+            .arg(format!("m{i}"))
+            .ignore();
+        p.cmd("HSET")
+            .arg("bigh")
+            .arg(format!("f{i}"))
+            .arg(i)
+            .ignore();
+    }
+    p.query::<()>(c).unwrap();
+}
+
+#[test]
+fn save_and_load_at_start_keep_the_dataset() {
+    let d = dir("restart");
+    let want;
+    {
+        let s = server_in(&d, &[]);
+        let mut c = s.client();
+        fill(&mut c);
+        want = digest(&mut c);
+        let before: i64 = cmd_int(&mut c, &["LASTSAVE"]);
+        assert!(info_field(&mut c, "rdb_changes_since_last_save") > 0);
+        assert_eq!(cmd(&mut c, &["SAVE"]), V::Okay);
+        assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), 0);
+        assert_eq!(info_field(&mut c, "rdb_saves"), 1);
+        assert!(cmd_int(&mut c, &["LASTSAVE"]) >= before);
+        assert!(d.join("dump.rdb").exists());
+        // No temporary file is left behind.
+        let names: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["dump.rdb"]);
+    }
+    let s = server_in(&d, &[]);
+    let mut c = s.client();
+    assert_eq!(digest(&mut c), want);
+    let ttl = cmd_int(&mut c, &["TTL", "ttl"]);
+    assert!((990..=1000).contains(&ttl), "{ttl}");
+    assert_eq!(cmd_int(&mut c, &["FCALL", "f1", "0"]), 7);
+    assert_eq!(info_field(&mut c, "rdb_last_load_keys_loaded"), 13);
+    assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), 0);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+fn cmd_int(c: &mut redis::Connection, args: &[&str]) -> i64 {
+    match cmd(c, args) {
+        V::Int(n) => n,
+        v => panic!("{args:?} gave {v:?}"),
+    }
+}
+
+fn info_field(c: &mut redis::Connection, name: &str) -> i64 {
+    let info: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no {name} in {info}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn debug_reload_and_its_options() {
+    let d = dir("reload");
+    let s = server_in(&d, &[]);
+    let mut c = s.client();
+    fill(&mut c);
+    let want = digest(&mut c);
+    assert_eq!(cmd(&mut c, &["DEBUG", "RELOAD"]), V::Okay);
+    assert_eq!(digest(&mut c), want);
+    assert_eq!(cmd_int(&mut c, &["FCALL", "f1", "0"]), 7);
+    assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), 0);
+    // NOSAVE loads the file as it is: a later change is gone.
+    cmd(&mut c, &["SET", "later", "1"]);
+    assert_eq!(cmd(&mut c, &["DEBUG", "RELOAD", "NOSAVE"]), V::Okay);
+    assert_eq!(cmd(&mut c, &["EXISTS", "later"]), V::Int(0));
+    // NOFLUSH MERGE keeps what is not in the file, the file wins the rest.
+    cmd(&mut c, &["SET", "later", "1"]);
+    cmd(&mut c, &["SET", "n", "changed"]);
+    assert_eq!(
+        cmd(&mut c, &["DEBUG", "RELOAD", "NOSAVE", "NOFLUSH", "MERGE"]),
+        V::Okay
+    );
+    assert_eq!(cmd(&mut c, &["GET", "later"]), V::BulkString(b"1".to_vec()));
+    assert_eq!(cmd(&mut c, &["GET", "n"]), V::BulkString(b"12345".to_vec()));
+    // NOFLUSH alone refuses a key that is there already.
+    assert_eq!(
+        err(&mut c, &["DEBUG", "RELOAD", "NOSAVE", "NOFLUSH"]),
+        "An error was signalled by the server - ResponseError: Error trying to load the RDB dump, check server logs."
+    );
+    let e = err(&mut c, &["DEBUG", "RELOAD", "FAST"]);
+    assert!(
+        e.ends_with("DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options."),
+        "{e}"
+    );
+    // Without a file there is nothing to load.
+    std::fs::remove_file(d.join("dump.rdb")).unwrap();
+    let e = err(&mut c, &["DEBUG", "RELOAD", "NOSAVE"]);
+    assert!(
+        e.ends_with("Error trying to load the RDB dump, check server logs."),
+        "{e}"
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn expired_keys_are_not_loaded() {
+    let d = dir("expired");
+    let s = server_in(&d, &[]);
+    let mut c = s.client();
+    cmd(&mut c, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    cmd(&mut c, &["SET", "soon", "v", "PX", "100"]);
+    cmd(&mut c, &["SET", "stays", "v"]);
+    // Saved while logically expired: the file still has it, as Redis's.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(cmd(&mut c, &["DEBUG", "RELOAD"]), V::Okay);
+    assert_eq!(info_field(&mut c, "rdb_last_load_keys_expired"), 1);
+    assert_eq!(info_field(&mut c, "rdb_last_load_keys_loaded"), 1);
+    assert_eq!(cmd(&mut c, &["DBSIZE"]), V::Int(1));
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn the_directives() {
+    let d = dir("directives");
+    let s = server_in(&d, &["--dbfilename", "first.rdb", "--rdbcompression", "no"]);
+    let mut c = s.client();
+    // Protected, as in Redis 7.0, unless enable-protected-configs says.
+    for k in ["dir", "dbfilename"] {
+        let e = err(&mut c, &["CONFIG", "SET", k, "x"]);
+        assert!(e.ends_with(&format!("CONFIG SET failed (possibly related to argument '{k}') - can't set protected config")), "{e}");
+    }
+    drop(c);
+    drop(s);
+    let s = server_in(
+        &d,
+        &[
+            "--dbfilename",
+            "first.rdb",
+            "--rdbcompression",
+            "no",
+            "--enable-protected-configs",
+            "local",
+        ],
+    );
+    let mut c = s.client();
+    let get = |c: &mut redis::Connection, k: &str| -> Vec<String> {
+        redis::cmd("CONFIG").arg("GET").arg(k).query(c).unwrap()
+    };
+    let real = std::fs::canonicalize(&d).unwrap();
+    assert_eq!(get(&mut c, "dir"), ["dir", real.to_str().unwrap()]);
+    assert_eq!(get(&mut c, "dbfilename"), ["dbfilename", "first.rdb"]);
+    assert_eq!(get(&mut c, "rdbchecksum"), ["rdbchecksum", "yes"]);
+    assert_eq!(get(&mut c, "rdbcompression"), ["rdbcompression", "no"]);
+    let e = err(&mut c, &["CONFIG", "SET", "dbfilename", "a/b.rdb"]);
+    assert!(e.ends_with("CONFIG SET failed (possibly related to argument 'dbfilename') - dbfilename can't be a path, just a filename"), "{e}");
+    let e = err(&mut c, &["CONFIG", "SET", "dir", "/nonexistent/dir"]);
+    assert!(
+        e.ends_with(
+            "CONFIG SET failed (possibly related to argument 'dir') - No such file or directory"
+        ),
+        "{e}"
+    );
+    let e = err(&mut c, &["CONFIG", "SET", "rdbchecksum", "no"]);
+    assert!(e.contains("can't set immutable config"), "{e}");
+    // Without compression a long string is stored as it is.
+    let long = "abc".repeat(100);
+    cmd(&mut c, &["SET", "k", &long]);
+    cmd(&mut c, &["SAVE"]);
+    let data = std::fs::read(d.join("first.rdb")).unwrap();
+    assert!(data.windows(long.len()).any(|w| w == long.as_bytes()));
+    let sub = d.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    cmd(
+        &mut c,
+        &[
+            "CONFIG",
+            "SET",
+            "dir",
+            sub.to_str().unwrap(),
+            "dbfilename",
+            "second.rdb",
+            "rdbcompression",
+            "yes",
+        ],
+    );
+    cmd(&mut c, &["SAVE"]);
+    let data = std::fs::read(sub.join("second.rdb")).unwrap();
+    assert!(!data.windows(long.len()).any(|w| w == long.as_bytes()));
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn shutdown_save_writes_the_file() {
+    let d = dir("shutdown");
+    let s = server_in(&d, &[]);
+    let mut c = s.client();
+    cmd(&mut c, &["SET", "k", "v"]);
+    let _ = redis::cmd("SHUTDOWN").arg("SAVE").query::<V>(&mut c);
+    eventually("the file", || d.join("dump.rdb").exists());
+    drop(s);
+    let s = server_in(&d, &[]);
+    let mut c = s.client();
+    assert_eq!(cmd(&mut c, &["GET", "k"]), V::BulkString(b"v".to_vec()));
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn a_bad_file_stops_the_start() {
+    let d = dir("bad");
+    let s = server_in(&d, &[]);
+    let mut c = s.client();
+    cmd(&mut c, &["SET", "k", "v"]);
+    cmd(&mut c, &["SAVE"]);
+    drop(s);
+    let path = d.join("dump.rdb");
+    let mut data = std::fs::read(&path).unwrap();
+    let last = data.len() - 1;
+    data[last] ^= 0xff;
+    std::fs::write(&path, &data).unwrap();
+    let out = Command::new(common::rudis_bin())
+        .args([
+            "--port",
+            &common::free_port().to_string(),
+            "--dir",
+            d.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let log =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("Wrong RDB checksum"), "{log}");
+    // With rdbchecksum no it loads.
+    let s = server_in(&d, &["--rdbchecksum", "no"]);
+    let mut c = s.client();
+    assert_eq!(cmd(&mut c, &["GET", "k"]), V::BulkString(b"v".to_vec()));
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+fn have_redis() -> bool {
+    Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Files go both ways between rudis and Redis 7.0.15, with the same
+/// DEBUG DIGEST on both sides.
+#[test]
+fn files_are_exchanged_with_redis() {
+    if !have_redis() {
+        eprintln!("redis-server not on PATH: skipped");
+        return;
+    }
+    let d = dir("redis");
+    let want;
+    {
+        let s = server_in(&d, &[]);
+        let mut c = s.client();
+        fill(&mut c);
+        want = digest(&mut c);
+        cmd(&mut c, &["SAVE"]);
+    }
+    let r = Proc::spawn(
+        "redis-server",
+        &[
+            "--bind",
+            "127.0.0.1",
+            "--appendonly",
+            "no",
+            "--save",
+            "",
+            "--enable-debug-command",
+            "yes",
+            "--dir",
+            d.to_str().unwrap(),
+        ],
+    );
+    let mut c = r.client();
+    assert_eq!(digest(&mut c), want);
+    assert_eq!(cmd_int(&mut c, &["FCALL", "f1", "0"]), 7);
+    cmd(&mut c, &["SET", "from-redis", "1"]);
+    cmd(
+        &mut c,
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"],
+    );
+    cmd(&mut c, &["SAVE"]);
+    let want = digest(&mut c);
+    drop(r);
+    let s = server_in(&d, &["--maxmemory-policy", "allkeys-lfu"]);
+    let mut c = s.client();
+    assert_eq!(digest(&mut c), want);
+    assert_eq!(
+        cmd(&mut c, &["GET", "from-redis"]),
+        V::BulkString(b"1".to_vec())
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
