@@ -121,6 +121,14 @@ pub struct Config {
     pub dbfilename: String,
     pub rdbchecksum: bool,
     pub rdbcompression: bool,
+    /// (seconds, changes) pairs: when a background save starts.
+    pub save_points: Vec<(u64, u64)>,
+    pub stop_writes_on_bgsave_error: bool,
+    pub rdb_key_save_delay: i64,
+    /// Set while the file and the command line are read (`save` lines
+    /// then add up), and whether a `save` line came.
+    pub(crate) reading: bool,
+    pub(crate) save_read: bool,
     pub config_file: Option<PathBuf>,
 }
 
@@ -181,6 +189,11 @@ impl Default for Config {
             dbfilename: "dump.rdb".into(),
             rdbchecksum: true,
             rdbcompression: true,
+            save_points: vec![(3600, 1), (300, 100), (60, 10000)],
+            stop_writes_on_bgsave_error: true,
+            rdb_key_save_delay: 0,
+            reading: false,
+            save_read: false,
             config_file: None,
         }
     }
@@ -964,21 +977,82 @@ pub static DIRECTIVES: &[Directive] = &[
         change: Change::Live,
     },
     Directive {
-        // rudis has no persistence yet: "" (no snapshots) is the truth,
-        // and the only value accepted.
+        // Pairs of seconds and changes: a BGSAVE starts once that many
+        // changes are older than that many seconds. Lines of a file or
+        // the command line add pairs, the first replacing the defaults;
+        // CONFIG SET replaces them all.
         name: "save",
-        set: |_, a| match a {
-            [v] if v.is_empty() => Ok(()),
-            _ => Err("rudis has no persistence yet: only \"\" is accepted".into()),
+        set: |c, a| {
+            // CONFIG SET's value splits at each space (an empty word is
+            // 0), a file's and the command line's at runs of them.
+            let words: Vec<&str> = if c.reading {
+                a.iter().flat_map(|w| w.split_whitespace()).collect()
+            } else if a.len() == 1 && a[0].is_empty() {
+                Vec::new()
+            } else {
+                a.iter().flat_map(|w| w.split(' ')).collect()
+            };
+            if words.len() % 2 == 1 {
+                return Err("Invalid save parameters".into());
+            }
+            let mut points = Vec::with_capacity(words.len() / 2);
+            let int = |w: &str| -> Result<i64, String> {
+                if w.is_empty() {
+                    return Ok(0);
+                }
+                w.parse().map_err(|_| "Invalid save parameters".to_string())
+            };
+            for pair in words.chunks(2) {
+                let (secs, changes) = (int(pair[0])?, int(pair[1])?);
+                if secs < 1 || changes < 0 {
+                    return Err("Invalid save parameters".into());
+                }
+                points.push((secs as u64, changes as u64));
+            }
+            if c.reading && c.save_read {
+                c.save_points.extend(points);
+            } else {
+                c.save_points = points;
+            }
+            c.save_read |= c.reading;
+            Ok(())
         },
-        get: |_| String::new(),
+        get: |c| {
+            c.save_points
+                .iter()
+                .map(|(s, n)| format!("{s} {n}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        },
+        change: Change::Live,
+    },
+    Directive {
+        name: "stop-writes-on-bgsave-error",
+        set: |c, a| {
+            c.stop_writes_on_bgsave_error = yes_no(a)?;
+            Ok(())
+        },
+        get: |c| yn(c.stop_writes_on_bgsave_error),
+        change: Change::Live,
+    },
+    Directive {
+        // Microseconds a snapshot waits after each key (for tests, as
+        // Redis's debugDelay: a negative -N waits 1 µs once in N keys).
+        name: "rdb-key-save-delay",
+        set: |c, a| {
+            c.rdb_key_save_delay = one(a)?
+                .parse()
+                .map_err(|_| "argument couldn't be parsed into an integer")?;
+            Ok(())
+        },
+        get: |c| c.rdb_key_save_delay.to_string(),
         change: Change::Live,
     },
     Directive {
         name: "appendonly",
         set: |_, a| match yes_no(a)? {
             false => Ok(()),
-            true => Err("rudis has no persistence yet: only 'no' is accepted".into()),
+            true => Err("rudis has no AOF yet: only 'no' is accepted".into()),
         },
         get: |_| "no".into(),
         change: Change::Live,
@@ -1068,7 +1142,10 @@ impl Config {
             Some("-h" | "--help") => return Ok(Invocation::Help),
             _ => {}
         }
-        let mut config = Config::default();
+        let mut config = Config {
+            reading: true,
+            ..Config::default()
+        };
         if let Some(first) = rest.first().filter(|a| !a.starts_with("--")) {
             let text = std::fs::read_to_string(first).map_err(|e| ConfigError {
                 place: format!("Reading the configuration file {first}"),
@@ -1102,6 +1179,7 @@ impl Config {
             })?;
             rest = next;
         }
+        config.reading = false;
         Ok(Invocation::Run(Box::new(config)))
     }
 }
@@ -1119,8 +1197,8 @@ redis-server; they override the file:
 Directives: port, bind, protected-mode, databases, threads, hz, maxclients,
 timeout, tcp-keepalive, loglevel, logfile, proto-max-bulk-len,
 client-query-buffer-limit, requirepass, slowlog-log-slower-than,
-slowlog-max-len, enable-debug-command; save \"\" and appendonly no (rudis
-has no persistence yet, and says so for any other value).";
+slowlog-max-len, enable-debug-command, save, dir, dbfilename; appendonly no
+(rudis has no AOF yet, and says so for yes).";
 
 #[cfg(test)]
 mod tests {

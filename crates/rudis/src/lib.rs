@@ -19,6 +19,8 @@ pub mod double;
 pub mod effects;
 pub mod errors;
 pub mod evict;
+#[allow(unsafe_code)]
+pub mod fork;
 pub mod geohash;
 pub mod glob;
 pub mod ldouble;

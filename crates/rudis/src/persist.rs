@@ -4,10 +4,17 @@
 //! DEBUG RELOAD loads it back (Redis's `rdbSave` and `rdbLoad`). The file
 //! is written to `temp-<pid>.rdb` and renamed over the old one only once
 //! complete and synced, so a failed save never leaves a partial file.
+//!
+//! BGSAVE and the `save` points write the file from a forked child
+//! (`crate::fork`), as Redis does; the expiry thread's cron reaps it and
+//! starts the saves the points call for.
 
 use std::fs;
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::time::Instant;
+
+use parking_lot::Mutex;
 
 use crate::db::{self, Blob, Clock, Entry, Shard};
 use crate::rdb::file::{self, KeyMeta, LoadError, LoadedKey};
@@ -26,6 +33,33 @@ pub struct Persist {
     pub saves: AtomicU64,
     pub loaded_keys: AtomicU64,
     pub expired_on_load: AtomicU64,
+    child: Mutex<Option<Child>>,
+    /// Seconds the last background save took (-1: none yet).
+    pub last_bgsave_secs: AtomicI64,
+    /// Unix seconds of the last background save started (or tried).
+    last_try: AtomicU64,
+    /// BGSAVE SCHEDULE or a BGSAVE in a transaction: the cron starts it.
+    scheduled: AtomicBool,
+}
+
+/// A running background save.
+struct Child {
+    pid: i32,
+    started: Instant,
+    /// The dirty counter at the fork: what the file holds.
+    dirty_at_fork: u64,
+}
+
+/// Whether `save` has points (for SHUTDOWN's scope, which sees only its
+/// command line).
+pub static SAVE_POINTS: AtomicBool = AtomicBool::new(true);
+
+/// Redis's CONFIG_BGSAVE_RETRY_DELAY: after a failed background save the
+/// points wait this long before trying again.
+const RETRY_DELAY: u64 = 5;
+
+fn now_secs() -> u64 {
+    db::now_ms() / 1000
 }
 
 impl Persist {
@@ -37,7 +71,23 @@ impl Persist {
             saves: AtomicU64::new(0),
             loaded_keys: AtomicU64::new(0),
             expired_on_load: AtomicU64::new(0),
+            child: Mutex::new(None),
+            last_bgsave_secs: AtomicI64::new(-1),
+            last_try: AtomicU64::new(0),
+            scheduled: AtomicBool::new(false),
         }
+    }
+
+    /// Seconds the running background save has taken, if one runs.
+    pub fn bgsave_running_secs(&self) -> Option<u64> {
+        self.child
+            .lock()
+            .as_ref()
+            .map(|c| c.started.elapsed().as_secs())
+    }
+
+    pub fn schedule(&self) {
+        self.scheduled.store(true, Relaxed);
     }
 
     /// Changes since the last save.
@@ -48,24 +98,50 @@ impl Persist {
     }
 }
 
+/// What a snapshot needs besides the shards, read before it starts (a
+/// forked child must take no lock another thread may hold).
+struct Plan {
+    path: String,
+    checksum: bool,
+    delay: i64,
+    libraries: Vec<Vec<u8>>,
+    policy: crate::evict::Policy,
+    databases: usize,
+}
+
+fn plan(server: &Server) -> Plan {
+    let c = server.config.read();
+    Plan {
+        path: c.dbfilename.clone(),
+        checksum: c.rdbchecksum,
+        delay: c.rdb_key_save_delay,
+        libraries: server.scripts.library_codes(),
+        policy: server.hot.maxmemory_policy(),
+        databases: server.store.databases(),
+    }
+}
+
+fn temp_name() -> String {
+    format!("temp-{}.rdb", std::process::id())
+}
+
 /// Writes every database of `shards` (all of them, locked by the caller)
-/// to `dbfilename`. Errors are logged as Redis logs them, and returned.
+/// to `dbfilename` (Redis's rdbSave). Errors are logged as Redis logs
+/// them, and returned. Only SAVE itself counts in `rdb_saves`, and
+/// BGSAVE (as in Redis, not the saves of FLUSHALL, SHUTDOWN or DEBUG
+/// RELOAD).
 pub fn save(server: &Server, shards: &[&Shard]) -> io::Result<()> {
-    let (path, checksum) = {
-        let c = server.config.read();
-        (c.dbfilename.clone(), c.rdbchecksum)
-    };
-    let temp = format!("temp-{}.rdb", std::process::id());
-    let result =
-        write_file(server, shards, &temp, checksum).and_then(|()| fs::rename(&temp, &path));
+    kill_child(server);
+    let plan = plan(server);
+    let temp = temp_name();
+    let result = write_file(&plan, shards, &temp).and_then(|()| fs::rename(&temp, &plan.path));
     let p = &server.persist;
     match &result {
         Ok(()) => {
             tracing::info!("DB saved on disk");
             p.dirty_at_save.store(server.dirty(), Relaxed);
-            p.last_save.store(db::now_ms() / 1000, Relaxed);
+            p.last_save.store(now_secs(), Relaxed);
             p.last_ok.store(true, Relaxed);
-            p.saves.fetch_add(1, Relaxed);
         }
         // A failed SAVE leaves rdb_last_bgsave_status alone, as Redis.
         Err(e) => {
@@ -76,7 +152,167 @@ pub fn save(server: &Server, shards: &[&Shard]) -> io::Result<()> {
     result
 }
 
-fn write_file(server: &Server, shards: &[&Shard], temp: &str, checksum: bool) -> io::Result<()> {
+/// Starts a background save of `shards` (all of them, locked by the
+/// caller across the fork); Redis's rdbSaveBackground.
+pub fn bgsave(server: &Server, shards: &[&Shard]) -> io::Result<()> {
+    let p = &server.persist;
+    let plan = plan(server);
+    let dirty = server.dirty();
+    p.last_try.store(now_secs(), Relaxed);
+    let forked = crate::fork::spawn(|| {
+        let temp = temp_name();
+        match write_file(&plan, shards, &temp).and_then(|()| fs::rename(&temp, &plan.path)) {
+            Ok(()) => 0,
+            Err(_) => {
+                let _ = fs::remove_file(&temp);
+                1
+            }
+        }
+    });
+    match forked {
+        Ok(pid) => {
+            tracing::info!("Background saving started by pid {pid}");
+            // Counted when it starts, as Redis's rdb_saves.
+            p.saves.fetch_add(1, Relaxed);
+            *p.child.lock() = Some(Child {
+                pid,
+                started: Instant::now(),
+                dirty_at_fork: dirty,
+            });
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!("Can't save in background: fork: {e}");
+            p.last_ok.store(false, Relaxed);
+            Err(e)
+        }
+    }
+}
+
+/// Stops a running background save and removes its temporary file
+/// (Redis's killRDBChild); not a save error.
+pub fn kill_child(server: &Server) {
+    let Some(c) = server.persist.child.lock().take() else {
+        return;
+    };
+    tracing::warn!("Killing running RDB child: {}", c.pid);
+    crate::fork::kill(c.pid);
+    let _ = fs::remove_file(format!("temp-{}.rdb", c.pid));
+}
+
+/// The expiry thread's turn at persistence, each cron tick (Redis's
+/// serverCron): a background save that ended is accounted; otherwise a
+/// scheduled one, or one a save point calls for, starts.
+pub fn cron(server: &Server) {
+    let p = &server.persist;
+    {
+        let mut child = p.child.lock();
+        let Some(c) = child.as_ref() else {
+            drop(child);
+            return start_if_due(server);
+        };
+        let Some(end) = crate::fork::reap(c.pid) else {
+            return;
+        };
+        let c = child.take().expect("there");
+        drop(child);
+        finished(server, c, end);
+    }
+}
+
+fn finished(server: &Server, c: Child, end: crate::fork::Ended) {
+    use crate::fork::Ended;
+    let p = &server.persist;
+    match end {
+        Ended::Code(0) => {
+            tracing::info!("Background saving terminated with success");
+            p.dirty_at_save.store(c.dirty_at_fork, Relaxed);
+            p.last_save.store(now_secs(), Relaxed);
+            p.last_ok.store(true, Relaxed);
+        }
+        Ended::Code(_) => {
+            tracing::warn!("Background saving error");
+            p.last_ok.store(false, Relaxed);
+        }
+        Ended::Signal(sig) => {
+            tracing::warn!("Background saving terminated by signal {sig}");
+            let _ = fs::remove_file(format!("temp-{}.rdb", c.pid));
+            if sig != libc::SIGUSR1 {
+                p.last_ok.store(false, Relaxed);
+            }
+        }
+    }
+    p.last_bgsave_secs
+        .store(c.started.elapsed().as_secs() as i64, Relaxed);
+}
+
+fn start_if_due(server: &Server) {
+    let p = &server.persist;
+    let now = now_secs();
+    let may_retry =
+        p.last_ok.load(Relaxed) || now.saturating_sub(p.last_try.load(Relaxed)) > RETRY_DELAY;
+    if !may_retry {
+        return;
+    }
+    let changes = p.changes_since_save(server);
+    let since = now.saturating_sub(p.last_save.load(Relaxed));
+    let point = server
+        .config
+        .read()
+        .save_points
+        .iter()
+        .copied()
+        .find(|&(secs, n)| changes >= n && since > secs);
+    let scheduled = p.scheduled.load(Relaxed);
+    if point.is_none() && !scheduled {
+        return;
+    }
+    if let Some((secs, n)) = point {
+        tracing::info!("{n} changes in {secs} seconds. Saving...");
+    }
+    let Ok(guards) = server.store.acquire(0..db::SHARDS, false) else {
+        return;
+    };
+    let shards: Vec<&Shard> = guards.iter().map(|(_, g)| &**g).collect();
+    if bgsave(server, &shards).is_ok() {
+        p.scheduled.store(false, Relaxed);
+    }
+}
+
+/// A SIGTERM or SIGINT: with save points, the dataset is saved before
+/// the server goes (a running background save is stopped first); false
+/// when that save failed, and the server stays up, as Redis's
+/// prepareForShutdown.
+pub fn save_on_signal(server: &Server) -> bool {
+    kill_child(server);
+    if !SAVE_POINTS.load(Relaxed) {
+        return true;
+    }
+    tracing::warn!("Saving the final RDB snapshot before exiting.");
+    let Ok(guards) = server.store.acquire(0..db::SHARDS, false) else {
+        return false;
+    };
+    let shards: Vec<&Shard> = guards.iter().map(|(_, g)| &**g).collect();
+    if save(server, &shards).is_err() {
+        tracing::warn!("Error trying to save the DB, can't exit.");
+        return false;
+    }
+    true
+}
+
+/// Redis's debugDelay: `usec` µs, or for a negative -N, 1 µs once in N.
+fn key_delay(usec: i64) {
+    let usec = if usec < 0 {
+        rand::random::<u64>().is_multiple_of(usec.unsigned_abs()) as u64
+    } else {
+        usec as u64
+    };
+    if usec > 0 {
+        std::thread::sleep(std::time::Duration::from_micros(usec));
+    }
+}
+
+fn write_file(plan: &Plan, shards: &[&Shard], temp: &str) -> io::Result<()> {
     let f = fs::File::create(temp).map_err(|e| {
         let cwd = std::env::current_dir().map_or_else(|_| "?".into(), |d| d.display().to_string());
         io::Error::new(
@@ -84,18 +320,18 @@ fn write_file(server: &Server, shards: &[&Shard], temp: &str, checksum: bool) ->
             format!("Failed opening the temp RDB file {temp} (in server root dir {cwd}) for saving: {e}"),
         )
     })?;
-    let mut w = file::Writer::new(io::BufWriter::with_capacity(1 << 16, f), checksum);
+    let mut w = file::Writer::new(io::BufWriter::with_capacity(1 << 16, f), plan.checksum);
     let now = db::now_ms();
     w.aux("redis-ver", crate::config::REDIS_VERSION);
     w.aux("redis-bits", "64");
     w.aux("ctime", &(now / 1000).to_string());
     w.aux("used-mem", &crate::alloc::used().to_string());
     w.aux("aof-base", "0");
-    for lib in server.scripts.libraries.lock().libs.values() {
-        w.library(&lib.code)?;
+    for code in &plan.libraries {
+        w.library(code)?;
     }
-    let policy = server.hot.maxmemory_policy();
-    for dbi in 0..server.store.databases() {
+    let policy = plan.policy;
+    for dbi in 0..plan.databases {
         let (keys, expires) = shards.iter().fold((0, 0), |(k, e), s| {
             (k + s.dbs[dbi].len(), e + s.dbs[dbi].expires())
         });
@@ -111,6 +347,9 @@ fn write_file(server: &Server, shards: &[&Shard], temp: &str, checksum: bool) ->
                     freq: policy.is_lfu().then(|| e.lfu_count(now)),
                 };
                 w.key(key.as_slice(), &e.value, meta)?;
+                if plan.delay != 0 {
+                    key_delay(plan.delay);
+                }
             }
         }
     }

@@ -31,6 +31,7 @@ pub struct Hot {
     timeout: AtomicU64,
     maxclients: AtomicU32,
     hz: AtomicU32,
+    stop_writes_on_bgsave_error: AtomicBool,
     protected_mode: AtomicBool,
     tcp_keepalive: AtomicU64,
     /// The default user has a password: new clients must authenticate.
@@ -65,6 +66,7 @@ impl Hot {
     fn from(c: &Config) -> Hot {
         crate::effects::configure(c.notify_keyspace_events);
         crate::rdb::COMPRESS.store(c.rdbcompression, Relaxed);
+        crate::persist::SAVE_POINTS.store(!c.save_points.is_empty(), Relaxed);
         crate::db::list::configure(c.list_max_listpack_size, c.list_compress_depth);
         crate::db::stream::configure(c.stream_node_max_bytes, c.stream_node_max_entries);
         crate::db::value::configure_access(
@@ -90,6 +92,7 @@ impl Hot {
             timeout: AtomicU64::new(c.timeout),
             maxclients: AtomicU32::new(c.maxclients),
             hz: AtomicU32::new(c.hz),
+            stop_writes_on_bgsave_error: AtomicBool::new(c.stop_writes_on_bgsave_error),
             protected_mode: AtomicBool::new(c.protected_mode),
             tcp_keepalive: AtomicU64::new(c.tcp_keepalive),
             auth_required: AtomicBool::new(!c.requirepass.is_empty()),
@@ -231,6 +234,9 @@ impl Hot {
             .store(c.slowlog_log_slower_than, Relaxed);
         self.slowlog_max_len.store(c.slowlog_max_len, Relaxed);
         crate::rdb::COMPRESS.store(c.rdbcompression, Relaxed);
+        crate::persist::SAVE_POINTS.store(!c.save_points.is_empty(), Relaxed);
+        self.stop_writes_on_bgsave_error
+            .store(c.stop_writes_on_bgsave_error, Relaxed);
     }
 
     /// `maxmemory` in bytes (0: no limit).
@@ -294,6 +300,15 @@ impl Hot {
     pub fn maxclients(&self) -> u32 {
         self.maxclients.load(Relaxed)
     }
+    /// Whether writes get MISCONF now (Redis's
+    /// writeCommandsDeniedByDiskError): the last background save failed,
+    /// save points are set and stop-writes-on-bgsave-error says so.
+    pub fn refuses_writes(&self, persist: &crate::persist::Persist) -> bool {
+        self.stop_writes_on_bgsave_error.load(Relaxed)
+            && crate::persist::SAVE_POINTS.load(Relaxed)
+            && !persist.last_ok.load(Relaxed)
+    }
+
     pub fn hz(&self) -> u32 {
         self.hz.load(Relaxed)
     }

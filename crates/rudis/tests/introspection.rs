@@ -55,9 +55,14 @@ fn config_set_takes_effect_live_and_is_all_or_nothing() {
         b"-NOAUTH Authentication required.\r\n"
     );
     assert_eq!(c.cmd(&[b"GET", b"a"]), b"$-1\r\n");
+    assert_eq!(c.cmd(&[b"CONFIG", b"SET", b"save", b"3600 1"]), b"+OK\r\n");
     assert_eq!(
-        text(&c.cmd(&[b"CONFIG", b"SET", b"save", b"3600 1"])),
-        "-ERR CONFIG SET failed (possibly related to argument 'save') - rudis has no persistence yet: only \"\" is accepted\r\n"
+        c.cmd(&[b"CONFIG", b"GET", b"save"]),
+        b"*2\r\n$4\r\nsave\r\n$6\r\n3600 1\r\n"
+    );
+    assert_eq!(
+        text(&c.cmd(&[b"CONFIG", b"SET", b"appendonly", b"yes"])),
+        "-ERR CONFIG SET failed (possibly related to argument 'appendonly') - rudis has no AOF yet: only 'no' is accepted\r\n"
     );
     // Setting port and bind to what they are is no change and succeeds,
     // as in Redis (its CONFIG sanity test does this for every directive).

@@ -168,11 +168,14 @@ fn debug_reload_and_its_options() {
     );
     assert_eq!(cmd(&mut c, &["GET", "later"]), V::BulkString(b"1".to_vec()));
     assert_eq!(cmd(&mut c, &["GET", "n"]), V::BulkString(b"12345".to_vec()));
-    // NOFLUSH alone refuses a key that is there already.
-    assert_eq!(
-        err(&mut c, &["DEBUG", "RELOAD", "NOSAVE", "NOFLUSH"]),
-        "An error was signalled by the server - ResponseError: Error trying to load the RDB dump, check server logs."
-    );
+    // NOFLUSH alone refuses a key that is there already (Redis exits:
+    // see tests/differential/ACCEPTED.md).
+    if std::env::var_os("RUDIS_TEST_REFERENCE").is_none() {
+        assert_eq!(
+            err(&mut c, &["DEBUG", "RELOAD", "NOSAVE", "NOFLUSH"]),
+            "An error was signalled by the server - ResponseError: Error trying to load the RDB dump"
+        );
+    }
     let e = err(&mut c, &["DEBUG", "RELOAD", "FAST"]);
     assert!(
         e.ends_with("DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options."),
@@ -181,10 +184,7 @@ fn debug_reload_and_its_options() {
     // Without a file there is nothing to load.
     std::fs::remove_file(d.join("dump.rdb")).unwrap();
     let e = err(&mut c, &["DEBUG", "RELOAD", "NOSAVE"]);
-    assert!(
-        e.ends_with("Error trying to load the RDB dump, check server logs."),
-        "{e}"
-    );
+    assert!(e.ends_with("Error trying to load the RDB dump"), "{e}");
     let _ = std::fs::remove_dir_all(&d);
 }
 
@@ -383,5 +383,211 @@ fn files_are_exchanged_with_redis() {
         cmd(&mut c, &["GET", "from-redis"]),
         V::BulkString(b"1".to_vec())
     );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+fn status(c: &mut redis::Connection, args: &[&str]) -> String {
+    match cmd(c, args) {
+        V::SimpleString(s) => s,
+        V::Okay => "OK".into(),
+        v => panic!("{args:?} gave {v:?}"),
+    }
+}
+
+fn info_text(c: &mut redis::Connection, name: &str) -> String {
+    let info: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no {name} in {info}"))
+        .trim()
+        .to_string()
+}
+
+fn bgsave_done(c: &mut redis::Connection) {
+    eventually("the background save ends", || {
+        info_field(c, "rdb_bgsave_in_progress") == 0
+    });
+}
+
+#[test]
+fn bgsave_writes_the_dataset_of_its_start_from_a_child() {
+    let d = dir("bgsave");
+    let s = server_in(&d, &[]);
+    let mut c = s.client();
+    fill(&mut c);
+    let want = digest(&mut c);
+    // Slow enough to be seen running: 13 keys, 30 ms each.
+    cmd(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "30000"]);
+    assert_eq!(status(&mut c, &["BGSAVE"]), "Background saving started");
+    let busy =
+        "An error was signalled by the server - ResponseError: Background save already in progress";
+    assert_eq!(err(&mut c, &["BGSAVE"]), busy);
+    assert_eq!(err(&mut c, &["SAVE"]), busy);
+    assert_eq!(info_field(&mut c, "rdb_bgsave_in_progress"), 1);
+    // The server goes on meanwhile; what changes now is not in the file.
+    cmd(&mut c, &["SET", "after", "1"]);
+    bgsave_done(&mut c);
+    assert_eq!(info_text(&mut c, "rdb_last_bgsave_status"), "ok");
+    assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), 1);
+    assert_eq!(info_field(&mut c, "rdb_saves"), 1);
+    assert!(info_field(&mut c, "rdb_last_bgsave_time_sec") >= 0);
+    let names: Vec<_> = std::fs::read_dir(&d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["dump.rdb"]);
+    cmd(&mut c, &["DEBUG", "RELOAD", "NOSAVE"]);
+    assert_eq!(digest(&mut c), want);
+    assert_eq!(cmd(&mut c, &["EXISTS", "after"]), V::Int(0));
+    let e = err(&mut c, &["BGSAVE", "NOW"]);
+    assert!(e.ends_with("syntax error"), "{e}");
+    // In a transaction it waits for the cron.
+    cmd(&mut c, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    let mut p = redis::pipe();
+    p.atomic().cmd("SET").arg("in-multi").arg("1").cmd("BGSAVE");
+    let replies: Vec<V> = p.query(&mut c).unwrap();
+    assert_eq!(
+        replies[1],
+        V::SimpleString("Background saving scheduled".into())
+    );
+    eventually("the scheduled save", || {
+        info_field(&mut c, "rdb_saves") == 2
+    });
+    bgsave_done(&mut c);
+    assert_eq!(
+        status(&mut c, &["BGSAVE", "SCHEDULE"]),
+        "Background saving started"
+    );
+    bgsave_done(&mut c);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn save_points_start_background_saves() {
+    let d = dir("points");
+    let s = server_in(&d, &["--save", "1", "1", "--save", "3600 5"]);
+    let mut c = s.client();
+    let get = |c: &mut redis::Connection| -> Vec<String> {
+        redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("save")
+            .query(c)
+            .unwrap()
+    };
+    assert_eq!(get(&mut c), ["save", "1 1 3600 5"]);
+    cmd(&mut c, &["SET", "k", "v"]);
+    // One change older than a second.
+    eventually("a save point's save", || {
+        info_field(&mut c, "rdb_changes_since_last_save") == 0
+    });
+    assert_eq!(info_field(&mut c, "rdb_saves"), 1);
+    for bad in [
+        "1",
+        "0 1",
+        "1 -1",
+        "x 1",
+        "1 1 2",
+        "100 2  200 3",
+        " 100 2",
+        "100   2",
+    ] {
+        let e = err(&mut c, &["CONFIG", "SET", "save", bad]);
+        assert!(
+            e.ends_with(
+                "CONFIG SET failed (possibly related to argument 'save') - Invalid save parameters"
+            ),
+            "{bad}: {e}"
+        );
+    }
+    cmd(&mut c, &["CONFIG", "SET", "save", "100 2 200 3"]);
+    assert_eq!(get(&mut c), ["save", "100 2 200 3"]);
+    cmd(&mut c, &["CONFIG", "SET", "save", ""]);
+    assert_eq!(get(&mut c), ["save", ""]);
+    drop(c);
+    drop(s);
+    // Without a save directive: Redis's defaults.
+    let s = Proc::spawn(common::rudis_bin(), &["--bind", "127.0.0.1"]);
+    let mut c = s.client();
+    assert_eq!(get(&mut c), ["save", "3600 1 300 100 60 10000"]);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn a_failed_background_save_stops_writes() {
+    let d = dir("misconf");
+    let s = server_in(&d, &["--save", "3600 1"]);
+    // The working directory disappears: no file can be made there.
+    std::fs::remove_dir_all(&d).unwrap();
+    let mut c = s.client();
+    cmd(&mut c, &["SET", "k", "v"]);
+    assert_eq!(status(&mut c, &["BGSAVE"]), "Background saving started");
+    bgsave_done(&mut c);
+    assert_eq!(info_text(&mut c, "rdb_last_bgsave_status"), "err");
+    let misconf = "MISCONF: Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+    let e = err(&mut c, &["SET", "k", "w"]);
+    assert!(e.contains("unable to persist to disk"), "{e}");
+    let mut raw = s.raw();
+    raw.expect_cmd(
+        &[b"PING"],
+        format!("-{}\r\n", misconf.replacen(": ", " ", 1)).as_bytes(),
+    );
+    raw.expect_cmd(&[b"GET", b"k"], b"$1\r\nv\r\n");
+    cmd(
+        &mut c,
+        &["CONFIG", "SET", "stop-writes-on-bgsave-error", "no"],
+    );
+    cmd(&mut c, &["SET", "k", "w"]);
+    cmd(
+        &mut c,
+        &["CONFIG", "SET", "stop-writes-on-bgsave-error", "yes"],
+    );
+    // Without save points nothing is refused either.
+    cmd(&mut c, &["CONFIG", "SET", "save", ""]);
+    cmd(&mut c, &["SET", "k", "x"]);
+}
+
+fn sigterm(s: &Proc) {
+    Command::new("kill")
+        .args(["-TERM", &s.child.id().to_string()])
+        .status()
+        .unwrap();
+}
+
+#[test]
+fn sigterm_saves_with_save_points_and_stays_up_when_it_cannot() {
+    let d = dir("sigterm");
+    let mut s = server_in(&d, &["--save", "3600 1"]);
+    let mut c = s.client();
+    cmd(&mut c, &["SET", "k", "v"]);
+    sigterm(&s);
+    eventually("the process exits", || {
+        s.child.try_wait().unwrap().is_some()
+    });
+    drop(s);
+    let s = server_in(&d, &["--save", "3600 1"]);
+    let mut c = s.client();
+    assert_eq!(cmd(&mut c, &["GET", "k"]), V::BulkString(b"v".to_vec()));
+    std::fs::remove_dir_all(&d).unwrap();
+    sigterm(&s);
+    // The save fails: the server keeps serving, as Redis.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut c = s.client();
+    assert_eq!(cmd(&mut c, &["PING"]), V::SimpleString("PONG".into()));
+}
+
+#[test]
+fn flushall_with_save_points_saves_the_empty_dataset() {
+    let d = dir("flushall");
+    let s = server_in(&d, &["--save", "3600 1"]);
+    let mut c = s.client();
+    cmd(&mut c, &["SET", "k", "v"]);
+    cmd(&mut c, &["SAVE"]);
+    cmd(&mut c, &["SET", "k2", "v"]);
+    cmd(&mut c, &["FLUSHALL"]);
+    // Saved: nothing changed since; only SAVE and BGSAVE count as saves.
+    assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), 0);
+    assert_eq!(info_field(&mut c, "rdb_saves"), 1);
+    cmd(&mut c, &["DEBUG", "RELOAD", "NOSAVE"]);
+    assert_eq!(cmd(&mut c, &["DBSIZE"]), V::Int(0));
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -189,15 +189,7 @@ fn install(libs: &mut functions::Libraries, engine: &mut engine::Engine, c: Comp
 /// `engine::with_functions`); the libraries compiled when loaded, so
 /// they compile again.
 pub fn reinstall(server: &crate::server::Server, engine: &mut engine::Engine) {
-    let codes: Vec<Vec<u8>> = server
-        .scripts
-        .libraries
-        .lock()
-        .libs
-        .values()
-        .map(|l| l.code.clone())
-        .collect();
-    for code in codes {
+    for code in server.scripts.library_codes() {
         match compile(engine, &code) {
             Ok(c) => engine.callbacks.extend(c.callbacks),
             Err(e) => tracing::warn!(

@@ -920,6 +920,11 @@ fn prepare(
     if client.oom && refused_on_oom(server, cmd, argv, client) {
         return refuse(client, out, Some(index), errors::OOM.into());
     }
+    if server.hot.refuses_writes(&server.persist)
+        && (cmd.name == "ping" || is_write(server, cmd, argv, client))
+    {
+        return refuse(client, out, Some(index), errors::MISCONF.into());
+    }
     if server.hot.not_enough_replicas() && is_write(server, cmd, argv, client) {
         return refuse(client, out, Some(index), errors::NOREPLICAS.into());
     }

@@ -243,8 +243,18 @@ async fn accept_until_signal(
     let mut requested = server.shutdown.subscribe();
     loop {
         tokio::select! {
-            _ = term.recv() => info!("Received SIGTERM scheduling shutdown..."),
-            _ = int.recv() => info!("Received SIGINT scheduling shutdown..."),
+            _ = term.recv() => {
+                info!("Received SIGTERM scheduling shutdown...");
+                if !crate::persist::save_on_signal(&server) {
+                    continue;
+                }
+            }
+            _ = int.recv() => {
+                info!("Received SIGINT scheduling shutdown...");
+                if !crate::persist::save_on_signal(&server) {
+                    continue;
+                }
+            }
             _ = requested.wait_for(|stop| *stop) => {}
             Some(r) = requests.recv() => {
                 // The old sockets close before the new ones bind.
@@ -381,6 +391,7 @@ fn expire_loop(server: Arc<Server>) {
     let mut cycle = ExpireCycle::default();
     while !server.shutting_down() {
         let period = Duration::from_millis(1000 / server.hot.hz().max(1) as u64);
+        crate::persist::cron(&server);
         // Redis's serverCron keeps the tracking table within its limit
         // even when no command runs.
         server

@@ -213,6 +213,12 @@ impl Scripts {
         s
     }
 
+    /// Every loaded library's code (FUNCTION LOAD's argument).
+    pub fn library_codes(&self) -> Vec<Vec<u8>> {
+        let libs = self.libraries.lock();
+        libs.libs.values().map(|l| l.code.clone()).collect()
+    }
+
     pub fn count(&self) -> usize {
         self.cache.lock().len()
     }

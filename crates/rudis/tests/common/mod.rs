@@ -140,7 +140,9 @@ pub fn rudis_bin() -> &'static str {
 /// runs against Redis instead (rudis's own `--threads` left out), to
 /// check a test's expectations against the reference by hand.
 pub fn rudis(args: &[&str]) -> Proc {
-    let mut all = vec!["--bind", "127.0.0.1", "--loglevel", "warning"];
+    // No save points (Redis's and rudis's default has some), as the
+    // reference gets: a test that wants them adds its own `--save`.
+    let mut all = vec!["--bind", "127.0.0.1", "--loglevel", "warning", "--save", ""];
     if let Ok(reference) = std::env::var("RUDIS_TEST_REFERENCE") {
         let mut rest = args.iter();
         while let Some(a) = rest.next() {
@@ -150,7 +152,7 @@ pub fn rudis(args: &[&str]) -> Proc {
                 all.push(a);
             }
         }
-        all.extend(["--save", "", "--appendonly", "no"]);
+        all.extend(["--appendonly", "no"]);
         return Proc::spawn(Box::leak(reference.into_boxed_str()), &all);
     }
     all.extend_from_slice(args);

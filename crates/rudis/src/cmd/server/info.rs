@@ -357,7 +357,7 @@ fn section(
             field("lazyfreed_objects", &FREED.load(Relaxed));
         }
         "persistence" => {
-            // No BGSAVE and no AOF yet: what Redis shows without them.
+            // No AOF yet: what Redis shows without it.
             for k in [
                 "loading",
                 "async_loading",
@@ -373,12 +373,19 @@ fn section(
             }
             let p = &server.persist;
             field("rdb_changes_since_last_save", &p.changes_since_save(server));
-            field("rdb_bgsave_in_progress", &0);
+            let running = p.bgsave_running_secs();
+            field("rdb_bgsave_in_progress", &(running.is_some() as u8));
             field("rdb_last_save_time", &p.last_save.load(Relaxed));
             let ok = if p.last_ok.load(Relaxed) { "ok" } else { "err" };
             field("rdb_last_bgsave_status", &ok);
-            field("rdb_last_bgsave_time_sec", &-1);
-            field("rdb_current_bgsave_time_sec", &-1);
+            field(
+                "rdb_last_bgsave_time_sec",
+                &p.last_bgsave_secs.load(Relaxed),
+            );
+            field(
+                "rdb_current_bgsave_time_sec",
+                &running.map_or(-1, |s| s as i64),
+            );
             field("rdb_saves", &p.saves.load(Relaxed));
             field("rdb_last_cow_size", &0);
             field(

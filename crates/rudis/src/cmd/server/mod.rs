@@ -40,6 +40,14 @@ pub static COMMANDS: &[Command] = &[
     )
     .scope(Scope::All)
     .acl(acl::ADMIN | acl::DANGEROUS),
+    row(
+        "bgsave",
+        -1,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
+        save::bgsave,
+    )
+    .scope(Scope::All)
+    .acl(acl::ADMIN | acl::DANGEROUS),
     row("lastsave", 1, LOADING | STALE | FAST, lastsave)
         .acl(acl::ADMIN | acl::DANGEROUS)
         .tips(&["nondeterministic_output"]),
@@ -137,10 +145,17 @@ fn flushdb(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     Ok(())
 }
 
-/// FLUSHALL [ASYNC | SYNC]
+/// FLUSHALL [ASYNC | SYNC]: with save points, the empty dataset is
+/// saved at once (a running background save is stopped first), as
+/// Redis's flushAllDataAndResetRDB.
 fn flushall(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let async_free = flush_mode(ctx, args)?;
     flush(ctx, 0..ctx.server.store.databases(), async_free);
+    crate::persist::kill_child(ctx.server);
+    // Saved, the empty dataset has no change to count.
+    if !ctx.server.config.read().save_points.is_empty() && save::save_all(ctx).is_ok() {
+        ctx.fx.dirty = 0;
+    }
     Ok(())
 }
 
@@ -208,10 +223,13 @@ fn lastsave(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
     Ok(())
 }
 
-/// Whether this SHUTDOWN saves (SAVE; no save points exist yet), so that
-/// dispatch locks every shard for it.
+/// Whether this SHUTDOWN saves (SAVE, or save points and no NOSAVE), so
+/// that dispatch locks every shard for it.
 fn shutdown_saves(argv: super::Argv) -> bool {
-    argv.iter().skip(1).any(|a| is(a, "save"))
+    let has = |w: &str| argv.iter().skip(1).any(|a| is(a, w));
+    has("save")
+        || (!has("nosave")
+            && crate::persist::SAVE_POINTS.load(std::sync::atomic::Ordering::Relaxed))
 }
 
 /// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
@@ -240,7 +258,8 @@ fn shutdown(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         // Shutdown never waits (no replicas), so none can be in progress.
         return Err("ERR No shutdown in progress.".into());
     }
-    if save && !nosave {
+    crate::persist::kill_child(ctx.server);
+    if shutdown_saves(args.argv()) {
         tracing::warn!("Saving the final RDB snapshot before exiting.");
         if save::save_all(ctx).is_err() && !force {
             tracing::warn!("Error trying to save the DB, can't exit.");

@@ -1,5 +1,5 @@
-//! SAVE, and the save and reload that SHUTDOWN and DEBUG RELOAD make,
-//! over `crate::persist`.
+//! SAVE, BGSAVE, and the saves and reload that SHUTDOWN, FLUSHALL and
+//! DEBUG RELOAD make, over `crate::persist`.
 
 use super::super::{is, Args, Ctx};
 use crate::db::Shard;
@@ -13,10 +13,17 @@ pub fn save_all(ctx: &mut Ctx) -> std::io::Result<()> {
     persist::save(server, &shards)
 }
 
+const IN_PROGRESS: &str = "ERR Background save already in progress";
+
 /// SAVE
 pub fn save(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
+    if ctx.server.persist.bgsave_running_secs().is_some() {
+        return Err(Error::Static(IN_PROGRESS));
+    }
     match save_all(ctx) {
         Ok(()) => {
+            let saves = &ctx.server.persist.saves;
+            saves.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             ctx.out.ok();
             Ok(())
         }
@@ -57,7 +64,7 @@ pub fn debug_reload(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     };
     let mut libraries = Vec::new();
     let loaded = persist::load(server, &mut shards, dups, &mut libraries);
-    let failed = || Error::Static("ERR Error trying to load the RDB dump, check server logs.");
+    let failed = || Error::Static("ERR Error trying to load the RDB dump");
     match loaded {
         Ok(true) => {}
         Ok(false) => {
@@ -76,4 +83,33 @@ pub fn debug_reload(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     tracing::warn!("DB reloaded by DEBUG RELOAD");
     ctx.out.ok();
     Ok(())
+}
+
+/// BGSAVE [SCHEDULE]: the snapshot is written by a forked child while
+/// the server goes on; in a transaction it is left to the cron.
+pub fn bgsave(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    match args.next_arg() {
+        None => {}
+        Some(a) if is(a, "schedule") && args.remaining() == 0 => {}
+        Some(_) => return Err(crate::errors::SYNTAX.into()),
+    }
+    let server = ctx.server;
+    if server.persist.bgsave_running_secs().is_some() {
+        return Err(Error::Static(IN_PROGRESS));
+    }
+    // No other kind of child exists (no AOF rewrite): SCHEDULE has
+    // nothing to wait for, except a transaction's end.
+    if ctx.in_exec {
+        server.persist.schedule();
+        ctx.out.simple(b"Background saving scheduled");
+        return Ok(());
+    }
+    let shards: Vec<&Shard> = ctx.keys.all().map(|s| &*s).collect();
+    match persist::bgsave(server, &shards) {
+        Ok(()) => {
+            ctx.out.simple(b"Background saving started");
+            Ok(())
+        }
+        Err(_) => Err(Error::Static("ERR")),
+    }
 }
