@@ -22,20 +22,53 @@ fn flush_literals(out: &mut Vec<u8>, lit: &[u8]) {
     }
 }
 
+/// A thread's hash table of positions, kept across calls so a short
+/// string does not pay for clearing 64 KB (an RDB save compresses every
+/// string over 20 bytes): each call stores positions above a base of its
+/// own, and a slot holding a lower one is from an earlier call, so empty.
+struct Table {
+    slots: Vec<u32>,
+    base: u32,
+}
+
+thread_local! {
+    static TABLE: std::cell::RefCell<Table> = const {
+        std::cell::RefCell::new(Table { slots: Vec::new(), base: 0 })
+    };
+}
+
 /// Compresses `input`; `None` unless the result is smaller than
 /// `input.len() - min_saving` (Redis keeps such data uncompressed).
 pub fn compress(input: &[u8], min_saving: usize) -> Option<Vec<u8>> {
     let n = input.len();
     let limit = n.checked_sub(min_saving.max(1))?;
-    let mut table = vec![0u32; 1 << HASH_BITS];
+    // Positions are 32-bit, as liblzf's.
+    let span = u32::try_from(n).ok()?.checked_add(1)?;
+    TABLE.with(|t| {
+        let t = &mut *t.borrow_mut();
+        if t.slots.is_empty() {
+            t.slots = vec![0; 1 << HASH_BITS];
+        }
+        if t.base.checked_add(span).is_none() {
+            t.slots.fill(0);
+            t.base = 0;
+        }
+        let base = t.base;
+        t.base += span;
+        compress_with(input, limit, &mut t.slots, base)
+    })
+}
+
+fn compress_with(input: &[u8], limit: usize, table: &mut [u32], base: u32) -> Option<Vec<u8>> {
+    let n = input.len();
     let mut out = Vec::with_capacity(limit);
     let (mut i, mut lit) = (0, 0);
     while i + 2 < n {
         let h = hash(&input[i..]);
-        let candidate = table[h] as usize;
-        table[h] = i as u32 + 1;
-        if candidate > 0 {
-            let r = candidate - 1;
+        let stored = table[h];
+        table[h] = base + i as u32 + 1;
+        if stored > base {
+            let r = (stored - base - 1) as usize;
             let distance = i - r - 1;
             if distance < MAX_DISTANCE && input[r..r + 3] == input[i..i + 3] {
                 let longest = MAX_MATCH.min(n - i);
@@ -138,6 +171,31 @@ mod tests {
             })
             .collect();
         assert!(compress(&noise, 8).is_none());
+    }
+
+    /// The table is kept between calls: what an earlier input left in it
+    /// must never be taken for a match in a later one.
+    #[test]
+    fn calls_in_a_row_stay_independent() {
+        let inputs: Vec<Vec<u8>> = (0..2000u32)
+            .map(|i| {
+                let len = 21 + (i as usize * 37) % 700;
+                (0..len)
+                    .map(|j| b"abcab"[(j + i as usize) % 5] ^ (j / 97) as u8)
+                    .collect()
+            })
+            .collect();
+        for input in &inputs {
+            if let Some(z) = compress(input, 1) {
+                assert_eq!(decompress(&z, input.len()).as_deref(), Some(&input[..]));
+            }
+        }
+        // The base wraps around: the table is cleared, nothing breaks.
+        TABLE.with(|t| t.borrow_mut().base = u32::MAX - 30);
+        for input in inputs.iter().take(5) {
+            let z = compress(input, 1).unwrap();
+            assert_eq!(decompress(&z, input.len()).as_deref(), Some(&input[..]));
+        }
     }
 
     #[test]
