@@ -195,6 +195,22 @@ pub fn report() -> Vec<u8> {
     out
 }
 
+/// jemalloc's background threads on or off (Redis's `jemalloc-bg-thread`,
+/// on by default): with them, freed pages go back to the system over
+/// jemalloc's decay time even while the server is idle; without them only
+/// when the allocator is next busy, so RSS stays high after a burst.
+pub fn set_background_thread(on: bool) -> bool {
+    #[cfg(not(target_env = "msvc"))]
+    {
+        tikv_jemalloc_ctl::background_thread::write(on).is_ok()
+    }
+    #[cfg(target_env = "msvc")]
+    {
+        let _ = on;
+        false
+    }
+}
+
 /// Returns unused dirty pages of every arena to the system, as Redis's
 /// `jemalloc_purge` (`arena.<narenas>.purge`, MALLCTL_ARENAS_ALL).
 pub fn purge() -> bool {

@@ -121,6 +121,7 @@ pub struct Config {
     pub dbfilename: String,
     pub rdbchecksum: bool,
     pub rdbcompression: bool,
+    pub jemalloc_bg_thread: bool,
     /// (seconds, changes) pairs: when a background save starts.
     pub save_points: Vec<(u64, u64)>,
     pub stop_writes_on_bgsave_error: bool,
@@ -189,6 +190,7 @@ impl Default for Config {
             dbfilename: "dump.rdb".into(),
             rdbchecksum: true,
             rdbcompression: true,
+            jemalloc_bg_thread: true,
             save_points: vec![(3600, 1), (300, 100), (60, 10000)],
             stop_writes_on_bgsave_error: true,
             rdb_key_save_delay: 0,
@@ -966,6 +968,15 @@ pub static DIRECTIVES: &[Directive] = &[
         },
         get: |c| yn(c.rdbchecksum),
         change: Change::Immutable,
+    },
+    Directive {
+        name: "jemalloc-bg-thread",
+        set: |c, a| {
+            c.jemalloc_bg_thread = yes_no(a)?;
+            Ok(())
+        },
+        get: |c| yn(c.jemalloc_bg_thread),
+        change: Change::Live,
     },
     Directive {
         name: "rdbcompression",

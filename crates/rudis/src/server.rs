@@ -67,6 +67,7 @@ impl Hot {
         crate::effects::configure(c.notify_keyspace_events);
         crate::rdb::COMPRESS.store(c.rdbcompression, Relaxed);
         crate::persist::SAVE_POINTS.store(!c.save_points.is_empty(), Relaxed);
+        crate::alloc::set_background_thread(c.jemalloc_bg_thread);
         crate::db::list::configure(c.list_max_listpack_size, c.list_compress_depth);
         crate::db::stream::configure(c.stream_node_max_bytes, c.stream_node_max_entries);
         crate::db::value::configure_access(
@@ -235,6 +236,7 @@ impl Hot {
         self.slowlog_max_len.store(c.slowlog_max_len, Relaxed);
         crate::rdb::COMPRESS.store(c.rdbcompression, Relaxed);
         crate::persist::SAVE_POINTS.store(!c.save_points.is_empty(), Relaxed);
+        crate::alloc::set_background_thread(c.jemalloc_bg_thread);
         self.stop_writes_on_bgsave_error
             .store(c.stop_writes_on_bgsave_error, Relaxed);
     }

@@ -172,3 +172,24 @@ fn redis_cli_memkeys_and_bigkeys_report_real_sizes() {
         "{big}"
     );
 }
+
+/// jemalloc's background threads purge freed pages while the server is
+/// idle; on by default (Redis's jemalloc-bg-thread), switchable live.
+#[test]
+fn jemalloc_background_threads_follow_the_directive() {
+    let s = common::rudis(&[]);
+    let mut c = s.raw();
+    let stats = |c: &mut common::Raw| {
+        String::from_utf8_lossy(&c.cmd(&[b"MEMORY", b"MALLOC-STATS"])).to_string()
+    };
+    assert_eq!(
+        c.cmd(&[b"CONFIG", b"GET", b"jemalloc-bg-thread"]),
+        b"*2\r\n$18\r\njemalloc-bg-thread\r\n$3\r\nyes\r\n"
+    );
+    assert!(stats(&mut c).contains("(background_thread: true)"));
+    assert_eq!(
+        c.cmd(&[b"CONFIG", b"SET", b"jemalloc-bg-thread", b"no"]),
+        b"+OK\r\n"
+    );
+    assert!(stats(&mut c).contains("(background_thread: false)"));
+}

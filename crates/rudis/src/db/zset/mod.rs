@@ -124,34 +124,42 @@ impl SortedSet {
 
 // The compact form: for each member in order `varint len, bytes, score`,
 // the score a tag byte and its payload: an integer from SMALL_MIN to
-// SMALL_MAX is the tag itself, larger integers take 2 or 4 bytes more,
-// anything else the 8 bytes of the double. No count: a small set is
-// walked anyway, and five short members then fit 16 bytes.
+// SMALL_MAX is the tag itself, larger integers take 2, 4 or 6 bytes more
+// (up to 2^47: a Unix time in milliseconds, a common score, fits), 4 for
+// 2^31..2^32, anything else the 8 bytes of the double. No count: a small
+// set is walked anyway, and five short members then fit 16 bytes.
 const F64: u8 = 0;
 const I16: u8 = 1;
 const I32: u8 = 2;
-const SMALL_BASE: u8 = 3;
-const SMALL_MIN: i32 = -64;
-const SMALL_MAX: i32 = SMALL_MIN + (u8::MAX - SMALL_BASE) as i32;
+const U32: u8 = 3;
+const I48: u8 = 4;
+const SMALL_BASE: u8 = 5;
+const SMALL_MIN: i64 = -64;
+const SMALL_MAX: i64 = SMALL_MIN + (u8::MAX - SMALL_BASE) as i64;
+const I48_LIMIT: i64 = 1 << 47;
 
 fn put_entry(out: &mut Vec<u8>, member: &[u8], score: f64) {
     super::hash::put_varint(out, member.len());
     out.extend_from_slice(member);
     // Integral scores are integers, as in Redis's listpack: -0 becomes 0.
-    let int = score as i32;
-    if int as f64 == score {
-        if (SMALL_MIN..=SMALL_MAX).contains(&int) {
-            out.push(SMALL_BASE + (int - SMALL_MIN) as u8);
-        } else if let Ok(v) = i16::try_from(int) {
-            out.push(I16);
-            out.extend_from_slice(&v.to_le_bytes());
-        } else {
-            out.push(I32);
-            out.extend_from_slice(&int.to_le_bytes());
-        }
-    } else {
+    let int = score as i64;
+    if int as f64 != score || !(-I48_LIMIT..I48_LIMIT).contains(&int) {
         out.push(F64);
         out.extend_from_slice(&score.to_le_bytes());
+    } else if (SMALL_MIN..=SMALL_MAX).contains(&int) {
+        out.push(SMALL_BASE + (int - SMALL_MIN) as u8);
+    } else if let Ok(v) = i16::try_from(int) {
+        out.push(I16);
+        out.extend_from_slice(&v.to_le_bytes());
+    } else if let Ok(v) = i32::try_from(int) {
+        out.push(I32);
+        out.extend_from_slice(&v.to_le_bytes());
+    } else if let Ok(v) = u32::try_from(int) {
+        out.push(U32);
+        out.extend_from_slice(&v.to_le_bytes());
+    } else {
+        out.push(I48);
+        out.extend_from_slice(&int.to_le_bytes()[..6]);
     }
 }
 
@@ -181,7 +189,17 @@ impl<'a> Iterator for PackIter<'a> {
                 let b: [u8; 4] = buf[p + 1..p + 5].try_into().expect("4 bytes");
                 (i32::from_le_bytes(b) as f64, p + 5)
             }
-            t => ((SMALL_MIN + (t - SMALL_BASE) as i32) as f64, p + 1),
+            U32 => {
+                let b: [u8; 4] = buf[p + 1..p + 5].try_into().expect("4 bytes");
+                (u32::from_le_bytes(b) as f64, p + 5)
+            }
+            I48 => {
+                let mut b = [0u8; 8];
+                b[..6].copy_from_slice(&buf[p + 1..p + 7]);
+                // Sign-extends the 48 bits.
+                ((i64::from_le_bytes(b) << 16 >> 16) as f64, p + 7)
+            }
+            t => ((SMALL_MIN + (t - SMALL_BASE) as i64) as f64, p + 1),
         };
         self.pos = end;
         Some((member, score, start, end))
@@ -559,5 +577,53 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn packed_scores_of_every_width_read_back() {
+        let scores = [
+            0.0,
+            -64.0,
+            186.0,
+            187.0,
+            -65.0,
+            32767.0,
+            -32768.0,
+            32768.0,
+            2147483647.0,
+            -2147483648.0,
+            2147483648.0,
+            4294967295.0,
+            4294967296.0,
+            -4294967296.0,
+            1_733_270_400_000.0,
+            -140737488355328.0,
+            140737488355327.0,
+            140737488355328.0,
+            1e300,
+            0.5,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        let mut z = new_zset();
+        for (i, s) in scores.iter().enumerate() {
+            z.zset_set(
+                format!("m{i}").as_bytes(),
+                *s,
+                Limits {
+                    entries: 64,
+                    value: 64,
+                },
+            );
+        }
+        assert_eq!(z.encoding(), "listpack");
+        let r = z.as_zset().unwrap();
+        for (i, s) in scores.iter().enumerate() {
+            assert_eq!(r.score(format!("m{i}").as_bytes()), Some(*s), "{s}");
+        }
+        // A millisecond timestamp takes 7 bytes, not a double's 9.
+        let mut one = new_zset();
+        one.zset_set(b"m", 1_733_270_400_000.0, LIMITS);
+        assert!(matches!(&one, Value::ZsetPack(b) if b.len() == 2 + 7));
     }
 }
