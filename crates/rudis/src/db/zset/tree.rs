@@ -147,10 +147,13 @@ impl Seps {
     }
 }
 
+/// 24 bytes: an inner node's child array holds its children side by side,
+/// and the bulky inner nodes sit behind a pointer, so the arrays a descent
+/// reads stay small (fewer cache lines on a large set).
 #[derive(Clone, Debug)]
 enum Node {
     Leaf(Vec<Item>),
-    Inner(Inner),
+    Inner(Box<Inner>),
 }
 
 #[derive(Clone, Debug)]
@@ -189,11 +192,11 @@ impl Node {
                 let total = counts.iter().map(|&c| c as usize).sum();
                 (
                     sep,
-                    Node::Inner(Inner {
+                    Node::Inner(Box::new(Inner {
                         seps,
                         children,
                         counts,
-                    }),
+                    })),
                     total,
                 )
             }
@@ -249,6 +252,7 @@ impl Inner {
                 a.extend(b);
             }
             (Node::Inner(a), Node::Inner(b)) => {
+                let b = *b;
                 a.seps.push(sep);
                 a.seps.append(b.seps);
                 a.children.extend(b.children);
@@ -295,11 +299,11 @@ impl Tree {
         if let Some((sep, node, n)) = insert_into(&mut self.root, item, m) {
             let left_count = self.len + 1 - n;
             let left = std::mem::replace(&mut self.root, Node::Leaf(Vec::new()));
-            self.root = Node::Inner(Inner {
+            self.root = Node::Inner(Box::new(Inner {
                 seps: Seps::one(sep),
                 children: vec![left, node],
                 counts: vec![left_count as u32, n as u32],
-            });
+            }));
         }
         self.len += 1;
     }
@@ -406,7 +410,8 @@ impl Tree {
             match n {
                 Node::Leaf(v) => alloc(v.capacity() * size_of::<Item>()),
                 Node::Inner(n) => {
-                    n.seps.heap_size(alloc)
+                    alloc(size_of::<Inner>())
+                        + n.seps.heap_size(alloc)
                         + alloc(n.counts.capacity() * size_of::<u32>())
                         + alloc(n.children.capacity() * size_of::<Node>())
                         + n.children
