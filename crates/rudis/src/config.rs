@@ -126,6 +126,7 @@ pub struct Config {
     pub save_points: Vec<(u64, u64)>,
     pub stop_writes_on_bgsave_error: bool,
     pub rdb_key_save_delay: i64,
+    pub key_load_delay: i64,
     /// Set while the file and the command line are read (`save` lines
     /// then add up), and whether a `save` line came.
     pub(crate) reading: bool,
@@ -194,6 +195,7 @@ impl Default for Config {
             save_points: vec![(3600, 1), (300, 100), (60, 10000)],
             stop_writes_on_bgsave_error: true,
             rdb_key_save_delay: 0,
+            key_load_delay: 0,
             reading: false,
             save_read: false,
             config_file: None,
@@ -1060,6 +1062,18 @@ pub static DIRECTIVES: &[Directive] = &[
         change: Change::Live,
     },
     Directive {
+        // The same while a file loads (for tests).
+        name: "key-load-delay",
+        set: |c, a| {
+            c.key_load_delay = one(a)?
+                .parse()
+                .map_err(|_| "argument couldn't be parsed into an integer")?;
+            Ok(())
+        },
+        get: |c| c.key_load_delay.to_string(),
+        change: Change::Live,
+    },
+    Directive {
         name: "appendonly",
         set: |_, a| match yes_no(a)? {
             false => Ok(()),
@@ -1069,6 +1083,10 @@ pub static DIRECTIVES: &[Directive] = &[
         change: Change::Live,
     },
 ];
+
+/// Directives CONFIG GET shows only when asked by name, never for a
+/// pattern (Redis's HIDDEN_CONFIG): test knobs.
+pub const HIDDEN: &[&str] = &["rdb-key-save-delay", "key-load-delay"];
 
 pub fn directive(name: &str) -> Option<&'static Directive> {
     DIRECTIVES

@@ -375,9 +375,9 @@ pub fn load(
     dups: Duplicates,
     libraries: &mut Vec<Vec<u8>>,
 ) -> Result<bool, LoadError> {
-    let (path, checksum) = {
+    let (path, checksum, delay) = {
         let c = server.config.read();
-        (c.dbfilename.clone(), c.rdbchecksum)
+        (c.dbfilename.clone(), c.rdbchecksum, c.key_load_delay)
     };
     let data = match fs::read(&path) {
         Ok(d) => d,
@@ -430,6 +430,9 @@ pub fn load(
             }
             t.insert_new(Blob::new(&k.key), entry);
             loaded += 1;
+            if delay != 0 {
+                key_delay(delay);
+            }
             Ok(())
         },
     )?;

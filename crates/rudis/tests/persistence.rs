@@ -181,6 +181,17 @@ fn debug_reload_and_its_options() {
         e.ends_with("DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options."),
         "{e}"
     );
+    // key-load-delay slows each key's load (a lower bound only: sleeping
+    // is never faster).
+    cmd(&mut c, &["FLUSHALL"]);
+    for i in 0..10 {
+        cmd(&mut c, &["SET", &format!("d{i}"), "v"]);
+    }
+    cmd(&mut c, &["CONFIG", "SET", "key-load-delay", "50000"]);
+    let start = std::time::Instant::now();
+    assert_eq!(cmd(&mut c, &["DEBUG", "RELOAD"]), V::Okay);
+    assert!(start.elapsed() >= std::time::Duration::from_millis(450));
+    cmd(&mut c, &["CONFIG", "SET", "key-load-delay", "0"]);
     // Without a file there is nothing to load.
     std::fs::remove_file(d.join("dump.rdb")).unwrap();
     let e = err(&mut c, &["DEBUG", "RELOAD", "NOSAVE"]);
@@ -237,6 +248,19 @@ fn the_directives() {
     assert_eq!(get(&mut c, "dbfilename"), ["dbfilename", "first.rdb"]);
     assert_eq!(get(&mut c, "rdbchecksum"), ["rdbchecksum", "yes"]);
     assert_eq!(get(&mut c, "rdbcompression"), ["rdbcompression", "no"]);
+    // Test knobs show only by name, as Redis's hidden directives.
+    assert_eq!(get(&mut c, "key-load-delay"), ["key-load-delay", "0"]);
+    assert_eq!(
+        get(&mut c, "rdb-key-save-delay"),
+        ["rdb-key-save-delay", "0"]
+    );
+    let all = get(&mut c, "*");
+    assert!(
+        !all.iter()
+            .any(|n| n.ends_with("-delay") && n.contains("key")),
+        "{all:?}"
+    );
+    assert!(all.iter().any(|n| n == "dbfilename"));
     let e = err(&mut c, &["CONFIG", "SET", "dbfilename", "a/b.rdb"]);
     assert!(e.ends_with("CONFIG SET failed (possibly related to argument 'dbfilename') - dbfilename can't be a path, just a filename"), "{e}");
     let e = err(&mut c, &["CONFIG", "SET", "dir", "/nonexistent/dir"]);

@@ -44,7 +44,7 @@ fn get(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         let pattern = Pattern::new(p, true);
         for d in DIRECTIVES {
             let hit = if glob {
-                pattern.matches(d.name.as_bytes())
+                pattern.matches(d.name.as_bytes()) && !crate::config::HIDDEN.contains(&d.name)
             } else {
                 d.name.as_bytes().eq_ignore_ascii_case(p)
             };
