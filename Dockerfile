@@ -8,7 +8,7 @@ COPY . .
 # and the loader (at their own paths, as ldd names them), and a user.
 RUN cargo build --release --locked -p rudis \
  && strip target/release/rudis \
- && mkdir -p /out/usr/local/bin /out/etc /out/data \
+ && mkdir -p /out/usr/local/bin /out/etc /out-data/data \
  && cp target/release/rudis /out/usr/local/bin/rudis \
  && ln -s rudis /out/usr/local/bin/docker-entrypoint \
  && ldd target/release/rudis | grep -o '/[^ ]*' | xargs -I{} cp --parents -L {} /out \
@@ -18,7 +18,10 @@ RUN cargo build --release --locked -p rudis \
 # The runtime holds only the server and the C libraries it links.
 FROM scratch
 COPY --from=build /out/ /
-COPY --from=build --chown=999:999 /out/data /data
+# The data directory comes from a folder's contents, so that this COPY
+# creates /data itself, owned by rudis (copying a directory onto one that
+# exists keeps the old owner: root, where rudis could not save).
+COPY --from=build --chown=999:999 /out-data/ /
 USER rudis
 WORKDIR /data
 VOLUME /data
