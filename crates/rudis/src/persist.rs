@@ -204,16 +204,12 @@ pub fn kill_child(server: &Server) {
 /// serverCron): a background save that ended is accounted; otherwise a
 /// scheduled one, or one a save point calls for, starts.
 pub fn cron(server: &Server) {
-    let p = &server.persist;
-    {
-        let mut child = p.child.lock();
-        let Some(c) = child.as_ref() else {
-            drop(child);
-            return start_if_due(server);
-        };
-        let Some(end) = crate::fork::reap(c.pid) else {
-            return;
-        };
+    let mut child = server.persist.child.lock();
+    let Some(pid) = child.as_ref().map(|c| c.pid) else {
+        drop(child);
+        return start_if_due(server);
+    };
+    if let Some(end) = crate::fork::reap(pid) {
         let c = child.take().expect("there");
         drop(child);
         finished(server, c, end);
