@@ -1053,9 +1053,7 @@ pub static DIRECTIVES: &[Directive] = &[
         // Redis's debugDelay: a negative -N waits 1 µs once in N keys).
         name: "rdb-key-save-delay",
         set: |c, a| {
-            c.rdb_key_save_delay = one(a)?
-                .parse()
-                .map_err(|_| "argument couldn't be parsed into an integer")?;
+            c.rdb_key_save_delay = int(a, i64::MIN, i64::MAX)?;
             Ok(())
         },
         get: |c| c.rdb_key_save_delay.to_string(),
@@ -1065,9 +1063,7 @@ pub static DIRECTIVES: &[Directive] = &[
         // The same while a file loads (for tests).
         name: "key-load-delay",
         set: |c, a| {
-            c.key_load_delay = one(a)?
-                .parse()
-                .map_err(|_| "argument couldn't be parsed into an integer")?;
+            c.key_load_delay = int(a, i64::MIN, i64::MAX)?;
             Ok(())
         },
         get: |c| c.key_load_delay.to_string(),

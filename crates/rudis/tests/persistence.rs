@@ -135,13 +135,7 @@ fn cmd_int(c: &mut redis::Connection, args: &[&str]) -> i64 {
 }
 
 fn info_field(c: &mut redis::Connection, name: &str) -> i64 {
-    let info: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("no {name} in {info}"))
-        .trim()
-        .parse()
-        .unwrap()
+    info_text(c, name).parse().unwrap()
 }
 
 #[test]
