@@ -60,6 +60,9 @@ pub struct ClientHandle {
     pub name: Mutex<Option<Vec<u8>>>,
     pub lib_name: Mutex<Vec<u8>>,
     pub lib_ver: Mutex<Vec<u8>>,
+    /// The name of the user it is authenticated as (CLIENT LIST `user=`,
+    /// CLIENT KILL USER, closing the connections of a deleted user).
+    pub user: Mutex<Vec<u8>>,
     /// Set by CLIENT KILL; `kill_signal` wakes the connection.
     pub killed: AtomicBool,
     pub kill_signal: Notify,
@@ -148,6 +151,7 @@ impl ClientHandle {
             name: Mutex::new(None),
             lib_name: Mutex::new(Vec::new()),
             lib_ver: Mutex::new(Vec::new()),
+            user: Mutex::new(b"default".to_vec()),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
             blocked: Mutex::new(None),
@@ -191,6 +195,8 @@ pub struct Client {
     pub close_after_reply: bool,
     /// Has passed AUTH (or needed none when it connected).
     pub authenticated: bool,
+    /// The user whose permissions apply.
+    pub user: crate::acl::ClientUser,
     pub reply_mode: ReplyMode,
     /// CLIENT NO-TOUCH: this client's reads do not update access times.
     pub no_touch: bool,
@@ -232,7 +238,11 @@ pub struct Blocked {
 }
 
 impl Client {
-    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Client {
+    pub fn new(
+        handle: Arc<ClientHandle>,
+        authenticated: bool,
+        user: crate::acl::ClientUser,
+    ) -> Client {
         Client {
             id: handle.id,
             addr: handle.addr,
@@ -240,6 +250,7 @@ impl Client {
             db: 0,
             close_after_reply: false,
             authenticated,
+            user,
             reply_mode: ReplyMode::default(),
             no_touch: false,
             handle,
@@ -258,5 +269,12 @@ impl Client {
     /// (Redis's `authRequired`).
     pub fn must_auth(&self, server_requires: bool) -> bool {
         server_requires && !self.authenticated
+    }
+
+    /// Authenticates as `user` (AUTH, HELLO AUTH), or back to the default
+    /// user unauthenticated-or-not as a new connection (RESET).
+    pub fn set_user(&mut self, acl: &crate::acl::Acl, user: Arc<crate::acl::User>) {
+        *self.handle.user.lock() = user.name.clone();
+        self.user = crate::acl::ClientUser::new(acl, user);
     }
 }

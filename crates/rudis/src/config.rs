@@ -112,6 +112,14 @@ pub struct Config {
     /// none; 0: all).
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: usize,
+    /// `acllog-max-len`.
+    pub acllog_max_len: usize,
+    /// `acl-pubsub-default allchannels` (7.0's default: resetchannels).
+    pub acl_pubsub_all: bool,
+    /// `aclfile`: where users are loaded from and saved to.
+    pub aclfile: String,
+    /// The `user` lines of the configuration (name and rules each).
+    pub users: Vec<Vec<String>>,
     /// Who may run DEBUG: "no", "yes" or "local" (loopback clients).
     pub enable_debug_command: String,
     /// Who may CONFIG SET protected directives (`dir`, `dbfilename`):
@@ -186,6 +194,10 @@ impl Default for Config {
             requirepass: String::new(),
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
+            acllog_max_len: 128,
+            acl_pubsub_all: false,
+            aclfile: String::new(),
+            users: Vec::new(),
             enable_debug_command: "no".into(),
             enable_protected_configs: "no".into(),
             dbfilename: "dump.rdb".into(),
@@ -226,7 +238,7 @@ pub struct Directive {
 }
 
 /// An OS error as C's strerror says it (Rust appends "(os error N)").
-fn os_error_text(e: &std::io::Error) -> String {
+pub fn os_error_text(e: &std::io::Error) -> String {
     let t = e.to_string();
     match t.find(" (os error") {
         Some(i) => t[..i].to_string(),
@@ -910,6 +922,40 @@ pub static DIRECTIVES: &[Directive] = &[
         change: Change::Live,
     },
     Directive {
+        name: "acllog-max-len",
+        set: |c, a| {
+            c.acllog_max_len = int(a, 0, i64::MAX)? as usize;
+            Ok(())
+        },
+        get: |c| c.acllog_max_len.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "acl-pubsub-default",
+        set: |c, a| {
+            c.acl_pubsub_all = choice(a, &[("allchannels", true), ("resetchannels", false)])?;
+            Ok(())
+        },
+        get: |c| {
+            if c.acl_pubsub_all {
+                "allchannels"
+            } else {
+                "resetchannels"
+            }
+            .into()
+        },
+        change: Change::Live,
+    },
+    Directive {
+        name: "aclfile",
+        set: |c, a| {
+            c.aclfile = one(a)?.to_string();
+            Ok(())
+        },
+        get: |c| c.aclfile.clone(),
+        change: Change::Immutable,
+    },
+    Directive {
         name: "slowlog-max-len",
         set: |c, a| {
             c.slowlog_max_len = int(a, 0, i64::MAX)? as usize;
@@ -1155,6 +1201,20 @@ impl Config {
     }
 
     pub fn apply(&mut self, name: &str, args: &[String]) -> Result<(), String> {
+        // Not a directive CONFIG knows: only files and the command line
+        // declare users (Redis's ACLAppendUserForLoading checks them here).
+        if name.eq_ignore_ascii_case("user") && self.reading && !args.is_empty() {
+            if self.users.iter().any(|u| u[0] == args[0]) {
+                return Err(format!(
+                    "Error in user declaration '{}': {}",
+                    args[0],
+                    crate::acl::RuleError::Duplicate.text()
+                ));
+            }
+            crate::acl::check_declaration(args, self.acl_pubsub_all)?;
+            self.users.push(args.to_vec());
+            return Ok(());
+        }
         let d = directive(name).ok_or("Bad directive or wrong number of arguments")?;
         (d.set)(self, args)
     }

@@ -6,6 +6,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod acl;
 #[allow(unsafe_code)]
 pub mod alloc;
 pub mod blocking;

@@ -35,7 +35,6 @@ pub struct Hot {
     protected_mode: AtomicBool,
     tcp_keepalive: AtomicU64,
     /// The default user has a password: new clients must authenticate.
-    auth_required: AtomicBool,
     slowlog_slower_than: AtomicI64,
     slowlog_max_len: AtomicUsize,
     latency_threshold: AtomicU64,
@@ -96,7 +95,6 @@ impl Hot {
             stop_writes_on_bgsave_error: AtomicBool::new(c.stop_writes_on_bgsave_error),
             protected_mode: AtomicBool::new(c.protected_mode),
             tcp_keepalive: AtomicU64::new(c.tcp_keepalive),
-            auth_required: AtomicBool::new(!c.requirepass.is_empty()),
             slowlog_slower_than: AtomicI64::new(c.slowlog_log_slower_than),
             slowlog_max_len: AtomicUsize::new(c.slowlog_max_len),
             latency_threshold: AtomicU64::new(c.latency_monitor_threshold),
@@ -230,7 +228,6 @@ impl Hot {
         self.hz.store(c.hz, Relaxed);
         self.protected_mode.store(c.protected_mode, Relaxed);
         self.tcp_keepalive.store(c.tcp_keepalive, Relaxed);
-        self.auth_required.store(!c.requirepass.is_empty(), Relaxed);
         self.slowlog_slower_than
             .store(c.slowlog_log_slower_than, Relaxed);
         self.slowlog_max_len.store(c.slowlog_max_len, Relaxed);
@@ -320,9 +317,6 @@ impl Hot {
     pub fn slowlog_max_len(&self) -> usize {
         self.slowlog_max_len.load(Relaxed)
     }
-    pub fn auth_required(&self) -> bool {
-        self.auth_required.load(Relaxed)
-    }
     pub fn tcp_keepalive(&self) -> u64 {
         self.tcp_keepalive.load(Relaxed)
     }
@@ -378,6 +372,8 @@ pub struct Server {
     ops_samples: Mutex<VecDeque<(Instant, [u64; 3])>>,
     pub config: RwLock<Config>,
     pub hot: Hot,
+    /// Users and their permissions.
+    pub acl: crate::acl::Acl,
     pub store: Store,
     pub scripts: crate::script::Scripts,
     /// Clients blocked on list keys.
@@ -429,6 +425,7 @@ impl Server {
             memory_peak: AtomicU64::new(0),
             ops_samples: Mutex::new(VecDeque::new()),
             hot: Hot::from(&config),
+            acl: Default::default(),
             store,
             blocking: Default::default(),
             latency: Default::default(),

@@ -102,7 +102,7 @@ pub fn client_line(h: &ClientHandle, argv_mem: usize) -> String {
     let mut line = String::new();
     let _ = writeln!(
         line,
-        "id={} addr={} laddr={} fd={} name={} age={age} idle={} flags={flags} db={} sub={sub} psub={psub} ssub={ssub} multi={multi} qbuf={qbuf} qbuf-free={} argv-mem={argv_mem} multi-mem=0 rbs={qcap} rbp={qcap} obl={obl} oll=0 omem={omem} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={age} idle={} flags={flags} db={} sub={sub} psub={psub} ssub={ssub} multi={multi} qbuf={qbuf} qbuf-free={} argv-mem={argv_mem} multi-mem=0 rbs={qcap} rbp={qcap} obl={obl} oll=0 omem={omem} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
         h.id,
         h.addr,
         h.laddr,
@@ -113,6 +113,7 @@ pub fn client_line(h: &ClientHandle, argv_mem: usize) -> String {
         qcap.saturating_sub(qbuf),
         crate::evict::client_memory(h) + argv_mem,
         command_name(h.last_cmd.load(Relaxed)),
+        String::from_utf8_lossy(&h.user.lock()),
         redirect_of(h),
         h.resp.load(Relaxed),
         String::from_utf8_lossy(&h.lib_name.lock()),
@@ -261,6 +262,7 @@ fn kill(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let mut id = None;
     let mut normal_only = None;
     let mut skipme = !old_form;
+    let mut user: Option<&[u8]> = None;
     if old_form {
         addr = Some(rest[0]);
     } else {
@@ -284,12 +286,13 @@ fn kill(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             } else if is(opt, "laddr") {
                 laddr = Some(value);
             } else if is(opt, "user") {
-                if *value != b"default" {
+                if ctx.server.acl.get(value).is_none() {
                     return Err(Error::from(format!(
                         "ERR No such user '{}'",
                         String::from_utf8_lossy(value)
                     )));
                 }
+                user = Some(*value);
             } else if is(opt, "skipme") {
                 skipme = if is(value, "yes") {
                     true
@@ -312,6 +315,7 @@ fn kill(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             && laddr.is_none_or(|a| a == h.laddr.to_string().as_bytes())
             && normal_only.is_none_or(|t| t.admits(&h))
             && id.is_none_or(|i| i == h.id)
+            && user.is_none_or(|u| *h.user.lock() == u)
             && !(me && skipme);
         if !matches {
             continue;

@@ -5,7 +5,6 @@ use super::flags::*;
 use super::{is, parse_db_index, row, Args, Command, Ctx};
 use crate::config::REDIS_VERSION;
 use crate::errors::{self, CmdResult, Error};
-use crate::server::Server;
 
 pub static COMMANDS: &[Command] = &[
     row("ping", -1, FAST, ping)
@@ -88,20 +87,28 @@ fn select(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     Ok(())
 }
 
-/// Compares without an early exit, so timing does not reveal how much of
-/// a guessed password was right.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Redis's `ACLAuthenticateUser`, for the one user rudis has so far:
-/// `default`, whose password is `requirepass` (none: any password works).
-fn password_ok(server: &Server, user: &[u8], pass: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
+/// Redis's `ACLAuthenticateUser`: logs the client in as `user`, or logs
+/// the failure in the ACL LOG.
+fn authenticate(ctx: &mut Ctx, typed: &[u8], user: &[u8], pass: &[u8]) -> CmdResult {
+    let acl = &ctx.server.acl;
+    match acl.get(user).filter(|u| u.password_ok(pass)) {
+        Some(u) => {
+            ctx.client.authenticated = true;
+            ctx.client.set_user(acl, u);
+            Ok(())
+        }
+        None => {
+            let context = if ctx.client.multi.is_some() {
+                crate::acl::log::Context::Multi
+            } else {
+                crate::acl::log::Context::TopLevel
+            };
+            let info = super::client::client_line(&ctx.client.handle, 0);
+            // The object is the command as the client typed it.
+            acl.log.add("auth", context, typed, user, info);
+            Err(errors::WRONGPASS.into())
+        }
     }
-    let config = server.config.read();
-    config.requirepass.is_empty() || same_secret(pass, config.requirepass.as_bytes())
 }
 
 /// AUTH [username] password
@@ -109,7 +116,7 @@ fn auth(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let rest: Vec<&[u8]> = args.rest().iter().collect();
     let (user, pass): (&[u8], &[u8]) = match rest[..] {
         [pass] => {
-            if !ctx.server.hot.auth_required() {
+            if ctx.server.acl.default_user().nopass {
                 return Err(errors::AUTH_NO_PASSWORD.into());
             }
             (b"default", pass)
@@ -117,10 +124,7 @@ fn auth(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         [user, pass] => (user, pass),
         _ => return Err(errors::SYNTAX.into()),
     };
-    if !password_ok(ctx.server, user, pass) {
-        return Err(errors::WRONGPASS.into());
-    }
-    ctx.client.authenticated = true;
+    authenticate(ctx, args.argv().get(0).unwrap_or_default(), user, pass)?;
     ctx.out.ok();
     Ok(())
 }
@@ -156,12 +160,9 @@ fn hello(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         }
     }
     if let Some((user, pass)) = credentials {
-        if !password_ok(ctx.server, user, pass) {
-            return Err(errors::WRONGPASS.into());
-        }
-        ctx.client.authenticated = true;
+        authenticate(ctx, args.argv().get(0).unwrap_or_default(), user, pass)?;
     }
-    if ctx.client.must_auth(ctx.server.hot.auth_required()) {
+    if ctx.client.must_auth(ctx.server.acl.auth_required()) {
         return Err(errors::NOAUTH_HELLO.into());
     }
     if let Some(n) = name {
@@ -195,7 +196,8 @@ fn reset(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
     let c = &mut *ctx.client;
     c.db = 0;
     c.reply_mode = crate::client::ReplyMode::default();
-    c.authenticated = !ctx.server.hot.auth_required();
+    c.authenticated = !ctx.server.acl.auth_required();
+    c.set_user(&ctx.server.acl, ctx.server.acl.default_user());
     *c.handle.name.lock() = None;
     c.handle.no_evict.store(false, Relaxed);
     c.no_touch = false;

@@ -7,6 +7,7 @@
 //! else restates it. Unknown-command, arity and auth checks happen here,
 //! once, never in handlers.
 
+pub mod access;
 pub mod block;
 pub mod client;
 mod cluster;
@@ -52,6 +53,7 @@ pub use table::{
 /// Every group's rows: the registry is built from this list.
 pub(crate) static GROUPS: &[&[Command]] = &[
     connection::COMMANDS,
+    access::COMMANDS,
     multi::COMMANDS,
     pubsub::COMMANDS,
     scripting::COMMANDS,
@@ -889,11 +891,21 @@ fn prepare(
     if (cmd.arity > 0 && argc != cmd.arity) || argc < -cmd.arity {
         return refuse(client, out, Some(index), errors::wrong_arity(cmd.name));
     }
-    if client.must_auth(server.hot.auth_required()) && cmd.flags & flags::NO_AUTH == 0 {
+    if client.must_auth(server.acl.auth_required()) && cmd.flags & flags::NO_AUTH == 0 {
         return refuse(client, out, Some(index), errors::NOAUTH.into());
     }
     if client.multi.is_some() && cmd.flags & flags::NO_MULTI != 0 {
         return refuse(client, out, Some(index), errors::NOT_IN_MULTI.into());
+    }
+    if let Err(d) = client.user.current(&server.acl).check(cmd, index, argv) {
+        let context = if client.multi.is_some() {
+            crate::acl::log::Context::Multi
+        } else {
+            crate::acl::log::Context::TopLevel
+        };
+        crate::acl::log_denied(server, client, d, context, cmd, argv);
+        let text = crate::acl::denied_text(d, cmd);
+        return refuse(client, out, Some(index), Error::Owned(text.into_bytes()));
     }
     if client.handle.subscriptions() > 0 && !resp3 && !allowed_subscribed(cmd) {
         return refuse(client, out, Some(index), errors::pubsub_context(cmd.name));
@@ -1148,7 +1160,8 @@ mod tests {
         let server = Server::new(Config::default());
         let addr = "127.0.0.1:1".parse().expect("addr");
         let handle = Arc::new(ClientHandle::new(1, addr, addr, -1));
-        let mut client = Client::new(handle, true);
+        let user = crate::acl::ClientUser::new(&server.acl, server.acl.default_user());
+        let mut client = Client::new(handle, true, user);
         let mut out = Reply::new();
         out.ok();
         let stats = WorkerStats::new(1);

@@ -180,6 +180,16 @@ fn exec(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
     ctx.out.array(queue.len());
     for (cmd, index, span) in queue.cmds.iter() {
         let argv = Argv::new(&queue.buf, &queue.ranges[span.clone()]);
+        // Permissions may have changed since the command was queued.
+        let user = ctx.client.user.current(&ctx.server.acl).clone();
+        if let Err(d) = user.check(cmd, *index, argv) {
+            use crate::acl::{denied_reason, log::Context};
+            crate::acl::log_denied(ctx.server, ctx.client, d, Context::Multi, cmd, argv);
+            let text = format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {}", denied_reason(d));
+            ctx.stats.count_error(text.as_bytes());
+            ctx.out.error(text.as_bytes());
+            continue;
+        }
         call(
             ctx.server, ctx.stats, ctx.client, ctx.out, cmd, *index, argv, ctx.now.ms, ctx.keys,
             ctx.fx, true,

@@ -103,7 +103,8 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream, sl
     ));
     server.clients.lock().insert(handle.id, handle.clone());
     slot.handle = Some(handle.clone());
-    let mut client = Client::new(handle.clone(), !server.hot.auth_required());
+    let user = crate::acl::ClientUser::new(&server.acl, server.acl.default_user());
+    let mut client = Client::new(handle.clone(), !server.acl.auth_required(), user);
     let mut conn = Conn {
         rbuf: BytesMut::with_capacity(READ_CHUNK),
         out: Reply::new(),
@@ -443,7 +444,7 @@ fn process(server: &Server, stats: &WorkerStats, client: &mut Client, conn: &mut
         // pipelined behind a successful AUTH is an authenticated client's.
         let limits = Limits {
             max_bulk_len,
-            unauthenticated: client.must_auth(server.hot.auth_required()),
+            unauthenticated: client.must_auth(server.acl.auth_required()),
         };
         match conn
             .parser

@@ -47,6 +47,10 @@ pub fn run(mut config: Config) -> io::Result<()> {
     let threads = config.threads;
     let port = config.port;
     let server = Arc::new(Server::new(config));
+    if let Err(e) = server.acl.load_at_start(&server.config.read()) {
+        tracing::warn!("{e}");
+        return Err(io::Error::other(e));
+    }
     // What the server holds before any data: INFO used_memory_startup.
     server.memory_startup.store(crate::alloc::used(), Relaxed);
     info!(
@@ -332,7 +336,7 @@ async fn accept_loop(
             continue;
         }
         // Redis's rule: only while the default user has no password.
-        if server.hot.protected_mode() && !server.hot.auth_required() && !is_loopback(peer.ip()) {
+        if server.hot.protected_mode() && !server.acl.auth_required() && !is_loopback(peer.ip()) {
             let _ = stream.try_write(errors::DENIED.as_bytes());
             continue;
         }

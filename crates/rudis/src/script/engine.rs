@@ -92,6 +92,8 @@ thread_local! {
     static RAND48: Cell<u64> = const { Cell::new(0x1234_ABCD_330E) };
     /// While a script runs: whether it asked for RESP3 (redis.setresp).
     static RESP3: Cell<Option<bool>> = const { Cell::new(None) };
+    /// While a script runs: its caller's user (redis.acl_check_cmd).
+    static USER: RefCell<Option<Arc<crate::acl::User>>> = const { RefCell::new(None) };
 }
 
 pub struct Engine {
@@ -365,9 +367,13 @@ impl Engine {
                     e.extend_from_slice(m.as_bytes());
                     raise(&e, false)
                 })?;
-                match cmd::resolve(Argv::new(&line.buf, &line.ranges)) {
-                    // Every command is the default user's to run.
-                    Some(_) => Ok(true),
+                let argv = Argv::new(&line.buf, &line.ranges);
+                match cmd::resolve(argv) {
+                    Some((c, i)) => Ok(USER.with(|u| {
+                        u.borrow()
+                            .as_ref()
+                            .is_some_and(|u| u.check(c, i, argv).is_ok())
+                    })),
                     None => Err(raise(
                         b"ERR Invalid command passed to redis.acl_check_cmd()",
                         false,
@@ -531,6 +537,8 @@ impl Engine {
         }
 
         RESP3.set(Some(false));
+        let user = ctx.client.user.current(&server.acl).clone();
+        USER.with(|u| *u.borrow_mut() = Some(user));
         let mut st = RunState {
             ctx,
             scratch: &mut self.scratch,
@@ -569,6 +577,7 @@ impl Engine {
         }
         run.end();
         let resp3 = RESP3.replace(None).unwrap_or(false);
+        USER.with(|u| u.borrow_mut().take());
         let ctx = st.ctx;
         match result {
             Ok((true, v)) => {
@@ -1118,8 +1127,16 @@ fn call_command(
             "Wrong number of args calling Redis command from script",
         );
     }
-    if command.flags & flags::NOSCRIPT != 0 {
+    if command.flags & flags::NOSCRIPT != 0 && !super::DISABLE_DENY_SCRIPTS.load(Relaxed) {
         return refused(Some(index), "This Redis command is not allowed from script");
+    }
+    // The caller's permissions apply to every call (Redis's
+    // scriptVerifyACL).
+    let user = ctx.client.user.current(&server.acl).clone();
+    if let Err(d) = user.check(command, index, argv) {
+        let context = crate::acl::log::Context::Lua;
+        crate::acl::log_denied(server, ctx.client, d, context, command, argv);
+        return refused(Some(index), crate::acl::denied_script_text(d));
     }
     if st.read_only && command.flags & (flags::WRITE | flags::MAY_REPLICATE) != 0 {
         return refused(

@@ -337,6 +337,11 @@ thread_local! {
 
 /// Whether the command running on this thread was called by a script
 /// (Redis's CLIENT_SCRIPT on the caller).
+/// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call `noscript` commands
+/// (Redis's script_disable_deny_script, for tests).
+pub static DISABLE_DENY_SCRIPTS: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 pub fn calling() -> bool {
     CALLING.with(|c| c.get())
 }

@@ -165,7 +165,12 @@ fn set(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             });
         }
     }
+    let old_password = ctx.server.config.read().requirepass.clone();
     ctx.server.hot.store(&next);
+    ctx.server.acl.configure(&next);
+    if next.requirepass != old_password {
+        ctx.server.acl.set_default_password(&next.requirepass);
+    }
     crate::evict::recount_clients(ctx.server);
     if next.maxmemory != 0 {
         // Redis's updateMaxmemory: evicting down to a lowered limit starts

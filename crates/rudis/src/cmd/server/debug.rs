@@ -1,6 +1,6 @@
 //! DEBUG, for tests: the subcommands of Redis 7.0's that work on what
 //! rudis has (OBJECT, DIGEST, DIGEST-VALUE, LOG, RELOAD, SLEEP,
-//! SET-ACTIVE-EXPIRE, QUICKLIST-PACKED-THRESHOLD, PROTOCOL, POPULATE,
+//! SET-ACTIVE-EXPIRE, SET-DISABLE-DENY-SCRIPTS, QUICKLIST-PACKED-THRESHOLD, PROTOCOL, POPULATE,
 //! ERROR, HELP). As in Redis it needs
 //! `enable-debug-command` (`yes`, or `local` for loopback clients). Any
 //! other subcommand is a syntax error, never accepted and ignored.
@@ -76,6 +76,12 @@ pub fn debug(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             // Redis's atoi: anything but a leading non-zero number is 0.
             let on = atoi(args.arg()) != 0;
             ctx.server.active_expire.store(on, Relaxed);
+            ctx.out.ok();
+            Ok(())
+        }
+        _ if is(sub, "set-disable-deny-scripts") && n == 1 => {
+            let off = atoi(args.arg()) != 0;
+            crate::script::DISABLE_DENY_SCRIPTS.store(off, Relaxed);
             ctx.out.ok();
             Ok(())
         }
