@@ -482,3 +482,44 @@ fn disabling_deny_scripts_lets_scripts_call_noscript_commands() {
     assert_eq!(cmd(&mut c, "DEBUG SET-DISABLE-DENY-SCRIPTS 0"), b"+OK\r\n");
     assert!(call(&mut c).starts_with("-ERR This Redis command is not allowed from script"));
 }
+
+#[test]
+fn config_rewrite_keeps_users_in_the_config_file() {
+    let dir = std::env::temp_dir().join(format!("rudis-acl-rw-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("rudis.conf");
+    std::fs::write(&conf, "user old on nopass +ping\n").unwrap();
+    let path = conf.to_str().unwrap();
+    let s = common::Proc::spawn(
+        common::rudis_bin(),
+        &[path, "--bind", "127.0.0.1", "--save", ""],
+    );
+    let mut c = s.raw();
+    assert!(text(cmd(&mut c, "ACL LIST")).contains("user old on nopass resetchannels -@all +ping"));
+    cmd(&mut c, "ACL DELUSER old");
+    cmd(&mut c, "ACL SETUSER zed on >x ~k* +get");
+    assert_eq!(cmd(&mut c, "CONFIG REWRITE"), b"+OK\r\n");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(
+        text.contains("user default on nopass ~* &* +@all\nuser zed on #2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881 ~k* resetchannels -@all +get\n"),
+        "{text}"
+    );
+    assert!(!text.contains("user old"), "{text}");
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn acl_setuser_is_redacted_in_the_slow_log() {
+    let s = rudis(&[]);
+    let mut c = s.raw();
+    cmd(&mut c, "CONFIG SET slowlog-log-slower-than 0");
+    cmd(&mut c, "ACL SETUSER red on >secret +get");
+    let reply = text(cmd(&mut c, "SLOWLOG GET 1"));
+    assert!(
+        reply.contains("*6\r\n$3\r\nACL\r\n$7\r\nSETUSER\r\n$10\r\n(redacted)\r\n$10\r\n(redacted)\r\n$10\r\n(redacted)\r\n$10\r\n(redacted)\r\n"),
+        "{reply}"
+    );
+    assert!(!reply.contains("secret"), "{reply}");
+}

@@ -181,8 +181,12 @@ fn exec(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
     for (cmd, index, span) in queue.cmds.iter() {
         let argv = Argv::new(&queue.buf, &queue.ranges[span.clone()]);
         // Permissions may have changed since the command was queued.
-        let user = ctx.client.user.current(&ctx.server.acl).clone();
-        if let Err(d) = user.check(cmd, *index, argv) {
+        let denied = ctx
+            .client
+            .user
+            .current(&ctx.server.acl)
+            .check(cmd, *index, argv);
+        if let Err(d) = denied {
             use crate::acl::{denied_reason, log::Context};
             crate::acl::log_denied(ctx.server, ctx.client, d, Context::Multi, cmd, argv);
             let text = format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {}", denied_reason(d));

@@ -1132,8 +1132,12 @@ fn call_command(
     }
     // The caller's permissions apply to every call (Redis's
     // scriptVerifyACL).
-    let user = ctx.client.user.current(&server.acl).clone();
-    if let Err(d) = user.check(command, index, argv) {
+    let denied = ctx
+        .client
+        .user
+        .current(&server.acl)
+        .check(command, index, argv);
+    if let Err(d) = denied {
         let context = crate::acl::log::Context::Lua;
         crate::acl::log_denied(server, ctx.client, d, context, command, argv);
         return refused(Some(index), crate::acl::denied_script_text(d));

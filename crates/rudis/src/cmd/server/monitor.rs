@@ -58,6 +58,8 @@ fn redacted(cmd: &Command, argv: Argv, i: usize) -> bool {
     let at = |j: usize| argv.get(j).unwrap_or_default();
     match cmd.name {
         "auth" => i >= 1,
+        // ACL SETUSER username rules...: all of it.
+        "acl|setuser" => i >= 2,
         // HELLO ... AUTH username password ...
         "hello" => {
             (i >= 3 && at(i - 1).eq_ignore_ascii_case(b"auth") && i >= 2)
