@@ -523,3 +523,41 @@ fn acl_setuser_is_redacted_in_the_slow_log() {
     );
     assert!(!reply.contains("secret"), "{reply}");
 }
+
+/// Runs rudis expecting it not to start; its output (both streams).
+fn start_fails(args: &[&str]) -> String {
+    let out = std::process::Command::new(common::rudis_bin())
+        .args(["--port", &common::free_port().to_string(), "--save", ""])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{args:?} should fail");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn bad_user_declarations_stop_the_start() {
+    // Redis names the word at the failing rule's index counted from
+    // `user` itself (here the user's name).
+    let out = start_fails(&["--user", "a", "on", "%RR~x"]);
+    assert!(
+        out.contains("Error in user declaration 'a': Syntax error"),
+        "{out}"
+    );
+    let out = start_fails(&["--user", "a", "on", "--user", "a", "off"]);
+    assert!(out.contains("Error in user declaration 'a': Duplicate user found. A user can only be defined once in config files"), "{out}");
+    let dir = std::env::temp_dir().join(format!("rudis-acl-start-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("u.acl");
+    std::fs::write(&file, "user x on +nosuch\n").unwrap();
+    let path = file.to_str().unwrap();
+    let out = start_fails(&["--aclfile", path]);
+    assert!(out.contains(&format!("Aborting Redis startup because of ACL errors: {path}:1: Error in applying operation '+nosuch': Unknown command or category name in ACL.")), "{out}");
+    let out = start_fails(&["--aclfile", path, "--user", "a", "on"]);
+    assert!(out.contains("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid."), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -496,15 +496,14 @@ pub fn check_declaration(args: &[String], all_channels: bool) -> Result<(), Stri
         )
     })?;
     let mut fake = User::new(words[0], all_channels);
-    for r in &rules {
+    for (j, r) in rules.iter().enumerate() {
         match fake.apply(r, all_channels) {
             Ok(()) | Err(RuleError::Unknown) => {}
             Err(e) => {
-                return Err(format!(
-                    "Error in user declaration '{}': {}",
-                    String::from_utf8_lossy(r),
-                    e.text()
-                ))
+                // Redis names the line's word at the failing rule's index
+                // counted from the directive itself: `user`, the name, ...
+                let word = if j == 0 { "user" } else { &args[j - 1] };
+                return Err(format!("Error in user declaration '{word}': {}", e.text()));
             }
         }
     }

@@ -48,7 +48,6 @@ pub fn run(mut config: Config) -> io::Result<()> {
     let port = config.port;
     let server = Arc::new(Server::new(config));
     if let Err(e) = server.acl.load_at_start(&server.config.read()) {
-        tracing::warn!("{e}");
         return Err(io::Error::other(e));
     }
     // What the server holds before any data: INFO used_memory_startup.
