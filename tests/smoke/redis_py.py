@@ -106,5 +106,30 @@ r.script_flush()
 incr_by = r.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
 assert incr_by(keys=["script-counter"], args=[5]) == 5
 assert incr_by(keys=["script-counter"], args=[2]) == 7
+# ACL through redis-py's API, and a connection that logs in as a user
+# (username= / password=, as managed-Redis users connect).
+assert r.acl_setuser("app", enabled=True, passwords=["+s3cret"], commands=["+get", "+set", "+ping"], keys=["app:*"])
+u = r.acl_getuser("app")
+assert "on" in u["flags"] and "+get" in u["commands"] and "~app:*" in u["keys"], u
+app = redis.Redis(port=port, username="app", password="s3cret", decode_responses=True)
+assert app.ping() and app.set("app:x", "1") and app.get("app:x") == "1"
+try:
+    app.get("other")
+    raise AssertionError("a key outside app:* should be refused")
+except redis.exceptions.NoPermissionError:
+    pass
+entry = r.acl_log(count=1)[0]
+assert entry["reason"] == "key" and entry["object"] == "other" and entry["username"] == "app", entry
+try:
+    app.acl_whoami()
+    raise AssertionError("ACL WHOAMI is not among the user's commands")
+except redis.exceptions.NoPermissionError:
+    pass
+assert r.acl_deluser("app") == 1
+try:
+    redis.Redis(port=port, username="app", password="s3cret").ping()
+    raise AssertionError("a deleted user cannot log in")
+except redis.exceptions.AuthenticationError:
+    pass
 resp = r.client_info()["resp"]
 print(f"redis-py {redis.__version__} smoke run: ok (the client chose RESP{resp})")
