@@ -397,13 +397,14 @@ fn find_shard(server: &Server, volatile: bool, rng: &mut impl Rng) -> Option<usi
     let start = rng.gen_range(0..SHARDS);
     (0..SHARDS).map(|i| (start + i) % SHARDS).find(|&s| {
         let g = server.store.lock(s);
-        g.dbs.iter().any(|t| {
+        let found = g.dbs.iter().any(|t| {
             if volatile {
                 t.expires() > 0
             } else {
                 !t.is_empty()
             }
-        })
+        });
+        found
     })
 }
 
@@ -417,6 +418,9 @@ fn random_pick(server: &Server, volatile: bool) -> Option<(usize, usize, Blob)> 
     let first = server.evictor.next_db.fetch_add(1, Relaxed) as usize;
     for j in 0..n {
         let db = (first + j) % n;
+        if g.dbs[db].is_empty() {
+            continue;
+        }
         let t = &mut g.dbs[db];
         let pick = if volatile {
             t.random_volatile(&mut rng)
@@ -442,7 +446,7 @@ fn populate(server: &Server, policy: Policy, pool: &mut Vec<Candidate>) -> bool 
             return !pool.is_empty();
         };
         let mut g = server.store.lock(shard);
-        for (db, t) in g.dbs.iter_mut().enumerate() {
+        for (db, t) in g.dbs.existing_mut() {
             let pick = if volatile {
                 t.random_volatile(&mut rng)
             } else {

@@ -434,7 +434,7 @@ pub fn load(
     )?;
     // Loaded keys are no keyspace events (Redis's dbAddRDBLoad).
     for s in shards.iter_mut() {
-        for t in s.dbs.iter_mut() {
+        for (_, t) in s.dbs.existing_mut() {
             if t.has_log() {
                 t.take_log();
             }

@@ -581,7 +581,7 @@ impl Server {
             w.reset();
         }
         for s in 0..crate::db::SHARDS {
-            for t in keys.shard(&self.store, s).dbs.iter_mut() {
+            for (_, t) in keys.shard(&self.store, s).dbs.existing_mut() {
                 t.reset_stats();
             }
         }

@@ -193,3 +193,38 @@ fn jemalloc_background_threads_follow_the_directive() {
     );
     assert!(stats(&mut c).contains("(background_thread: false)"));
 }
+
+/// A database's tables are made on its first write: a fresh server holds
+/// no 16 x 1,024 empty tables (2.6 MB that maxmemory would count; Redis
+/// starts at about 0.9 MB), and databases written and swapped keep
+/// working.
+#[test]
+fn unused_databases_cost_no_memory() {
+    let s = common::rudis(&[]);
+    let mut c = s.raw();
+    let field = |c: &mut common::Raw, name: &str| -> u64 {
+        let info = String::from_utf8_lossy(&c.cmd(&[b"INFO", b"memory"])).into_owned();
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {info}"))
+    };
+    let startup = field(&mut c, "used_memory_startup");
+    assert!(startup < 1_500_000, "used_memory_startup {startup}");
+    for db in 0..16 {
+        let db = db.to_string();
+        assert_eq!(c.cmd(&[b"SELECT", db.as_bytes()]), b"+OK\r\n");
+        assert_eq!(c.cmd(&[b"GET", b"k"]), b"$-1\r\n");
+        assert_eq!(c.cmd(&[b"DBSIZE"]), b":0\r\n");
+    }
+    c.cmd(&[b"SELECT", b"3"]);
+    assert_eq!(c.cmd(&[b"SET", b"k", b"v"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&[b"SWAPDB", b"3", b"9"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&[b"GET", b"k"]), b"$-1\r\n");
+    c.cmd(&[b"SELECT", b"9"]);
+    assert_eq!(c.cmd(&[b"GET", b"k"]), b"$1\r\nv\r\n");
+    assert_eq!(c.cmd(&[b"FLUSHDB"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&[b"DBSIZE"]), b":0\r\n");
+    assert_eq!(c.cmd(&[b"SWAPDB", b"5", b"6"]), b"+OK\r\n");
+    assert!(field(&mut c, "used_memory") < 1_500_000);
+}

@@ -347,6 +347,9 @@ fn randomkey(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
     let server = ctx.server;
     for s in order {
         let mut shard = ctx.keys.shard(&server.store, s);
+        if shard.dbs[ctx.db].is_empty() {
+            continue;
+        }
         let t = &mut shard.dbs[ctx.db];
         while let Some(i) = t.random(&mut rng) {
             let (_, e) = t.at(i);

@@ -475,8 +475,10 @@ impl<'a> Locked<'a> {
                 let n = g.dbs.len();
                 let range = if b == 63 { 63..n } else { b..(b + 1).min(n) };
                 for db in range {
-                    let t = &mut g.dbs[db];
-                    if t.has_log() {
+                    // Looked at first: a mutable borrow would make the
+                    // tables of databases never written.
+                    if g.dbs[db].has_log() {
+                        let t = &mut g.dbs[db];
                         entries.extend(t.take_log().into_iter().map(|e| (db, e)));
                     }
                 }

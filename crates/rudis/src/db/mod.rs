@@ -36,14 +36,85 @@ pub const SHARDS: usize = 1024;
 
 /// One shard: a table per database.
 pub struct Shard {
-    pub dbs: Box<[Table]>,
+    pub dbs: Dbs,
 }
 
 impl Shard {
     fn new(databases: usize) -> Shard {
         Shard {
-            dbs: (0..databases).map(|_| Table::default()).collect(),
+            dbs: Dbs::new(databases),
         }
+    }
+}
+
+/// A shard's tables, one per database, made on first write: 1,024 shards
+/// of 16 databases would otherwise hold 16,384 tables (2.6 MB that
+/// maxmemory counts) for databases nobody uses. Reading a database that
+/// has no table yet sees an empty one.
+pub struct Dbs {
+    tables: Box<[Option<Box<Table>>]>,
+}
+
+/// The table of a database never written to.
+fn no_table() -> &'static Table {
+    static EMPTY: std::sync::OnceLock<Table> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(Table::default)
+}
+
+impl Dbs {
+    fn new(databases: usize) -> Dbs {
+        Dbs {
+            tables: (0..databases).map(|_| None).collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.tables.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tables.is_empty()
+    }
+
+    /// The table of database `db` (out of range: `None`).
+    pub fn get(&self, db: usize) -> Option<&Table> {
+        self.tables
+            .get(db)
+            .map(|t| t.as_deref().unwrap_or(no_table()))
+    }
+
+    /// Every database's table in order, empty ones for those never
+    /// written.
+    pub fn iter(&self) -> impl Iterator<Item = &Table> {
+        self.tables
+            .iter()
+            .map(|t| t.as_deref().unwrap_or(no_table()))
+    }
+
+    /// The tables that exist, with their database.
+    pub fn existing_mut(&mut self) -> impl Iterator<Item = (usize, &mut Table)> {
+        self.tables
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(db, t)| Some((db, &mut **t.as_mut()?)))
+    }
+
+    /// SWAPDB, within this shard.
+    pub fn swap(&mut self, a: usize, b: usize) {
+        self.tables.swap(a, b);
+    }
+}
+
+impl std::ops::Index<usize> for Dbs {
+    type Output = Table;
+    fn index(&self, db: usize) -> &Table {
+        self.tables[db].as_deref().unwrap_or(no_table())
+    }
+}
+
+impl std::ops::IndexMut<usize> for Dbs {
+    fn index_mut(&mut self, db: usize) -> &mut Table {
+        self.tables[db].get_or_insert_with(Box::default)
     }
 }
 

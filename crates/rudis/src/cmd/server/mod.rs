@@ -108,7 +108,12 @@ fn empty(ctx: &mut Ctx, dbs: std::ops::Range<usize>, async_free: bool) -> u64 {
     let old: Vec<Table> = ctx
         .keys
         .all()
-        .flat_map(|s| s.dbs[dbs.clone()].iter_mut().map(Table::take))
+        .flat_map(|s| {
+            s.dbs
+                .existing_mut()
+                .filter(|(db, _)| dbs.contains(db))
+                .map(|(_, t)| t.take())
+        })
         .filter(|t| !t.is_empty())
         .inspect(|t| removed += t.len() as u64)
         .collect();
@@ -181,8 +186,7 @@ fn swapdb(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             }
         }
         for shard in ctx.keys.all() {
-            let (left, right) = shard.dbs.split_at_mut(hi);
-            left[lo].swap(&mut right[0]);
+            shard.dbs.swap(lo, hi);
         }
         ctx.fx.dirty += 1;
         let server = ctx.server;
