@@ -23,6 +23,9 @@ const READ_CHUNK: usize = 16 * 1024;
 /// Output buffers above this are released after being written, so one
 /// large reply does not pin memory for the connection's life.
 const KEEP_OUTPUT: usize = 64 * 1024;
+/// Argument ranges and input bytes a connection keeps between commands.
+const KEEP_ARGS: usize = 1024;
+const KEEP_INPUT: usize = 64 * 1024;
 /// Script commands pipelined together that go to the script thread as
 /// one job.
 const SCRIPT_BATCH: usize = 64;
@@ -179,6 +182,18 @@ async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream, sl
         }
         loop {
             let outcome = process(server, &stats, &mut client, &mut conn);
+            if !conn.parser.in_progress() {
+                // A large command's buffers do not stay with the
+                // connection (Redis frees a big argv and trims the query
+                // buffer): memory is back once its keys are freed.
+                if conn.ranges.capacity() > KEEP_ARGS {
+                    conn.ranges.clear();
+                    conn.ranges.shrink_to(KEEP_ARGS);
+                }
+                if conn.rbuf.is_empty() && conn.rbuf.capacity() > KEEP_INPUT {
+                    conn.rbuf = BytesMut::with_capacity(READ_CHUNK);
+                }
+            }
             handle.query_buffer.store(conn.rbuf.len(), Relaxed);
             handle.query_capacity.store(conn.rbuf.capacity(), Relaxed);
             crate::evict::client_memory_changed(server, &handle);
