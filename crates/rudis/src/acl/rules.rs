@@ -96,12 +96,30 @@ fn future_bit() -> usize {
     table::command_count()
 }
 
-/// Every top-level command with its subcommands after it, as Redis walks
-/// its command dictionary.
-fn walk() -> impl Iterator<Item = (&'static Command, usize)> {
-    table::all_indexed()
+/// A top-level command and its index, and its subcommands with theirs.
+type Family = (&'static Command, usize, Vec<(&'static Command, usize)>);
+
+/// Every top-level command with its subcommands, in name order, as Redis
+/// walks its command dictionary; built once (ACL LIST walks it per
+/// category).
+fn families() -> &'static [Family] {
+    static ORDER: std::sync::OnceLock<Vec<Family>> = std::sync::OnceLock::new();
+    ORDER.get_or_init(|| {
+        table::all_indexed()
+            .into_iter()
+            .filter(|(c, _)| !c.name.contains('|'))
+            .map(|(c, i)| (c, i, c.subcommands.iter().map(indexed).collect()))
+            .collect()
+    })
+}
+
+/// A command and then its subcommands, each with its index.
+fn with_subs(c: &'static Command) -> impl Iterator<Item = (&'static Command, usize)> {
+    families()
+        .iter()
+        .find(|(f, _, _)| std::ptr::eq(*f, c))
         .into_iter()
-        .filter(|(c, _)| !c.name.contains('|'))
+        .flat_map(|(c, i, subs)| std::iter::once((*c, *i)).chain(subs.iter().copied()))
 }
 
 fn indexed(c: &'static Command) -> (&'static Command, usize) {
@@ -146,19 +164,21 @@ impl Selector {
     fn change(&mut self, cmd: &'static Command, index: usize, on: bool) {
         self.set_bit(index, on);
         self.first_args.retain(|(i, _)| *i != index);
-        for sub in cmd.subcommands {
-            self.set_bit(table::index_of(sub), on);
+        if !cmd.subcommands.is_empty() {
+            for (_, si) in with_subs(cmd).skip(1) {
+                self.set_bit(si, on);
+            }
         }
     }
 
     fn category(&mut self, bit: u32, on: bool) {
-        for (c, i) in walk() {
+        for (c, i, subs) in families() {
             if c.acl_categories() & bit != 0 {
-                self.change(c, i, on);
+                self.change(c, *i, on);
             }
-            for sub in c.subcommands {
+            for &(sub, si) in subs {
                 if sub.acl_categories() & bit != 0 {
-                    self.change(sub, table::index_of(sub), on);
+                    self.change(sub, si, on);
                 }
             }
         }
@@ -380,8 +400,8 @@ impl Selector {
     /// (allowed, refused) commands and subcommands of a category.
     fn count(&self, bit: u32) -> (usize, usize) {
         let (mut on, mut off) = (0, 0);
-        for (c, ci) in walk() {
-            for (c, ci) in std::iter::once((c, ci)).chain(c.subcommands.iter().map(indexed)) {
+        for (c, ci, subs) in families() {
+            for &(c, ci) in std::iter::once(&(*c, *ci)).chain(subs) {
                 if c.acl_categories() & bit != 0 {
                     if self.bit(ci) {
                         on += 1;
@@ -436,8 +456,9 @@ impl Selector {
             left.category(1 << i, !additive);
             applied[i] = true;
         }
-        for (c, ci) in walk() {
-            for (c, ci) in std::iter::once((c, ci)).chain(c.subcommands.iter().map(indexed)) {
+        for (c, ci, subs) in families() {
+            let (c, ci) = (*c, *ci);
+            for &(c, ci) in std::iter::once(&(c, ci)).chain(subs) {
                 let mine = self.bit(ci);
                 if mine != fake.bit(ci) {
                     rules.push(if mine { '+' } else { '-' });
@@ -511,12 +532,6 @@ impl Selector {
         }
         s.push_str(&self.describe_commands());
         s
-    }
-
-    /// Whether a subscription to `channel` (a pattern if `pattern`)
-    /// survives these rules (Redis's ACLKillPubsubClientsIfNeeded).
-    pub fn keeps_subscription(&self, channel: &[u8], pattern: bool) -> bool {
-        self.channel_allowed(channel, pattern)
     }
 }
 
