@@ -5,6 +5,7 @@ use std::sync::Arc;
 use super::flags::*;
 use super::{acl as cat, is, row, Args, Command, Ctx};
 use crate::acl::{self, rules::Denied, User};
+use crate::client::ClientHandle;
 use crate::errors::{self, CmdResult, Error};
 use crate::server::Server;
 
@@ -31,13 +32,12 @@ static SUBS: &[Command] = &[
 
 const NO_ACL_FILE: &str = "ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.";
 
-/// Closes the connections of users that went away or changed as a
-/// whole (Redis's `ACLFreeUserAndKillClients`); the caller's own closes
-/// once its reply is out.
-fn kill_clients_of(ctx: &mut Ctx, doomed: impl Fn(&[u8]) -> bool) {
+/// Closes the connections `doomed` picks; the caller's own closes once
+/// its reply is out (Redis's `ACLFreeUserAndKillClients`).
+fn kill_clients(ctx: &mut Ctx, doomed: impl Fn(&ClientHandle) -> bool) {
     let clients: Vec<_> = ctx.server.clients.lock().values().cloned().collect();
     for h in clients {
-        if doomed(&h.user.lock()) {
+        if doomed(&h) {
             if h.id == ctx.client.id {
                 ctx.client.close_after_reply = true;
             } else {
@@ -58,25 +58,15 @@ fn kill_revoked_subscribers(ctx: &mut Ctx, user: &User) {
             .iter()
             .any(|s| s.channel_allowed(name, pattern))
     };
-    let clients: Vec<_> = ctx.server.clients.lock().values().cloned().collect();
-    for h in clients {
+    kill_clients(ctx, |h| {
         if h.subscriptions() == 0 || *h.user.lock() != user.name {
-            continue;
+            return false;
         }
-        let revoked = {
-            let s = h.subs.lock();
-            s.patterns.iter().any(|p| !allowed(p, true))
-                || s.channels.iter().any(|c| !allowed(c, false))
-                || s.shard.iter().any(|c| !allowed(c, false))
-        };
-        if revoked {
-            if h.id == ctx.client.id {
-                ctx.client.close_after_reply = true;
-            } else {
-                h.kill();
-            }
-        }
-    }
+        let s = h.subs.lock();
+        s.patterns.iter().any(|p| !allowed(p, true))
+            || s.channels.iter().any(|c| !allowed(c, false))
+            || s.shard.iter().any(|c| !allowed(c, false))
+    });
 }
 
 /// Redis accepts at most `max` arguments after the subcommand, and
@@ -128,7 +118,7 @@ fn deluser(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         return Err(Error::Static("ERR The 'default' user cannot be removed"));
     }
     let gone = ctx.server.acl.delete(&names);
-    kill_clients_of(ctx, |u| gone.iter().any(|g| g == u));
+    kill_clients(ctx, |h| gone.contains(&*h.user.lock()));
     ctx.out.int(gone.len() as i64);
     Ok(())
 }
@@ -333,7 +323,7 @@ fn load(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
     let users: std::collections::BTreeMap<Vec<u8>, Arc<User>> = users;
     ctx.server.acl.replace(users);
     // Every user but the default one is new: their connections go.
-    kill_clients_of(ctx, |u| u != b"default");
+    kill_clients(ctx, |h| *h.user.lock() != b"default");
     ctx.out.ok();
     Ok(())
 }
