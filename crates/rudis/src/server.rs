@@ -388,6 +388,8 @@ pub struct Server {
     pub tracking: crate::tracking::Tracking,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the background expiry cycle runs.
     pub active_expire: AtomicBool,
+    /// MIGRATE's connections kept for the next MIGRATE.
+    pub migrate: crate::cmd::migrate::Links,
     /// LATENCY's event time series.
     pub latency: crate::cmd::server::latency::Monitor,
     pub stats: Stats,
@@ -429,6 +431,7 @@ impl Server {
             store,
             blocking: Default::default(),
             latency: Default::default(),
+            migrate: Default::default(),
             active_expire: AtomicBool::new(true),
             config: RwLock::new(config),
             stats: Stats::default(),

@@ -19,6 +19,7 @@ pub mod geo;
 pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod migrate;
 pub mod multi;
 pub mod pubsub;
 pub mod scripting;
@@ -62,6 +63,7 @@ pub(crate) static GROUPS: &[&[Command]] = &[
     cluster::COMMANDS,
     keys::COMMANDS,
     dump::COMMANDS,
+    migrate::COMMANDS,
     server::COMMANDS,
     server::command::COMMANDS,
     server::config::COMMANDS,

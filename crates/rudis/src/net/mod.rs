@@ -395,6 +395,7 @@ fn expire_loop(server: Arc<Server>) {
     while !server.shutting_down() {
         let period = Duration::from_millis(1000 / server.hot.hz().max(1) as u64);
         crate::persist::cron(&server);
+        server.migrate.close_idle();
         // Redis's serverCron keeps the tracking table within its limit
         // even when no command runs.
         server

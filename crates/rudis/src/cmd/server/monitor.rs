@@ -66,6 +66,7 @@ fn redacted(cmd: &Command, argv: Argv, i: usize) -> bool {
                 || (i >= 3 && at(i - 2).eq_ignore_ascii_case(b"auth"))
         }
         // CONFIG SET ... requirepass value ...
+        "migrate" => crate::cmd::migrate::is_secret(argv, i),
         "config|set" => i >= 3 && i % 2 == 1 && at(i - 1).eq_ignore_ascii_case(b"requirepass"),
         _ => false,
     }
