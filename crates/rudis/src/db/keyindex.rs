@@ -1,9 +1,11 @@
 //! The keyspace's map: entries in a dense vector (positions for SCAN, the
 //! expiry sweep and random picks, as `IndexMap` gives) and a hash index of
-//! 4-byte positions. Unlike `IndexMap` it stores no hash per entry and
-//! uses `u32` positions, 8 + ~8 bytes less per key: hashes are recomputed
-//! from the (mostly inline, short) keys when the index grows. Large
-//! sorted sets keep their members and scores in one too.
+//! positions. Unlike `IndexMap` it stores no hash per entry and uses `u16`
+//! positions while the map holds fewer than 65,535 entries (every table
+//! of a keyspace spread over 1,024 shards, up to 67M keys), `u32` beyond:
+//! 8 + ~10 bytes less per key. Hashes are recomputed from the (mostly
+//! inline, short) keys when the index grows. Large sorted sets keep their
+//! members and scores in one too.
 
 use std::ops::{Index, IndexMut};
 
@@ -15,7 +17,7 @@ use super::value::Entry;
 #[derive(Clone, Debug)]
 pub struct KeyIndex<V = Entry> {
     entries: Vec<(Blob, V)>,
-    slots: HashTable<u32>,
+    slots: Slots,
     hasher: ahash::RandomState,
 }
 
@@ -23,10 +25,72 @@ impl<V> Default for KeyIndex<V> {
     fn default() -> Self {
         KeyIndex {
             entries: Vec::new(),
-            slots: HashTable::new(),
+            slots: Slots::Small(HashTable::new()),
             hasher: ahash::RandomState::default(),
         }
     }
+}
+
+/// A position in the entry vector as the index stores it.
+trait Pos: Copy {
+    fn at(self) -> usize;
+    fn of(i: usize) -> Self;
+}
+
+impl Pos for u16 {
+    fn at(self) -> usize {
+        self as usize
+    }
+    fn of(i: usize) -> u16 {
+        i as u16
+    }
+}
+
+impl Pos for u32 {
+    fn at(self) -> usize {
+        self as usize
+    }
+    fn of(i: usize) -> u32 {
+        i as u32
+    }
+}
+
+/// Up to this many entries the positions are `u16`.
+const SMALL_MAX: usize = u16::MAX as usize;
+/// A `u32` index is made `u16` again when a shrink leaves fewer entries
+/// than this (well below `SMALL_MAX`, so a map that hovers there does not
+/// convert back and forth).
+const SMALL_AGAIN: usize = SMALL_MAX / 2;
+
+#[derive(Clone, Debug)]
+enum Slots {
+    Small(HashTable<u16>),
+    Large(HashTable<u32>),
+}
+
+/// Runs `$body` with `$t` bound to the index table, whichever its width.
+macro_rules! slots {
+    ($slots:expr, $t:ident => $body:expr) => {
+        match $slots {
+            Slots::Small($t) => $body,
+            Slots::Large($t) => $body,
+        }
+    };
+}
+
+fn rehash<P: Pos, Q: Pos>(
+    from: &HashTable<P>,
+    keys: &[(Blob, impl Sized)],
+    hasher: &ahash::RandomState,
+    capacity: usize,
+) -> HashTable<Q> {
+    let mut to = HashTable::with_capacity(capacity);
+    let rehash = |j: &Q| hasher.hash_one(keys[j.at()].0.as_slice());
+    for p in from.iter() {
+        let h = hasher.hash_one(keys[p.at()].0.as_slice());
+        to.insert_unique(h, Q::of(p.at()), rehash);
+    }
+    to
 }
 
 impl<V> KeyIndex<V> {
@@ -49,15 +113,31 @@ impl<V> KeyIndex<V> {
     /// Heap bytes of the map itself: the entry vector and the index.
     pub fn overhead(&self) -> usize {
         use super::memory::{alloc_size, buckets_for, hash_table_size};
+        let (capacity, width) = match &self.slots {
+            Slots::Small(t) => (t.capacity(), 2),
+            Slots::Large(t) => (t.capacity(), 4),
+        };
         alloc_size(self.entries.capacity() * std::mem::size_of::<(Blob, V)>())
-            + hash_table_size(buckets_for(self.slots.capacity()), 4)
+            + hash_table_size(buckets_for(capacity), width)
     }
 
     pub fn get_index_of(&self, key: &[u8]) -> Option<usize> {
         let entries = &self.entries;
-        self.slots
-            .find(self.hash(key), |&i| entries[i as usize].0.as_slice() == key)
-            .map(|&i| i as usize)
+        let h = self.hash(key);
+        slots!(&self.slots, t => t
+            .find(h, |i| entries[i.at()].0.as_slice() == key)
+            .map(|i| i.at()))
+    }
+
+    /// Makes the index `u32` wide before the map outgrows `u16`
+    /// positions.
+    fn widen_for(&mut self, len: usize) {
+        if let Slots::Small(t) = &self.slots {
+            if len > SMALL_MAX {
+                let cap = len.max(t.capacity());
+                self.slots = Slots::Large(rehash(t, &self.entries, &self.hasher, cap));
+            }
+        }
     }
 
     pub fn get(&self, key: &[u8]) -> Option<&V> {
@@ -75,27 +155,31 @@ impl<V> KeyIndex<V> {
 
     /// Adds an entry under a key that is not in the map.
     pub fn insert(&mut self, key: Blob, entry: V) {
+        self.widen_for(self.entries.len() + 1);
         let h = self.hash(key.as_slice());
-        let i = self.entries.len() as u32;
+        let i = self.entries.len();
         let (entries, hasher) = (&self.entries, &self.hasher);
-        self.slots
-            .insert_unique(h, i, |&j| hasher.hash_one(entries[j as usize].0.as_slice()));
+        slots!(&mut self.slots, t => {
+            t.insert_unique(h, Pos::of(i), |j| hasher.hash_one(entries[j.at()].0.as_slice()));
+        });
         self.entries.push((key, entry));
     }
 
     /// Removes the entry at `i`, moving the last entry into its place.
     pub fn swap_remove_index(&mut self, i: usize) -> Option<(Blob, V)> {
         let h = self.hash(self.entries.get(i)?.0.as_slice());
-        if let Ok(slot) = self.slots.find_entry(h, |&j| j as usize == i) {
-            slot.remove();
-        }
         let last = self.entries.len() - 1;
-        if i != last {
-            let hl = self.hash(self.entries[last].0.as_slice());
-            if let Some(slot) = self.slots.find_mut(hl, |&j| j as usize == last) {
-                *slot = i as u32;
+        let hl = self.hash(self.entries[last].0.as_slice());
+        slots!(&mut self.slots, t => {
+            if let Ok(slot) = t.find_entry(h, |j| j.at() == i) {
+                slot.remove();
             }
-        }
+            if i != last {
+                if let Some(slot) = t.find_mut(hl, |j| j.at() == last) {
+                    *slot = Pos::of(i);
+                }
+            }
+        });
         Some(self.entries.swap_remove(i))
     }
 
@@ -106,17 +190,25 @@ impl<V> KeyIndex<V> {
     /// Room for exactly `additional` more entries.
     pub fn reserve_exact(&mut self, additional: usize) {
         self.entries.reserve_exact(additional);
+        self.widen_for(self.entries.len() + additional);
         let (entries, hasher) = (&self.entries, &self.hasher);
-        self.slots.reserve(additional, |&j| {
-            hasher.hash_one(entries[j as usize].0.as_slice())
-        });
+        slots!(&mut self.slots, t => t.reserve(additional, |j| {
+            hasher.hash_one(entries[j.at()].0.as_slice())
+        }));
     }
 
     pub fn shrink_to(&mut self, min: usize) {
         self.entries.shrink_to(min);
         let (entries, hasher) = (&self.entries, &self.hasher);
-        self.slots
-            .shrink_to(min, |&j| hasher.hash_one(entries[j as usize].0.as_slice()));
+        if let Slots::Large(t) = &self.slots {
+            if entries.len().max(min) < SMALL_AGAIN {
+                let cap = entries.len().max(min);
+                self.slots = Slots::Small(rehash(t, entries, hasher, cap));
+                return;
+            }
+        }
+        slots!(&mut self.slots, t => t
+            .shrink_to(min, |j| hasher.hash_one(entries[j.at()].0.as_slice())));
     }
 }
 
@@ -165,5 +257,58 @@ mod tests {
         m.shrink_to(0);
         assert_eq!(m.len(), 666);
         assert!(m.get(b"k1").is_some());
+    }
+
+    /// Positions are 2 bytes while they fit, 4 past 65,535 entries, and 2
+    /// again once a shrink leaves few: every key is found throughout.
+    #[test]
+    fn the_index_widens_and_narrows_with_the_map() {
+        let mut m: KeyIndex<u32> = KeyIndex::default();
+        let key = |i: u32| format!("key:{i:012}");
+        for i in 0..70_000u32 {
+            if i == 1000 {
+                assert!(matches!(m.slots, Slots::Small(_)));
+                // 1,000 entries: 2,048 buckets of 2 bytes and their
+                // control bytes (7 KB as allocated), where 4-byte
+                // positions take 12 KB.
+                let entries =
+                    crate::db::memory::alloc_size(m.capacity() * size_of::<(Blob, u32)>());
+                assert!(
+                    m.overhead() - entries <= 8_192,
+                    "{}",
+                    m.overhead() - entries
+                );
+            }
+            m.insert(Blob::new(key(i).as_bytes()), i);
+        }
+        assert!(matches!(m.slots, Slots::Large(_)));
+        for i in (0..70_000u32).step_by(7) {
+            assert_eq!(m.get(key(i).as_bytes()), Some(&i));
+        }
+        while m.len() > 20_000 {
+            let at = m.len() / 2;
+            m.swap_remove_index(at);
+        }
+        m.shrink_to(0);
+        assert!(matches!(m.slots, Slots::Small(_)));
+        let mut found = 0;
+        for i in 0..70_000u32 {
+            if let Some(&v) = m.get(key(i).as_bytes()) {
+                assert_eq!(v, i);
+                found += 1;
+            }
+        }
+        assert_eq!(found, 20_000);
+        for i in 0..m.len() {
+            let (k, &v) = m.get_index(i).unwrap();
+            assert_eq!(k.as_slice(), key(v).as_bytes());
+            assert_eq!(m.get_index_of(k.as_slice()), Some(i));
+        }
+        m.reserve_exact(60_000);
+        assert!(matches!(m.slots, Slots::Large(_)));
+        assert_eq!(
+            m.get_index_of(key(0).as_bytes()).is_some(),
+            m.get(key(0).as_bytes()).is_some()
+        );
     }
 }

@@ -108,8 +108,9 @@ pub fn value_size(value: &Value, samples: usize) -> usize {
     }
 }
 
-/// MEMORY USAGE of a key: its keyspace slot (the entry and its 4-byte
-/// index position), the key's heap bytes and the value's.
+/// MEMORY USAGE of a key: its keyspace slot (the entry, and about 4 bytes
+/// of index: a 2-byte position and its control byte at hashbrown's load),
+/// the key's heap bytes and the value's.
 pub fn key_usage(key: &Blob, entry: &Entry, samples: usize) -> usize {
     size_of::<(Blob, Entry)>() + 4 + blob_size(key) + value_size(&entry.value, samples)
 }
