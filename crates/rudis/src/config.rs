@@ -130,6 +130,10 @@ pub struct Config {
     pub rdbchecksum: bool,
     pub rdbcompression: bool,
     pub jemalloc_bg_thread: bool,
+    /// What SIGINT and SIGTERM do (`shutdown::*` flags; 0: Redis's
+    /// default, saving with save points).
+    pub shutdown_on_sigint: u8,
+    pub shutdown_on_sigterm: u8,
     /// (seconds, changes) pairs: when a background save starts.
     pub save_points: Vec<(u64, u64)>,
     pub stop_writes_on_bgsave_error: bool,
@@ -204,6 +208,8 @@ impl Default for Config {
             rdbchecksum: true,
             rdbcompression: true,
             jemalloc_bg_thread: true,
+            shutdown_on_sigint: 0,
+            shutdown_on_sigterm: 0,
             save_points: vec![(3600, 1), (300, 100), (60, 10000)],
             stop_writes_on_bgsave_error: true,
             rdb_key_save_delay: 0,
@@ -294,6 +300,56 @@ fn choice<T: Copy>(args: &[String], names: &[(&str, T)]) -> Result<T, String> {
                 all.join(", ")
             )
         })
+}
+
+/// SHUTDOWN's flags, as `shutdown-on-sigint` / `-sigterm` name them.
+pub mod shutdown {
+    pub const SAVE: u8 = 1;
+    pub const NOSAVE: u8 = 2;
+    pub const NOW: u8 = 4;
+    pub const FORCE: u8 = 8;
+    pub const NAMES: [(&str, u8); 5] = [
+        ("default", 0),
+        ("save", SAVE),
+        ("nosave", NOSAVE),
+        ("now", NOW),
+        ("force", FORCE),
+    ];
+}
+
+/// A multi-word set of shutdown flags (Redis's multi-arg enum): each
+/// word one of the names; CONFIG SET's value splits at each space, a
+/// file's line at runs of them.
+fn shutdown_flags(c: &Config, args: &[String]) -> Result<u8, String> {
+    let words: Vec<&str> = if c.reading {
+        args.iter().flat_map(|w| w.split_whitespace()).collect()
+    } else {
+        args.iter().flat_map(|w| w.split(' ')).collect()
+    };
+    if words.is_empty() {
+        return choice(&[], &shutdown::NAMES);
+    }
+    let mut flags = 0;
+    for w in words {
+        flags |= choice(&[w.to_string()], &shutdown::NAMES)?;
+    }
+    if flags & shutdown::SAVE != 0 && flags & shutdown::NOSAVE != 0 {
+        return Err("shutdown options SAVE and NOSAVE can't be used simultaneously".into());
+    }
+    Ok(flags)
+}
+
+/// The flags' names in Redis's order, or `default`.
+fn shutdown_names(flags: u8) -> String {
+    if flags == 0 {
+        return "default".into();
+    }
+    let names: Vec<&str> = shutdown::NAMES
+        .iter()
+        .filter(|(_, f)| *f != 0 && flags & f != 0)
+        .map(|(n, _)| *n)
+        .collect();
+    names.join(" ")
 }
 
 fn int(args: &[String], min: i64, max: i64) -> Result<i64, String> {
@@ -1016,6 +1072,24 @@ pub static DIRECTIVES: &[Directive] = &[
         },
         get: |c| yn(c.rdbchecksum),
         change: Change::Immutable,
+    },
+    Directive {
+        name: "shutdown-on-sigint",
+        set: |c, a| {
+            c.shutdown_on_sigint = shutdown_flags(c, a)?;
+            Ok(())
+        },
+        get: |c| shutdown_names(c.shutdown_on_sigint),
+        change: Change::Live,
+    },
+    Directive {
+        name: "shutdown-on-sigterm",
+        set: |c, a| {
+            c.shutdown_on_sigterm = shutdown_flags(c, a)?;
+            Ok(())
+        },
+        get: |c| shutdown_names(c.shutdown_on_sigterm),
+        change: Change::Live,
     },
     Directive {
         name: "jemalloc-bg-thread",

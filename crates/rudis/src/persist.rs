@@ -275,25 +275,34 @@ fn start_if_due(server: &Server) {
     }
 }
 
-/// A SIGTERM or SIGINT: with save points, the dataset is saved before
-/// the server goes (a running background save is stopped first); false
-/// when that save failed, and the server stays up, as Redis's
-/// prepareForShutdown.
-pub fn save_on_signal(server: &Server) -> bool {
+/// A SIGTERM or SIGINT, with the flags `shutdown-on-sigterm` /
+/// `-sigint` give it (as SHUTDOWN's): with save points or SAVE, and
+/// without NOSAVE, the dataset is saved before the server goes (a running
+/// background save is stopped first); false when that save failed
+/// without FORCE, and the server stays up, as Redis's prepareForShutdown.
+pub fn save_on_signal(server: &Server, flags: u8) -> bool {
+    use crate::config::shutdown::{FORCE, NOSAVE, SAVE};
     kill_child(server);
-    if !SAVE_POINTS.load(Relaxed) {
+    if flags & NOSAVE != 0 || (flags & SAVE == 0 && !SAVE_POINTS.load(Relaxed)) {
         return true;
     }
     tracing::warn!("Saving the final RDB snapshot before exiting.");
-    let Ok(guards) = server.store.acquire(0..db::SHARDS, false) else {
-        return false;
+    let saved = match server.store.acquire(0..db::SHARDS, false) {
+        Ok(guards) => {
+            let shards: Vec<&Shard> = guards.iter().map(|(_, g)| &**g).collect();
+            save(server, &shards).is_ok()
+        }
+        Err(_) => false,
     };
-    let shards: Vec<&Shard> = guards.iter().map(|(_, g)| &**g).collect();
-    if save(server, &shards).is_err() {
-        tracing::warn!("Error trying to save the DB, can't exit.");
-        return false;
+    if saved {
+        return true;
     }
-    true
+    if flags & FORCE != 0 {
+        tracing::warn!("Error trying to save the DB. Exit anyway.");
+        return true;
+    }
+    tracing::warn!("Error trying to save the DB, can't exit.");
+    false
 }
 
 /// Redis's debugDelay: `usec` µs, or for a negative -N, 1 µs once in N.

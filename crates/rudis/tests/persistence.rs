@@ -593,6 +593,55 @@ fn sigterm_saves_with_save_points_and_stays_up_when_it_cannot() {
     assert_eq!(cmd(&mut c, &["PING"]), V::SimpleString("PONG".into()));
 }
 
+fn signal(s: &Proc, sig: &str) {
+    Command::new("kill")
+        .args([sig, &s.child.id().to_string()])
+        .status()
+        .unwrap();
+}
+
+/// `shutdown-on-sigterm` / `-sigint` give the signals SHUTDOWN's flags:
+/// SAVE saves without save points, NOSAVE does not with them, FORCE
+/// exits even when the save fails (CONFIG GET shows Redis's words).
+#[test]
+fn shutdown_on_signal_flags_decide_the_save() {
+    let d = dir("sigflags");
+    let mut s = server_in(&d, &["--save", "", "--shutdown-on-sigterm", "save", "now"]);
+    let mut c = s.client();
+    assert_eq!(
+        cmd(&mut c, &["CONFIG", "GET", "shutdown-on-sigterm"]),
+        V::Array(vec![
+            V::BulkString(b"shutdown-on-sigterm".to_vec()),
+            V::BulkString(b"save now".to_vec())
+        ])
+    );
+    cmd(&mut c, &["SET", "k", "v"]);
+    signal(&s, "-TERM");
+    eventually("the process exits", || {
+        s.child.try_wait().unwrap().is_some()
+    });
+    drop(s);
+    let mut s = server_in(&d, &["--save", "3600 1", "--shutdown-on-sigint", "nosave"]);
+    let mut c = s.client();
+    assert_eq!(cmd(&mut c, &["GET", "k"]), V::BulkString(b"v".to_vec()));
+    cmd(&mut c, &["SET", "k", "changed"]);
+    signal(&s, "-INT");
+    eventually("the process exits", || {
+        s.child.try_wait().unwrap().is_some()
+    });
+    drop(s);
+    let mut s = server_in(&d, &["--save", "3600 1"]);
+    let mut c = s.client();
+    assert_eq!(cmd(&mut c, &["GET", "k"]), V::BulkString(b"v".to_vec()));
+    // The save cannot be written: FORCE exits anyway.
+    cmd(&mut c, &["CONFIG", "SET", "shutdown-on-sigterm", "force"]);
+    std::fs::remove_dir_all(&d).unwrap();
+    signal(&s, "-TERM");
+    eventually("the process exits", || {
+        s.child.try_wait().unwrap().is_some()
+    });
+}
+
 #[test]
 fn flushall_with_save_points_saves_the_empty_dataset() {
     let d = dir("flushall");

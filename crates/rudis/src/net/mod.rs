@@ -248,13 +248,15 @@ async fn accept_until_signal(
         tokio::select! {
             _ = term.recv() => {
                 info!("Received SIGTERM scheduling shutdown...");
-                if !crate::persist::save_on_signal(&server) {
+                let flags = server.config.read().shutdown_on_sigterm;
+                if !crate::persist::save_on_signal(&server, flags) {
                     continue;
                 }
             }
             _ = int.recv() => {
                 info!("Received SIGINT scheduling shutdown...");
-                if !crate::persist::save_on_signal(&server) {
+                let flags = server.config.read().shutdown_on_sigint;
+                if !crate::persist::save_on_signal(&server, flags) {
                     continue;
                 }
             }

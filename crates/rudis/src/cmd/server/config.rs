@@ -115,7 +115,12 @@ fn set(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let mut next: Config = ctx.server.config.read().clone();
     for (d, (_, value)) in chosen.iter().zip(&pairs) {
         let value = String::from_utf8_lossy(value).into_owned();
-        let words = if d.name == "save" {
+        // Redis's multi-word values split at single spaces (an empty
+        // word is an error), which these directives do themselves.
+        let words = if matches!(
+            d.name,
+            "save" | "shutdown-on-sigint" | "shutdown-on-sigterm"
+        ) {
             vec![value]
         } else {
             resp::parse::split_line(value.as_bytes())
