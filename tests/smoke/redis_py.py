@@ -1,6 +1,6 @@
 """Smoke run with redis-py (the PyPI `redis` package, RESP3 by default in
 current versions): connect and use the basics exactly as an application
-would. Usage: python3 tests/smoke/redis_py.py PORT"""
+would. Usage: python3 tests/smoke/redis_py.py PORT [UNIX_SOCKET]"""
 import sys
 import time
 
@@ -131,5 +131,11 @@ try:
     raise AssertionError("a deleted user cannot log in")
 except redis.exceptions.AuthenticationError:
     pass
+if len(sys.argv) > 2:
+    # The same server over its Unix socket (`unixsocket`).
+    u = redis.Redis(unix_socket_path=sys.argv[2], decode_responses=True)
+    assert u.set("via-unix", "yes") is True
+    assert r.get("via-unix") == "yes"
+    assert "U" in u.client_info()["flags"], u.client_info()
 resp = r.client_info()["resp"]
 print(f"redis-py {redis.__version__} smoke run: ok (the client chose RESP{resp})")

@@ -2,6 +2,7 @@
 //! (`Client`), and what other clients may read or act on through CLIENT
 //! LIST / KILL (`ClientHandle`, shared through the server's registry).
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{
     AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed,
@@ -11,6 +12,38 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 use tokio::sync::Notify;
+
+/// Where a client is connected: an address and port, or the Unix socket
+/// (`unixsocket`), which Redis shows as its path with port 0.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Addr {
+    Ip(SocketAddr),
+    Unix(Arc<str>),
+}
+
+impl Addr {
+    /// Whether the client is on this machine, as Redis's `islocalClient`:
+    /// a loopback address, or the Unix socket.
+    pub fn is_local(&self) -> bool {
+        match self {
+            Addr::Ip(a) => a.ip().is_loopback(),
+            Addr::Unix(_) => true,
+        }
+    }
+
+    pub fn is_unix(&self) -> bool {
+        matches!(self, Addr::Unix(_))
+    }
+}
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Addr::Ip(a) => a.fmt(f),
+            Addr::Unix(path) => write!(f, "{path}:0"),
+        }
+    }
+}
 
 /// Whether replies are sent (CLIENT REPLY), as Redis's three flags.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -39,8 +72,8 @@ impl ReplyMode {
 /// The part of a client other threads may see.
 pub struct ClientHandle {
     pub id: u64,
-    pub addr: SocketAddr,
-    pub laddr: SocketAddr,
+    pub addr: Addr,
+    pub laddr: Addr,
     pub fd: i32,
     pub created: Instant,
     /// Unix milliseconds of the last command batch.
@@ -131,7 +164,7 @@ impl Subscriptions {
 }
 
 impl ClientHandle {
-    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr, fd: i32) -> ClientHandle {
+    pub fn new(id: u64, addr: Addr, laddr: Addr, fd: i32) -> ClientHandle {
         ClientHandle {
             id,
             addr,
@@ -186,8 +219,8 @@ impl ClientHandle {
 
 pub struct Client {
     pub id: u64,
-    pub addr: SocketAddr,
-    pub laddr: SocketAddr,
+    pub addr: Addr,
+    pub laddr: Addr,
     /// The selected database.
     pub db: usize,
     /// Set by QUIT, CLIENT KILL of itself, and protocol errors: close once
@@ -245,8 +278,8 @@ impl Client {
     ) -> Client {
         Client {
             id: handle.id,
-            addr: handle.addr,
-            laddr: handle.laddr,
+            addr: handle.addr.clone(),
+            laddr: handle.laddr.clone(),
             db: 0,
             close_after_reply: false,
             authenticated,

@@ -134,6 +134,10 @@ pub struct Config {
     /// default, saving with save points).
     pub shutdown_on_sigint: u8,
     pub shutdown_on_sigterm: u8,
+    /// `unixsocket`: a Unix socket to listen on besides TCP ("": none),
+    /// with `unixsocketperm`'s mode (0: left as made).
+    pub unixsocket: String,
+    pub unixsocketperm: u32,
     /// (seconds, changes) pairs: when a background save starts.
     pub save_points: Vec<(u64, u64)>,
     pub stop_writes_on_bgsave_error: bool,
@@ -210,6 +214,8 @@ impl Default for Config {
             jemalloc_bg_thread: true,
             shutdown_on_sigint: 0,
             shutdown_on_sigterm: 0,
+            unixsocket: String::new(),
+            unixsocketperm: 0,
             save_points: vec![(3600, 1), (300, 100), (60, 10000)],
             stop_writes_on_bgsave_error: true,
             rdb_key_save_delay: 0,
@@ -262,10 +268,10 @@ fn no_yes_local(args: &[String]) -> Result<String, String> {
 }
 
 /// Whether a `no` / `yes` / `local` setting lets a client from `addr` in.
-pub fn permits(setting: &str, addr: std::net::SocketAddr) -> bool {
+pub fn permits(setting: &str, addr: &crate::client::Addr) -> bool {
     match setting {
         "yes" => true,
-        "local" => addr.ip().is_loopback(),
+        "local" => addr.is_local(),
         _ => false,
     }
 }
@@ -598,6 +604,30 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.pidfile.clone(),
+        change: Change::Immutable,
+    },
+    Directive {
+        name: "unixsocket",
+        set: |c, a| {
+            c.unixsocket = one(a)?.to_string();
+            Ok(())
+        },
+        get: |c| c.unixsocket.clone(),
+        change: Change::Immutable,
+    },
+    Directive {
+        name: "unixsocketperm",
+        set: |c, a| {
+            // An octal mode, as Redis's OCTAL_CONFIG (strtoll base 8).
+            let v = i64::from_str_radix(one(a)?, 8)
+                .map_err(|_| "argument couldn't be parsed as an octal number".to_string())?;
+            if !(0..=0o777).contains(&v) {
+                return Err("argument must be between 0 and 777 inclusive".into());
+            }
+            c.unixsocketperm = v as u32;
+            Ok(())
+        },
+        get: |c| format!("{:o}", c.unixsocketperm),
         change: Change::Immutable,
     },
     Directive {

@@ -436,3 +436,87 @@ fn client_list_counts_the_running_command_in_qbuf() {
         "{info}"
     );
 }
+
+/// `unixsocket`: clients on the Unix socket are served like TCP ones and
+/// shown as Redis shows them (the path with port 0, flag U, "unix:path"
+/// in MONITOR); the socket gets `unixsocketperm`'s mode and is removed at
+/// shutdown; both directives are immutable.
+#[test]
+fn the_unix_socket_serves_clients() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    use std::os::unix::net::UnixStream;
+    let dir = std::env::temp_dir().join(format!("rudis-unix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("r.sock");
+    let p = path.to_str().unwrap().to_string();
+    let mut s = rudis(&["--unixsocket", &p, "--unixsocketperm", "700"]);
+    let meta = std::fs::metadata(&path).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+    let stream = UnixStream::connect(&path).unwrap();
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut u = BufReader::new(stream);
+    let ucmd = |u: &mut BufReader<UnixStream>, args: &[&[u8]]| -> Vec<u8> {
+        u.get_mut().write_all(&common::encode(args)).unwrap();
+        let mut out = Vec::new();
+        common::read_value(u, &mut out);
+        out
+    };
+    assert_eq!(ucmd(&mut u, &[b"SET", b"k", b"v"]), b"+OK\r\n");
+    let mut tcp = s.raw();
+    tcp.expect_cmd(&[b"GET", b"k"], b"$1\r\nv\r\n");
+    let info = text(&ucmd(&mut u, &[b"CLIENT", b"INFO"]));
+    assert!(
+        info.contains(&format!(" addr={p}:0 laddr={p}:0 ")),
+        "{info}"
+    );
+    assert!(info.contains(" flags=U "), "{info}");
+    tcp.expect_cmd(
+        &[b"CONFIG", b"GET", b"unixsocketperm"],
+        b"*2\r\n$14\r\nunixsocketperm\r\n$3\r\n700\r\n",
+    );
+    let got = text(&tcp.cmd(&[b"CONFIG", b"GET", b"unixsocket"]));
+    assert!(got.ends_with(&format!("{p}\r\n")), "{got}");
+    let e = text(&tcp.cmd(&[b"CONFIG", b"SET", b"unixsocketperm", b"777"]));
+    assert!(e.contains("can't set immutable config"), "{e}");
+    // MONITOR names the socket.
+    let mut mon = s.raw();
+    mon.expect_cmd(&[b"MONITOR"], b"+OK\r\n");
+    assert_eq!(ucmd(&mut u, &[b"PING"]), b"+PONG\r\n");
+    let line = text(&mon.reply());
+    assert!(line.contains(&format!("[0 unix:{p}] \"PING\"")), "{line}");
+    // CLIENT KILL by that address.
+    let kill = format!("{p}:0");
+    tcp.expect_cmd(&[b"CLIENT", b"KILL", b"ADDR", kill.as_bytes()], b":1\r\n");
+    let mut rest = Vec::new();
+    assert_eq!(u.read_until(b'\n', &mut rest).unwrap_or(0), 0, "closed");
+    // A second connection through the redis crate.
+    let mut c = redis::Client::open(format!("redis+unix://{p}"))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let v: String = redis::cmd("GET").arg("k").query(&mut c).unwrap();
+    assert_eq!(v, "v");
+    let mut raw = UnixStream::connect(&path).unwrap();
+    raw.write_all(b"SHUTDOWN NOSAVE\r\n").unwrap();
+    let mut rest = String::new();
+    let _ = BufReader::new(raw).read_line(&mut rest);
+    eventually("the server to exit", || {
+        s.child.try_wait().unwrap().is_some()
+    });
+    assert!(!path.exists(), "the socket file is removed at shutdown");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A Unix socket that cannot be made stops the start (exit 1), as Redis.
+#[test]
+fn an_unusable_unix_socket_stops_the_start() {
+    let out = std::process::Command::new(rudis_bin())
+        .args(["--port", "0", "--unixsocket", "/nonexistent-dir/r.sock"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let log = String::from_utf8_lossy(&out.stderr) + String::from_utf8_lossy(&out.stdout);
+    assert!(log.contains("Failed opening Unix socket"), "{log}");
+}

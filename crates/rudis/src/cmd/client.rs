@@ -81,6 +81,9 @@ pub fn client_line(h: &ClientHandle, argv_mem: usize) -> String {
     if h.watch.is_dirty() {
         flags.push('d');
     }
+    if h.addr.is_unix() {
+        flags.push('U');
+    }
     if h.no_evict.load(Relaxed) {
         flags.push('e');
     }

@@ -1162,8 +1162,8 @@ mod tests {
     fn a_panicking_handler_ends_in_an_error_and_a_close() {
         let _config = crate::db::list::TEST_CONFIG.lock();
         let server = Server::new(Config::default());
-        let addr = "127.0.0.1:1".parse().expect("addr");
-        let handle = Arc::new(ClientHandle::new(1, addr, addr, -1));
+        let addr = crate::client::Addr::Ip("127.0.0.1:1".parse().expect("addr"));
+        let handle = Arc::new(ClientHandle::new(1, addr.clone(), addr, -1));
         let user = crate::acl::ClientUser::new(&server.acl, server.acl.default_user());
         let mut client = Client::new(handle, true, user);
         let mut out = Reply::new();

@@ -9,8 +9,11 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use resp::{Limits, Parsed, Parser, Reply};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpStream, UnixStream};
+
+use super::Accepted;
+use crate::client::Addr;
 
 use crate::client::{Client, ClientHandle};
 use crate::cmd::{self, Argv, Ran};
@@ -57,13 +60,31 @@ enum Outcome {
     Script(Bytes, Vec<usize>),
 }
 
-pub async fn serve(server: Arc<Server>, stats: Arc<WorkerStats>, stream: std::net::TcpStream) {
+pub async fn serve(server: Arc<Server>, stats: Arc<WorkerStats>, accepted: Accepted) {
     let mut slot = Slot {
         server: &server,
         handle: None,
     };
-    if let Ok(stream) = TcpStream::from_std(stream) {
-        run(&server, stats, stream, &mut slot).await;
+    match accepted {
+        Accepted::Tcp(s) => {
+            let Ok(stream) = TcpStream::from_std(s) else {
+                return;
+            };
+            let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
+                return;
+            };
+            let fd = stream.as_raw_fd();
+            let addrs = (Addr::Ip(peer), Addr::Ip(local));
+            run(&server, stats, stream, addrs, fd, &mut slot).await;
+        }
+        Accepted::Unix(s, path) => {
+            let Ok(stream) = UnixStream::from_std(s) else {
+                return;
+            };
+            let fd = stream.as_raw_fd();
+            let addrs = (Addr::Unix(path.clone()), Addr::Unix(path));
+            run(&server, stats, stream, addrs, fd, &mut slot).await;
+        }
     }
 }
 
@@ -94,16 +115,15 @@ impl Drop for Slot<'_> {
     }
 }
 
-async fn run(server: &Server, stats: Arc<WorkerStats>, mut stream: TcpStream, slot: &mut Slot<'_>) {
-    let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
-        return;
-    };
-    let handle = Arc::new(ClientHandle::new(
-        server.next_client_id(),
-        peer,
-        local,
-        stream.as_raw_fd(),
-    ));
+async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+    server: &Server,
+    stats: Arc<WorkerStats>,
+    mut stream: S,
+    (peer, local): (Addr, Addr),
+    fd: i32,
+    slot: &mut Slot<'_>,
+) {
+    let handle = Arc::new(ClientHandle::new(server.next_client_id(), peer, local, fd));
     server.clients.lock().insert(handle.id, handle.clone());
     slot.handle = Some(handle.clone());
     let user = crate::acl::ClientUser::new(&server.acl, server.acl.default_user());
@@ -343,11 +363,11 @@ impl Drop for Held<'_> {
 /// Waits for a blocked command's reply: a server's, or the timeout's
 /// (or CLIENT UNBLOCK's). Meanwhile it keeps reading, so a disconnect is
 /// noticed (`None`) and pipelined requests wait in the buffer.
-async fn wait_blocked<'h>(
+async fn wait_blocked<'h, S: AsyncRead + AsyncWrite + Unpin>(
     server: &Server,
     handle: &'h ClientHandle,
     blocked: crate::client::Blocked,
-    stream: &mut TcpStream,
+    stream: &mut S,
     rbuf: &mut BytesMut,
     // The connection's own wake-up for pushes: a second one would split
     // the wake-ups between them.

@@ -28,6 +28,13 @@ use crate::db::expire::ExpireCycle;
 use crate::errors;
 use crate::server::Server;
 
+/// A connection the acceptor hands to an event-loop thread: TCP, or the
+/// Unix socket (with its path, which is what such a client's address is).
+pub enum Accepted {
+    Tcp(std::net::TcpStream),
+    Unix(std::os::unix::net::UnixStream, Arc<str>),
+}
+
 /// Runs the server until SIGINT or SIGTERM; returns once every connection
 /// has written its last reply.
 pub fn run(mut config: Config) -> io::Result<()> {
@@ -39,6 +46,24 @@ pub fn run(mut config: Config) -> io::Result<()> {
         }
     }
     let listeners = bind_all(&config)?;
+    let unix = match config.unixsocket.as_str() {
+        "" => None,
+        path => {
+            let l = listen_unix(path, config.unixsocketperm).map_err(|e| {
+                io::Error::other(format!(
+                    "Failed opening Unix socket: bind: {}",
+                    crate::config::os_error_text(&e)
+                ))
+            })?;
+            Some((l, Arc::<str>::from(path)))
+        }
+    };
+    let unix_path = unix.as_ref().map(|(_, p)| p.clone());
+    if listeners.is_empty() && unix.is_none() {
+        return Err(io::Error::other(
+            "Configured to not listen anywhere, exiting.",
+        ));
+    }
     // Once listening, as Redis's createPidFile after initServer.
     let pid_path = config.pid_path().map(str::to_string);
     if let Some(p) = &pid_path {
@@ -84,8 +109,17 @@ pub fn run(mut config: Config) -> io::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(accept_until_signal(server.clone(), listeners, senders))?;
+    rt.block_on(accept_until_signal(
+        server.clone(),
+        listeners,
+        unix,
+        senders,
+    ))?;
     drop(rt); // closes the listening sockets
+    if let Some(p) = unix_path {
+        // As Redis at shutdown.
+        let _ = std::fs::remove_file(&*p);
+    }
     for w in workers {
         let _ = w.join();
     }
@@ -114,17 +148,9 @@ fn listen(addr: SocketAddr, backlog: i32) -> io::Result<std::net::TcpListener> {
 /// unavailable on this machine (Redis's convention): it is skipped then.
 fn bind_all(config: &Config) -> io::Result<Vec<std::net::TcpListener>> {
     if config.port == 0 {
-        return Err(io::Error::other(
-            "Configured to not listen anywhere, exiting.",
-        ));
+        return Ok(Vec::new());
     }
-    let out = bind_addresses(&config.bind, config.port, config.tcp_backlog)?;
-    if out.is_empty() {
-        return Err(io::Error::other(
-            "Configured to not listen anywhere, exiting.",
-        ));
-    }
-    Ok(out)
+    bind_addresses(&config.bind, config.port, config.tcp_backlog)
 }
 
 /// What CONFIG SET port / bind asks of the acceptor: listen on `port`
@@ -218,12 +244,25 @@ fn bind_addresses(
 async fn accept_until_signal(
     server: Arc<Server>,
     listeners: Vec<std::net::TcpListener>,
-    workers: Vec<UnboundedSender<std::net::TcpStream>>,
+    unix: Option<(std::os::unix::net::UnixListener, Arc<str>)>,
+    workers: Vec<UnboundedSender<Accepted>>,
 ) -> io::Result<()> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let workers = Arc::new(workers);
     let next = Arc::new(AtomicUsize::new(0));
+    // Apart from the TCP listeners, which CONFIG SET port / bind replace.
+    let mut unix_accepting = JoinSet::new();
+    if let Some((l, path)) = unix {
+        let l = tokio::net::UnixListener::from_std(l)?;
+        unix_accepting.spawn(accept_unix(
+            server.clone(),
+            l,
+            path,
+            workers.clone(),
+            next.clone(),
+        ));
+    }
     let mut accepting = JoinSet::new();
     let spawn_all = |accepting: &mut JoinSet<()>, listeners: Vec<std::net::TcpListener>| {
         for l in listeners {
@@ -299,7 +338,7 @@ fn is_loopback(ip: IpAddr) -> bool {
 async fn accept_loop(
     server: Arc<Server>,
     listener: TcpListener,
-    workers: Arc<Vec<UnboundedSender<std::net::TcpStream>>>,
+    workers: Arc<Vec<UnboundedSender<Accepted>>>,
     next: Arc<AtomicUsize>,
 ) {
     // One descriptor held back: out of descriptors, it is freed to take
@@ -351,15 +390,68 @@ async fn accept_loop(
             let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
         }
         let Ok(std) = stream.into_std() else { continue };
-        server.stats.connected_clients.fetch_add(1, Relaxed);
-        let i = next.fetch_add(1, Relaxed) % workers.len();
-        if workers[i].send(std).is_err() {
-            server.stats.connected_clients.fetch_sub(1, Relaxed);
-        }
+        hand_over(&server, &workers, &next, Accepted::Tcp(std));
     }
 }
 
-fn worker(server: Arc<Server>, mut incoming: UnboundedReceiver<std::net::TcpStream>) {
+/// Gives a connection to the next event-loop thread, counted.
+fn hand_over(
+    server: &Server,
+    workers: &[UnboundedSender<Accepted>],
+    next: &AtomicUsize,
+    conn: Accepted,
+) {
+    server.stats.connected_clients.fetch_add(1, Relaxed);
+    let i = next.fetch_add(1, Relaxed) % workers.len();
+    if workers[i].send(conn).is_err() {
+        server.stats.connected_clients.fetch_sub(1, Relaxed);
+    }
+}
+
+/// The Unix socket's accept loop (`unixsocket`): as TCP's, without the
+/// protected-mode check (its clients are local) and socket options.
+async fn accept_unix(
+    server: Arc<Server>,
+    listener: tokio::net::UnixListener,
+    path: Arc<str>,
+    workers: Arc<Vec<UnboundedSender<Accepted>>>,
+    next: Arc<AtomicUsize>,
+) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((s, _)) => s,
+            Err(e) => {
+                warn!("Accepting client connection: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        server.stats.total_connections.fetch_add(1, Relaxed);
+        let connected = server.stats.connected_clients.load(Relaxed);
+        if connected >= server.hot.maxclients() as usize {
+            let _ = stream.try_write(format!("-{}\r\n", errors::MAX_CLIENTS).as_bytes());
+            server.stats.rejected_connections.fetch_add(1, Relaxed);
+            continue;
+        }
+        let Ok(std) = stream.into_std() else { continue };
+        hand_over(&server, &workers, &next, Accepted::Unix(std, path.clone()));
+    }
+}
+
+/// The Unix socket, as Redis makes it: a stale file is removed first,
+/// and `unixsocketperm` (when not 0) becomes its mode.
+pub fn listen_unix(path: &str, perm: u32) -> io::Result<std::os::unix::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::remove_file(path);
+    let l = std::os::unix::net::UnixListener::bind(path)?;
+    if perm != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(perm))?;
+    }
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
+fn worker(server: Arc<Server>, mut incoming: UnboundedReceiver<Accepted>) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -104,7 +104,7 @@ fn set(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         }
         if d.change == Change::Protected {
             let setting = ctx.server.config.read().enable_protected_configs.clone();
-            if !crate::config::permits(&setting, ctx.client.addr) {
+            if !crate::config::permits(&setting, &ctx.client.addr) {
                 return Err(set_failed(&typed, "can't set protected config"));
             }
         }

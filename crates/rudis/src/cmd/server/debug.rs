@@ -64,7 +64,7 @@ const HELP: &[&str] = &[
 /// other threads.
 pub fn debug(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let setting = ctx.server.config.read().enable_debug_command.clone();
-    if !crate::config::permits(&setting, ctx.client.addr) {
+    if !crate::config::permits(&setting, &ctx.client.addr) {
         return Err(errors::DEBUG_NOT_ALLOWED.into());
     }
     let sub = args.arg();

@@ -145,9 +145,14 @@ impl Observers {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        // A command a script runs shows as the script's ("lua").
+        // A command a script runs shows as the script's ("lua"), one from
+        // the Unix socket as "unix:path".
+        let unix;
         let from: &dyn std::fmt::Display = if client.script_read.is_some() {
             &"lua"
+        } else if let crate::client::Addr::Unix(path) = &client.addr {
+            unix = format!("unix:{path}");
+            &unix
         } else {
             &client.addr
         };
