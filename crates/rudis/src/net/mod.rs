@@ -368,11 +368,7 @@ async fn accept_loop(
                 continue;
             }
         };
-        server.stats.total_connections.fetch_add(1, Relaxed);
-        let connected = server.stats.connected_clients.load(Relaxed);
-        if connected >= server.hot.maxclients() as usize {
-            let _ = stream.try_write(format!("-{}\r\n", errors::MAX_CLIENTS).as_bytes());
-            server.stats.rejected_connections.fetch_add(1, Relaxed);
+        if !admitted(&server, |b| stream.try_write(b).is_ok()) {
             continue;
         }
         // Redis's rule: only while the default user has no password.
@@ -392,6 +388,19 @@ async fn accept_loop(
         let Ok(std) = stream.into_std() else { continue };
         hand_over(&server, &workers, &next, Accepted::Tcp(std));
     }
+}
+
+/// Counts an accepted connection and whether `maxclients` leaves room for
+/// it; when not, Redis's error is written to it (`write`) and it goes.
+fn admitted(server: &Server, write: impl FnOnce(&[u8]) -> bool) -> bool {
+    server.stats.total_connections.fetch_add(1, Relaxed);
+    let connected = server.stats.connected_clients.load(Relaxed);
+    if connected >= server.hot.maxclients() as usize {
+        write(format!("-{}\r\n", errors::MAX_CLIENTS).as_bytes());
+        server.stats.rejected_connections.fetch_add(1, Relaxed);
+        return false;
+    }
+    true
 }
 
 /// Gives a connection to the next event-loop thread, counted.
@@ -426,11 +435,7 @@ async fn accept_unix(
                 continue;
             }
         };
-        server.stats.total_connections.fetch_add(1, Relaxed);
-        let connected = server.stats.connected_clients.load(Relaxed);
-        if connected >= server.hot.maxclients() as usize {
-            let _ = stream.try_write(format!("-{}\r\n", errors::MAX_CLIENTS).as_bytes());
-            server.stats.rejected_connections.fetch_add(1, Relaxed);
+        if !admitted(&server, |b| stream.try_write(b).is_ok()) {
             continue;
         }
         let Ok(std) = stream.into_std() else { continue };
