@@ -37,6 +37,8 @@ pub struct Config {
     pub databases: usize,
     pub threads: usize,
     pub hz: u32,
+    /// `dynamic-hz`: the cron runs more often with many clients.
+    pub dynamic_hz: bool,
     pub maxclients: u32,
     /// Idle seconds before a client is closed (0: never).
     pub timeout: u64,
@@ -159,6 +161,7 @@ impl Default for Config {
             databases: 16,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             hz: 10,
+            dynamic_hz: true,
             maxclients: 10000,
             timeout: 0,
             tcp_keepalive: 300,
@@ -544,6 +547,15 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.hz.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "dynamic-hz",
+        set: |c, a| {
+            c.dynamic_hz = yes_no(a)?;
+            Ok(())
+        },
+        get: |c| yn(c.dynamic_hz),
         change: Change::Live,
     },
     Directive {

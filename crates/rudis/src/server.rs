@@ -31,6 +31,9 @@ pub struct Hot {
     timeout: AtomicU64,
     maxclients: AtomicU32,
     hz: AtomicU32,
+    /// `hz` as the cron last adapted it (`dynamic-hz`).
+    current_hz: AtomicU32,
+    dynamic_hz: AtomicBool,
     stop_writes_on_bgsave_error: AtomicBool,
     protected_mode: AtomicBool,
     tcp_keepalive: AtomicU64,
@@ -92,6 +95,8 @@ impl Hot {
             timeout: AtomicU64::new(c.timeout),
             maxclients: AtomicU32::new(c.maxclients),
             hz: AtomicU32::new(c.hz),
+            current_hz: AtomicU32::new(c.hz),
+            dynamic_hz: AtomicBool::new(c.dynamic_hz),
             stop_writes_on_bgsave_error: AtomicBool::new(c.stop_writes_on_bgsave_error),
             protected_mode: AtomicBool::new(c.protected_mode),
             tcp_keepalive: AtomicU64::new(c.tcp_keepalive),
@@ -226,6 +231,7 @@ impl Hot {
             .store(c.set_max_intset_entries, Relaxed);
         self.maxclients.store(c.maxclients, Relaxed);
         self.hz.store(c.hz, Relaxed);
+        self.dynamic_hz.store(c.dynamic_hz, Relaxed);
         self.protected_mode.store(c.protected_mode, Relaxed);
         self.tcp_keepalive.store(c.tcp_keepalive, Relaxed);
         self.slowlog_slower_than
@@ -310,6 +316,27 @@ impl Hot {
 
     pub fn hz(&self) -> u32 {
         self.hz.load(Relaxed)
+    }
+
+    /// The cron's frequency now: `hz`, doubled (up to 500) while there
+    /// are more than 200 clients per tick under `dynamic-hz`, as Redis's
+    /// serverCron adapts it; INFO's `hz` shows it.
+    pub fn adapt_hz(&self, clients: usize) -> u32 {
+        let mut hz = self.hz().max(1);
+        if self.dynamic_hz.load(Relaxed) {
+            while clients / hz as usize > 200 {
+                hz = (hz * 2).min(500);
+                if hz == 500 {
+                    break;
+                }
+            }
+        }
+        self.current_hz.store(hz, Relaxed);
+        hz
+    }
+
+    pub fn current_hz(&self) -> u32 {
+        self.current_hz.load(Relaxed)
     }
     pub fn slowlog_slower_than(&self) -> i64 {
         self.slowlog_slower_than.load(Relaxed)

@@ -393,3 +393,32 @@ fn config_set_port_and_bind_move_the_listener_or_roll_back() {
     );
     common::Raw::connect(new_port).expect_cmd(&[b"PING"], b"+PONG\r\n");
 }
+
+/// `dynamic-hz` (default yes): with more than 200 clients per tick the
+/// cron runs at twice `hz` (here 1: 250 clients make it 2), as INFO's
+/// `hz` shows (`configured_hz` stays); turned off, it is `hz` again.
+#[test]
+fn dynamic_hz_follows_the_number_of_clients() {
+    let s = common::rudis(&[]);
+    let mut c = s.raw();
+    let info = |c: &mut common::Raw, field: &str| -> String {
+        let text = String::from_utf8_lossy(&c.cmd(&[b"INFO", b"server"])).into_owned();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:")))
+            .unwrap_or_else(|| panic!("{field} in INFO"))
+            .trim()
+            .to_string()
+    };
+    c.expect_cmd(
+        &[b"CONFIG", b"GET", b"dynamic-hz"],
+        b"*2\r\n$10\r\ndynamic-hz\r\n$3\r\nyes\r\n",
+    );
+    c.expect_cmd(&[b"CONFIG", b"SET", b"hz", b"1"], b"+OK\r\n");
+    common::eventually("hz to be 1", || info(&mut c, "hz") == "1");
+    let many: Vec<_> = (0..250).map(|_| s.raw()).collect();
+    common::eventually("hz to double", || info(&mut c, "hz") == "2");
+    assert_eq!(info(&mut c, "configured_hz"), "1");
+    c.expect_cmd(&[b"CONFIG", b"SET", b"dynamic-hz", b"no"], b"+OK\r\n");
+    common::eventually("hz back to 1", || info(&mut c, "hz") == "1");
+    drop(many);
+}

@@ -492,7 +492,8 @@ fn worker(server: Arc<Server>, mut incoming: UnboundedReceiver<Accepted>) {
 fn expire_loop(server: Arc<Server>) {
     let mut cycle = ExpireCycle::default();
     while !server.shutting_down() {
-        let period = Duration::from_millis(1000 / server.hot.hz().max(1) as u64);
+        let clients = server.stats.connected_clients.load(Relaxed);
+        let period = Duration::from_millis(1000 / server.hot.adapt_hz(clients) as u64);
         crate::persist::cron(&server);
         server.migrate.close_idle();
         // Redis's serverCron keeps the tracking table within its limit

@@ -210,7 +210,7 @@ fn section(
             field("server_time_usec", &micros);
             field("uptime_in_seconds", &uptime);
             field("uptime_in_days", &(uptime / 86400));
-            field("hz", &config.hz);
+            field("hz", &server.hot.current_hz());
             field("configured_hz", &config.hz);
             field(
                 "lru_clock",
