@@ -105,6 +105,9 @@ pub struct Config {
     pub client_output_buffer_limit: [crate::push::Limit; 3],
     pub tcp_backlog: i32,
     pub lazyfree_lazy_user_flush: bool,
+    /// `lazyfree-lazy-expire`: expired values that are costly to free are
+    /// dropped on the lazy-free thread.
+    pub lazyfree_lazy_expire: bool,
     /// A set of integers stays an intset up to this many members.
     pub set_max_intset_entries: u64,
     /// The default user's password ("": none, every client is
@@ -201,6 +204,7 @@ impl Default for Config {
             tracking_table_max_keys: 1_000_000,
             tcp_backlog: 511,
             lazyfree_lazy_user_flush: false,
+            lazyfree_lazy_expire: false,
             set_max_intset_entries: 512,
             requirepass: String::new(),
             slowlog_log_slower_than: 10000,
@@ -942,6 +946,15 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
         get: |c| c.lfu_decay_time.to_string(),
+        change: Change::Live,
+    },
+    Directive {
+        name: "lazyfree-lazy-expire",
+        set: |c, a| {
+            c.lazyfree_lazy_expire = yes_no(a)?;
+            Ok(())
+        },
+        get: |c| yn(c.lazyfree_lazy_expire),
         change: Change::Live,
     },
     Directive {

@@ -178,6 +178,7 @@ impl Hot {
 
     pub fn store(&self, c: &Config) {
         self.lazy_eviction.store(c.lazyfree_lazy_eviction, Relaxed);
+        crate::db::lazyfree::LAZY_EXPIRE.store(c.lazyfree_lazy_expire, Relaxed);
         self.maxmemory.store(c.maxmemory, Relaxed);
         self.maxmemory_policy
             .store(c.maxmemory_policy as u8, Relaxed);

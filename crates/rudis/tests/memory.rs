@@ -255,3 +255,44 @@ fn a_huge_command_leaves_no_buffers_behind() {
     assert_eq!(c.cmd(&[b"DEL", b"big"]), b":1\r\n");
     common::eventually("memory back after DEL", || used(&mut c) < start + 300_000);
 }
+
+/// `lazyfree-lazy-expire`: an expired value that is costly to free (a set
+/// of 1,000 members) is freed on the lazy-free thread, as INFO's
+/// lazyfreed_objects counts; without it, inline.
+#[test]
+fn lazyfree_lazy_expire_frees_expired_values_in_the_background() {
+    let s = common::rudis(&[]);
+    let mut c = s.raw();
+    let freed = |c: &mut common::Raw| -> u64 {
+        let info = String::from_utf8_lossy(&c.cmd(&[b"INFO", b"memory"])).into_owned();
+        info.lines()
+            .find_map(|l| l.strip_prefix("lazyfreed_objects:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("lazyfreed_objects")
+    };
+    let fill = |c: &mut common::Raw, key: &[u8]| {
+        let members: Vec<Vec<u8>> = (0..1000).map(|i| format!("m{i}").into_bytes()).collect();
+        let mut args: Vec<&[u8]> = vec![b"SADD", key];
+        args.extend(members.iter().map(Vec::as_slice));
+        assert_eq!(c.cmd(&args), b":1000\r\n");
+        assert_eq!(c.cmd(&[b"PEXPIRE", key, b"1"]), b":1\r\n");
+    };
+    c.expect_cmd(
+        &[b"CONFIG", b"GET", b"lazyfree-lazy-expire"],
+        b"*2\r\n$20\r\nlazyfree-lazy-expire\r\n$2\r\nno\r\n",
+    );
+    fill(&mut c, b"inline");
+    common::eventually("the first set to expire", || {
+        c.cmd(&[b"EXISTS", b"inline"]) == b":0\r\n"
+    });
+    assert_eq!(freed(&mut c), 0);
+    c.expect_cmd(
+        &[b"CONFIG", b"SET", b"lazyfree-lazy-expire", b"yes"],
+        b"+OK\r\n",
+    );
+    fill(&mut c, b"lazy");
+    common::eventually("the second set to expire", || {
+        c.cmd(&[b"EXISTS", b"lazy"]) == b":0\r\n"
+    });
+    common::eventually("it to be freed in the background", || freed(&mut c) == 1);
+}

@@ -1,7 +1,7 @@
 //! Freeing large values off the request path (UNLINK, FLUSHALL ASYNC):
 //! the value is handed to one background thread that drops it.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Mutex, OnceLock};
 
@@ -33,6 +33,17 @@ fn queue() -> &'static Mutex<Sender<Garbage>> {
             .expect("spawn lazyfree thread");
         Mutex::new(tx)
     })
+}
+
+/// `lazyfree-lazy-expire`, read where keys expire.
+pub static LAZY_EXPIRE: AtomicBool = AtomicBool::new(false);
+
+/// An expired entry's end: on the lazy-free thread when it is costly to
+/// free and `lazyfree-lazy-expire` says so, here otherwise.
+pub fn drop_expired(e: super::Entry) {
+    if LAZY_EXPIRE.load(Relaxed) && e.value.costly_to_free() {
+        free_later(e);
+    }
 }
 
 /// Drops `v` on the lazy-free thread.

@@ -189,6 +189,7 @@ impl Table {
                 if old.is_expired(now.ms) {
                     // Reclaimed and created again, as Redis's lookup
                     // before its write would have done.
+                    super::lazyfree::drop_expired(old);
                     self.expired += 1;
                     self.log.push((next_seq(), Logged::Expired, Blob::new(key)));
                     self.log_new(key);
@@ -214,7 +215,8 @@ impl Table {
 
     /// Deletes the expired entry at `i`, logging its key.
     pub fn reclaim(&mut self, i: usize) {
-        let (k, _) = self.remove_at(i);
+        let (k, e) = self.remove_at(i);
+        super::lazyfree::drop_expired(e);
         self.expired += 1;
         self.log.push((next_seq(), Logged::Expired, k));
     }
