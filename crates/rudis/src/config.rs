@@ -143,6 +143,9 @@ pub struct Config {
     /// with `unixsocketperm`'s mode (0: left as made).
     pub unixsocket: String,
     pub unixsocketperm: u32,
+    /// `oom-score-adj` and `oom-score-adj-values` (see `crate::oom`).
+    pub oom_score_adj: crate::oom::Mode,
+    pub oom_score_adj_values: [i32; 3],
     /// (seconds, changes) pairs: when a background save starts.
     pub save_points: Vec<(u64, u64)>,
     pub stop_writes_on_bgsave_error: bool,
@@ -223,6 +226,8 @@ impl Default for Config {
             shutdown_on_sigterm: 0,
             unixsocket: String::new(),
             unixsocketperm: 0,
+            oom_score_adj: crate::oom::Mode::No,
+            oom_score_adj_values: [0, 200, 800],
             save_points: vec![(3600, 1), (300, 100), (60, 10000)],
             stop_writes_on_bgsave_error: true,
             rdb_key_save_delay: 0,
@@ -621,6 +626,47 @@ pub static DIRECTIVES: &[Directive] = &[
         },
         get: |c| c.pidfile.clone(),
         change: Change::Immutable,
+    },
+    Directive {
+        name: "oom-score-adj",
+        set: |c, a| {
+            c.oom_score_adj = choice(a, &crate::oom::MODES)?;
+            Ok(())
+        },
+        get: |c| {
+            let m = crate::oom::MODES
+                .iter()
+                .find(|(_, m)| *m == c.oom_score_adj);
+            m.map_or("no", |(n, _)| n).to_string()
+        },
+        change: Change::Live,
+    },
+    Directive {
+        name: "oom-score-adj-values",
+        set: |c, a| {
+            // Three words (CONFIG SET's value splits at each space).
+            let words: Vec<&str> = a.iter().flat_map(|w| w.split(' ')).collect();
+            if words.len() != 3 {
+                return Err("wrong number of arguments".into());
+            }
+            let bad = || {
+                "Invalid oom-score-adj-values, elements must be between -2000 and 2000.".to_string()
+            };
+            let mut values = [0; 3];
+            for (v, w) in values.iter_mut().zip(words) {
+                *v = w.parse().map_err(|_| bad())?;
+                if !(-2000..=2000).contains(v) {
+                    return Err(bad());
+                }
+            }
+            c.oom_score_adj_values = values;
+            Ok(())
+        },
+        get: |c| {
+            let [a, b, d] = c.oom_score_adj_values;
+            format!("{a} {b} {d}")
+        },
+        change: Change::Live,
     },
     Directive {
         name: "unixsocket",

@@ -27,6 +27,7 @@ pub mod glob;
 pub mod ldouble;
 pub mod lzf;
 pub mod net;
+pub mod oom;
 pub mod persist;
 pub mod pubsub;
 pub mod push;

@@ -107,6 +107,7 @@ struct Plan {
     libraries: Vec<Vec<u8>>,
     policy: crate::evict::Policy,
     databases: usize,
+    oom: (crate::oom::Mode, [i32; 3]),
 }
 
 fn plan(server: &Server) -> Plan {
@@ -118,6 +119,7 @@ fn plan(server: &Server) -> Plan {
         libraries: server.scripts.library_codes(),
         policy: server.hot.maxmemory_policy(),
         databases: server.store.databases(),
+        oom: (c.oom_score_adj, c.oom_score_adj_values),
     }
 }
 
@@ -160,6 +162,8 @@ pub fn bgsave(server: &Server, shards: &[&Shard]) -> io::Result<()> {
     let dirty = server.dirty();
     p.last_try.store(now_secs(), Relaxed);
     let forked = crate::fork::spawn(|| {
+        // The child's own class of `oom-score-adj-values`, as Redis's.
+        let _ = crate::oom::apply(plan.oom.0, plan.oom.1, crate::oom::CHILD);
         let temp = temp_name();
         match write_file(&plan, shards, &temp).and_then(|()| fs::rename(&temp, &plan.path)) {
             Ok(()) => 0,

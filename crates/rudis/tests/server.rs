@@ -422,3 +422,64 @@ fn dynamic_hz_follows_the_number_of_clients() {
     common::eventually("hz back to 1", || info(&mut c, "hz") == "1");
     drop(many);
 }
+
+/// `oom-score-adj`: the process's /proc oom_score_adj follows
+/// `oom-score-adj-values` (relative to the start value, or absolute), a
+/// background save's child takes the third value, and `no` puts the
+/// start value back.
+#[test]
+fn oom_score_adj_sets_the_process_and_child_scores() {
+    let read = |pid: u32| -> i64 {
+        std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let base = read(std::process::id());
+    let s = common::rudis(&[
+        "--oom-score-adj",
+        "yes",
+        "--oom-score-adj-values",
+        "10",
+        "20",
+        "30",
+    ]);
+    let pid = s.child.id();
+    assert_eq!(read(pid), (base + 10).clamp(-1000, 1000));
+    let mut c = s.raw();
+    c.expect_cmd(
+        &[b"CONFIG", b"SET", b"oom-score-adj", b"absolute"],
+        b"+OK\r\n",
+    );
+    assert_eq!(read(pid), 10);
+    c.expect_cmd(
+        &[b"CONFIG", b"SET", b"oom-score-adj-values", b"100 50 30"],
+        b"+OK\r\n",
+    );
+    assert_eq!(read(pid), 100);
+    // A slow background save: its child shows its own value meanwhile.
+    for k in [b"a", b"b", b"c"] {
+        c.expect_cmd(&[b"SET", k, b"v"], b"+OK\r\n");
+    }
+    c.expect_cmd(
+        &[b"CONFIG", b"SET", b"rdb-key-save-delay", b"200000"],
+        b"+OK\r\n",
+    );
+    c.expect_cmd(&[b"BGSAVE"], b"+Background saving started\r\n");
+    // Children are listed by the thread that forked them.
+    let mut children = String::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let path = task.unwrap().path().join("children");
+        children += &std::fs::read_to_string(path).unwrap_or_default();
+    }
+    let child: u32 = children
+        .split_whitespace()
+        .next()
+        .expect("a child")
+        .parse()
+        .unwrap();
+    common::eventually("the child's score", || read(child) == 30);
+    c.expect_cmd(&[b"CONFIG", b"SET", b"oom-score-adj", b"no"], b"+OK\r\n");
+    assert_eq!(read(pid), base);
+}

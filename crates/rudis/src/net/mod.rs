@@ -71,6 +71,13 @@ pub fn run(mut config: Config) -> io::Result<()> {
     }
     let threads = config.threads;
     let port = config.port;
+    if let Err(e) = crate::oom::apply(
+        config.oom_score_adj,
+        config.oom_score_adj_values,
+        crate::oom::MASTER,
+    ) {
+        warn!("{e}");
+    }
     let server = Arc::new(Server::new(config));
     if let Err(e) = server.acl.load_at_start(&server.config.read()) {
         return Err(io::Error::other(e));

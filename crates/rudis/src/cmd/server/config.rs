@@ -119,7 +119,7 @@ fn set(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         // word is an error), which these directives do themselves.
         let words = if matches!(
             d.name,
-            "save" | "shutdown-on-sigint" | "shutdown-on-sigterm"
+            "save" | "shutdown-on-sigint" | "shutdown-on-sigterm" | "oom-score-adj-values"
         ) {
             vec![value]
         } else {
@@ -168,6 +168,22 @@ fn set(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             } else {
                 set_failed("bind", "Failed to bind to specified addresses.")
             });
+        }
+    }
+    {
+        let current = ctx.server.config.read();
+        let changed = (next.oom_score_adj, next.oom_score_adj_values)
+            != (current.oom_score_adj, current.oom_score_adj_values);
+        drop(current);
+        if changed {
+            let (mode, values) = (next.oom_score_adj, next.oom_score_adj_values);
+            if let Err(e) = crate::oom::apply(mode, values, crate::oom::MASTER) {
+                tracing::warn!("{e}");
+                return Err(set_failed(
+                    "oom-score-adj",
+                    "Failed to set current oom_score_adj. Check server logs.",
+                ));
+            }
         }
     }
     let old_password = ctx.server.config.read().requirepass.clone();
