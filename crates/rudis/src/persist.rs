@@ -279,15 +279,21 @@ fn start_if_due(server: &Server) {
     }
 }
 
+/// Whether a shutdown with these flags (SHUTDOWN's, or a signal's)
+/// saves: SAVE, or save points without NOSAVE.
+pub fn shutdown_saves(flags: u8) -> bool {
+    use crate::config::shutdown::{NOSAVE, SAVE};
+    flags & SAVE != 0 || (flags & NOSAVE == 0 && SAVE_POINTS.load(Relaxed))
+}
+
 /// A SIGTERM or SIGINT, with the flags `shutdown-on-sigterm` /
 /// `-sigint` give it (as SHUTDOWN's): with save points or SAVE, and
 /// without NOSAVE, the dataset is saved before the server goes (a running
 /// background save is stopped first); false when that save failed
 /// without FORCE, and the server stays up, as Redis's prepareForShutdown.
 pub fn save_on_signal(server: &Server, flags: u8) -> bool {
-    use crate::config::shutdown::{FORCE, NOSAVE, SAVE};
     kill_child(server);
-    if flags & NOSAVE != 0 || (flags & SAVE == 0 && !SAVE_POINTS.load(Relaxed)) {
+    if !shutdown_saves(flags) {
         return true;
     }
     tracing::warn!("Saving the final RDB snapshot before exiting.");
@@ -301,7 +307,7 @@ pub fn save_on_signal(server: &Server, flags: u8) -> bool {
     if saved {
         return true;
     }
-    if flags & FORCE != 0 {
+    if flags & crate::config::shutdown::FORCE != 0 {
         tracing::warn!("Error trying to save the DB. Exit anyway.");
         return true;
     }

@@ -375,7 +375,7 @@ async fn accept_loop(
                 continue;
             }
         };
-        if !admitted(&server, |b| stream.try_write(b).is_ok()) {
+        if !admitted(&server, |b| drop(stream.try_write(b))) {
             continue;
         }
         // Redis's rule: only while the default user has no password.
@@ -399,7 +399,7 @@ async fn accept_loop(
 
 /// Counts an accepted connection and whether `maxclients` leaves room for
 /// it; when not, Redis's error is written to it (`write`) and it goes.
-fn admitted(server: &Server, write: impl FnOnce(&[u8]) -> bool) -> bool {
+fn admitted(server: &Server, write: impl FnOnce(&[u8])) -> bool {
     server.stats.total_connections.fetch_add(1, Relaxed);
     let connected = server.stats.connected_clients.load(Relaxed);
     if connected >= server.hot.maxclients() as usize {
@@ -442,7 +442,7 @@ async fn accept_unix(
                 continue;
             }
         };
-        if !admitted(&server, |b| stream.try_write(b).is_ok()) {
+        if !admitted(&server, |b| drop(stream.try_write(b))) {
             continue;
         }
         let Ok(std) = stream.into_std() else { continue };

@@ -230,10 +230,10 @@ fn lastsave(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
 /// Whether this SHUTDOWN saves (SAVE, or save points and no NOSAVE), so
 /// that dispatch locks every shard for it.
 fn shutdown_saves(argv: super::Argv) -> bool {
+    use crate::config::shutdown::{NOSAVE, SAVE};
     let has = |w: &str| argv.iter().skip(1).any(|a| is(a, w));
-    has("save")
-        || (!has("nosave")
-            && crate::persist::SAVE_POINTS.load(std::sync::atomic::Ordering::Relaxed))
+    let flags = if has("save") { SAVE } else { 0 } | if has("nosave") { NOSAVE } else { 0 };
+    crate::persist::shutdown_saves(flags)
 }
 
 /// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
