@@ -88,11 +88,16 @@ impl ExpireCycle {
     /// Runs one cycle within `budget`. `reclaimed` sees each table that
     /// has just deleted keys, while its shard is still locked, to take
     /// their effects (`Table::take_log`).
+    /// `active` is DEBUG SET-ACTIVE-EXPIRE's switch, read under each
+    /// shard's lock: DEBUG sets it holding every shard, so once it has
+    /// answered no step of a cycle already running deletes anything (in
+    /// Redis no cycle can be running then).
     pub fn run(
         &mut self,
         store: &Store,
         budget: Duration,
         effort: Effort,
+        active: &std::sync::atomic::AtomicBool,
         reclaimed: &mut dyn FnMut(usize, &mut Table),
     ) -> CycleReport {
         let start = Instant::now();
@@ -121,6 +126,9 @@ impl ExpireCycle {
                 loop {
                     let step = {
                         let mut shard = store.lock(shard_index);
+                        if !active.load(std::sync::atomic::Ordering::Relaxed) {
+                            return report(deleted, false);
+                        }
                         let t = &mut shard.dbs[db];
                         let step = t.sweep_expired(
                             now_ms(),

@@ -524,6 +524,7 @@ fn expire_loop(server: Arc<Server>) {
             &server.store,
             period * effort.cycle_share / 100,
             effort,
+            &server.active_expire,
             &mut |db, t| fx.drain_table(&server, None, db, t),
         );
         crate::pubsub::publish_notes(&server, fx.notes);
