@@ -416,6 +416,9 @@ pub struct Server {
     pub tracking: crate::tracking::Tracking,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the background expiry cycle runs.
     pub active_expire: AtomicBool,
+    /// DEBUG PAUSE-CRON: the background cycle (expiry, save points,
+    /// tracking table limit, ...) skips its work.
+    pub cron_paused: AtomicBool,
     /// MIGRATE's connections kept for the next MIGRATE.
     pub migrate: crate::cmd::migrate::Links,
     /// LATENCY's event time series.
@@ -461,6 +464,7 @@ impl Server {
             latency: Default::default(),
             migrate: Default::default(),
             active_expire: AtomicBool::new(true),
+            cron_paused: AtomicBool::new(false),
             config: RwLock::new(config),
             stats: Stats::default(),
             next_client_id: AtomicU64::new(1),

@@ -111,6 +111,24 @@ fn debug_set_active_expire_stops_the_background_cycle() {
     });
 }
 
+/// DEBUG PAUSE-CRON: the periodic work stops (here: active expiry), and
+/// starts again with 0.
+#[test]
+fn debug_pause_cron_stops_the_periodic_work() {
+    let s = rudis(&["--enable-debug-command", "yes", "--hz", "100"]);
+    let mut c = s.raw();
+    assert_eq!(c.cmd(&[b"DEBUG", b"PAUSE-CRON", b"1"]), b"+OK\r\n");
+    for i in 0..100 {
+        c.cmd(&[b"SET", format!("k{i}").as_bytes(), b"v", b"PX", b"1"]);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(c.cmd(&[b"DBSIZE"]), b":100\r\n");
+    assert_eq!(c.cmd(&[b"DEBUG", b"PAUSE-CRON", b"0"]), b"+OK\r\n");
+    eventually("the cycle reclaims them", || {
+        c.cmd(&[b"DBSIZE"]) == b":0\r\n"
+    });
+}
+
 #[test]
 fn digests_are_redis_s() {
     let s = rudis(&["--enable-debug-command", "yes"]);

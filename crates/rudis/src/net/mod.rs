@@ -501,6 +501,11 @@ fn expire_loop(server: Arc<Server>) {
     while !server.shutting_down() {
         let clients = server.stats.connected_clients.load(Relaxed);
         let period = Duration::from_millis(1000 / server.hot.adapt_hz(clients) as u64);
+        // DEBUG PAUSE-CRON: Redis's serverCron returns at once.
+        if server.cron_paused.load(Relaxed) {
+            thread::sleep(period);
+            continue;
+        }
         crate::persist::cron(&server);
         server.migrate.close_idle();
         // Redis's serverCron keeps the tracking table within its limit

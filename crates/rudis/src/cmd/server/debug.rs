@@ -1,6 +1,6 @@
 //! DEBUG, for tests: the subcommands of Redis 7.0's that work on what
 //! rudis has (OBJECT, DIGEST, DIGEST-VALUE, LOG, RELOAD, SLEEP,
-//! SET-ACTIVE-EXPIRE, SET-DISABLE-DENY-SCRIPTS, QUICKLIST-PACKED-THRESHOLD, PROTOCOL, POPULATE,
+//! SET-ACTIVE-EXPIRE, PAUSE-CRON, SET-DISABLE-DENY-SCRIPTS, QUICKLIST-PACKED-THRESHOLD, PROTOCOL, POPULATE,
 //! ERROR, HELP). As in Redis it needs
 //! `enable-debug-command` (`yes`, or `local` for loopback clients). Any
 //! other subcommand is a syntax error, never accepted and ignored.
@@ -55,6 +55,8 @@ const HELP: &[&str] = &[
     "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
     "SLEEP <seconds>",
     "    Stop the server for <seconds>. Decimals allowed.",
+    "PAUSE-CRON <0|1>",
+    "    Stop periodic cron job processing.",
 ];
 
 /// DEBUG subcommand [argument ...]
@@ -76,6 +78,12 @@ pub fn debug(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             // Redis's atoi: anything but a leading non-zero number is 0.
             let on = atoi(args.arg()) != 0;
             ctx.server.active_expire.store(on, Relaxed);
+            ctx.out.ok();
+            Ok(())
+        }
+        _ if is(sub, "pause-cron") && n == 1 => {
+            let on = atoi(args.arg()) != 0;
+            ctx.server.cron_paused.store(on, Relaxed);
             ctx.out.ok();
             Ok(())
         }
